@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from knox.auth import TokenAuthentication
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from organizations.api.serializers import (
+    MeSerializer,
+    OrganizationSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+from organizations.models import Membership, Organization
+from organizations.selectors import scope_for
+from organizations.services import token_issue, token_revoke, token_revoke_all
+
+
+class TokenObtainView(APIView):
+    """Exchange a username and password for an expiring API token.
+
+    Failures count towards the same lockout as the login page (django-axes does
+    not watch DRF endpoints by itself: the request is handed to ``authenticate``).
+    """
+
+    authentication_classes: list[type] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request=request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            raise AuthenticationFailed("Invalid username or password.")
+        instance, token = token_issue(user=user)
+        return Response(
+            TokenSerializer({"token": token, "expiry": instance.expiry}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TokenRevokeView(APIView):
+    """Revoke the token that authenticates this request (``all=true``: every token)."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        if request.query_params.get("all") == "true":
+            token_revoke_all(user=request.user)  # type: ignore[arg-type]
+        else:
+            token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        scope = scope_for(request.user)
+        memberships = Membership.objects.filter(user_id=request.user.pk).select_related(
+            "organization"
+        )
+        return Response(
+            MeSerializer(
+                {
+                    "username": request.user.get_username(),
+                    "persona": scope.persona.value,
+                    "memberships": memberships,
+                }
+            ).data
+        )
+
+
+class OrganizationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Organization],
+):
+    """The directory of organizations (public business identifiers only)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = OrganizationSerializer
+    queryset = Organization.objects.order_by("name", "pk")
+    filterset_fields = ["kind"]

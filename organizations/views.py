@@ -1,0 +1,69 @@
+"""The UI shell: login, logout, and each persona's landing page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from organizations.selectors import Persona, scope_for
+
+# The landing page of each persona, by URL slug.
+SPACES: dict[Persona, str] = {
+    Persona.STATE_AGENT: "agent",
+    Persona.OPERATOR: "operateur",
+    Persona.FUNDER: "financeur",
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    scope = scope_for(request.user)
+    if scope.persona in SPACES:
+        return redirect("persona-space", space=SPACES[scope.persona])
+    return render(request, "pages/home_public.html", {"scope": scope})
+
+
+def persona_space(request: HttpRequest, space: str) -> HttpResponse:
+    scope = scope_for(request.user)
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    if SPACES.get(scope.persona) != space:
+        raise Http404
+    return render(request, f"pages/space_{scope.persona.value}.html", {"scope": scope})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("home")
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any
+) -> HttpResponse:
+    """django-axes' lockout answer: JSON on the API, a page elsewhere, 429 both."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = _(
+        "Too many failed attempts: this account is locked for %(minutes)d minutes."
+    ) % {"minutes": minutes}
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"code": "locked_out", "detail": message}, status=429)
+    else:
+        response = render(
+            request, "registration/locked_out.html", {"message": message}, status=429
+        )
+    response["Retry-After"] = str(minutes * 60)
+    return response
