@@ -9,3 +9,6 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 SECURE_SSL_REDIRECT = False
+# Serve static files from the finders: no collectstatic before the suite.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

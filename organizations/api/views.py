@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema
 from knox.auth import TokenAuthentication
 from rest_framework import mixins, permissions, status, viewsets
@@ -72,9 +75,9 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         scope = scope_for(request.user)
-        memberships = Membership.objects.filter(user_id=request.user.pk).select_related(
-            "organization"
-        )
+        memberships = Membership.objects.filter(
+            user=cast(User, request.user)
+        ).select_related("organization")
         return Response(
             MeSerializer(
                 {
