@@ -21,7 +21,8 @@ from organizations.identifiers import (
     validate_siret,
 )
 
-DEPARTMENT_CODE_PATTERN = r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$"
+# Corsica has been 2A and 2B since 1976: "20" is no département.
+DEPARTMENT_CODE_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6])$"
 
 
 class OrganizationKind(models.TextChoices):

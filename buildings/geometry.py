@@ -1,0 +1,68 @@
+"""Geometry conventions: storage in EPSG:4326, metres on the spheroid or in the
+territory's legal projection (reference/domain.md §C.1, "CRS policy")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.gis.db.models import PointField
+from django.contrib.gis.geos import GEOSGeometry, Point
+from django.db.models import BooleanField, FloatField, Func, Value
+from django.db.models.functions import Cast
+
+STORAGE_SRID = 4326
+LAMBERT_93 = 2154
+# Legal projections of the overseas départements (domain.md §C.1).
+OVERSEAS_SRID = {
+    "971": 5490,  # Guadeloupe, RGAF09 UTM 20N
+    "972": 5490,  # Martinique
+    "973": 2972,  # Guyane, RGFG95 UTM 22N
+    "974": 2975,  # La Réunion, RGR92 UTM 40S
+    "975": 4467,  # Saint-Pierre-et-Miquelon
+    "976": 4471,  # Mayotte, RGM04 UTM 38S
+}
+
+
+def legal_srid(department: str | None) -> int:
+    return OVERSEAS_SRID.get(department or "", LAMBERT_93)
+
+
+def area_m2(geometry: GEOSGeometry, *, department: str | None = None) -> Decimal:
+    projected = geometry.transform(legal_srid(department), clone=True)
+    return Decimal(str(round(projected.area, 2)))
+
+
+def geography(field: str) -> Cast:
+    """``field::geography``: distances in metres on the spheroid.
+
+    Building.point has a GiST index on this very expression, so ``DWithin``
+    below is index-assisted.
+    """
+    return Cast(field, output_field=PointField(geography=True, srid=STORAGE_SRID))
+
+
+def _point_geography(point: Point) -> Cast:
+    return Cast(
+        Value(point.ewkt), output_field=PointField(geography=True, srid=STORAGE_SRID)
+    )
+
+
+class DWithinMetres(Func):
+    """True when ``field`` lies within ``metres`` of ``point`` (geodesic)."""
+
+    function = "ST_DWithin"
+    output_field = BooleanField()
+
+    def __init__(self, field: str, point: Point, metres: float, **extra: Any) -> None:
+        super().__init__(
+            geography(field), _point_geography(point), Value(float(metres)), **extra
+        )
+
+
+class DistanceMetres(Func):
+    function = "ST_Distance"
+    output_field = FloatField()
+
+    def __init__(self, field: str, point: Point, **extra: Any) -> None:
+        super().__init__(geography(field), _point_geography(point), **extra)

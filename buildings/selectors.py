@@ -1,0 +1,60 @@
+"""Reads on the inventory, each scoped by the caller (organizations.selectors.Scope)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from buildings.geometry import DistanceMetres, DWithinMetres
+from buildings.models import Building, BuildingStatusChange, Friche
+from organizations.selectors import Scope
+
+NEARBY_DEFAULT_M = 1000
+NEARBY_MAX_M = 20_000
+NEARBY_LIMIT = 50
+
+
+def building_list(*, scope: Scope) -> QuerySet[Building]:
+    return Building.objects.visible_to(scope)
+
+
+def building_get(*, scope: Scope, pk: int) -> Building:
+    """The building, or ``Building.DoesNotExist`` when it is outside the scope."""
+    return (
+        building_list(scope=scope)
+        .select_related("site", "commune", "department")
+        .get(pk=pk)
+    )
+
+
+def building_status_history(*, building: Building) -> QuerySet[BuildingStatusChange]:
+    return building.status_changes.select_related("changed_by").order_by(
+        "-changed_at", "-pk"
+    )
+
+
+def nearby_friches(
+    *, building: Building, radius_m: float = NEARBY_DEFAULT_M
+) -> QuerySet[Friche]:
+    """Cartofriches sites within ``radius_m`` metres (geodesic), nearest first."""
+    if building.point is None:
+        return Friche.objects.none()
+    return (
+        Friche.objects.filter(DWithinMetres("point", building.point, radius_m))
+        .annotate(distance_m=DistanceMetres("point", building.point))
+        .order_by("distance_m", "pk")[:NEARBY_LIMIT]
+    )
+
+
+def nearby_buildings(
+    *, scope: Scope, building: Building, radius_m: float = NEARBY_DEFAULT_M
+) -> QuerySet[Building]:
+    """Other buildings the caller may see within ``radius_m`` metres, nearest first."""
+    if building.point is None:
+        return Building.objects.none()
+    return (
+        building_list(scope=scope)
+        .exclude(pk=building.pk)
+        .filter(DWithinMetres("point", building.point, radius_m))
+        .annotate(distance_m=DistanceMetres("point", building.point))
+        .order_by("distance_m", "pk")[:NEARBY_LIMIT]
+    )

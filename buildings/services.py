@@ -1,0 +1,142 @@
+"""Writes on the inventory: create, update, and the lifecycle of domain.md §D.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
+from django.utils import timezone
+
+from buildings import suitability
+from buildings.models import (
+    AGREEMENT_DRIVEN_STATUSES,
+    ALLOWED_TRANSITIONS,
+    Building,
+    BuildingStatus,
+    BuildingStatusChange,
+    Domaniality,
+    NextUse,
+)
+from config.errors import DomainError, InvalidTransition
+
+TRANSITION_REFUSED = "A building cannot go from “{old}” to “{new}”."
+TRANSITION_BY_AGREEMENT = (
+    "“{new}” follows the building's occupancy agreement: sign or start the agreement."
+)
+VACANCY_DATE_REQUIRED = (
+    "Record since when the building is vacant before declaring it vacant."
+)
+DOMANIALITY_REQUIRED = "The domaniality must be known before the building is assessed."
+NEXT_USE_REQUIRED = (
+    "Record the next planned use and its date (the horizon of temporary use) "
+    "before opening the building to temporary use."
+)
+# Fields an agent may set through building_create/building_update; status moves
+# only through building_transition.
+EDITABLE_FIELDS = frozenset(
+    {
+        "site", "inventory_id", "code_chorus", "designation", "asset_type", "function",
+        "address", "postal_code", "city", "country", "commune", "department",
+        "domaniality", "ministry", "manager_label", "manager_type", "owner_type",
+        "point", "footprint", "surface_m2", "surface_kind", "year_built", "condition",
+        "energy_kwh_ef", "heating_type", "erp", "erp_type", "erp_category",
+        "accessibility", "parcel_ids", "rnb_ids", "vacancy_since", "vacancy_cause",
+        "next_use", "next_use_date", "guarding_cost_monthly", "is_confidential",
+    }
+)  # fmt: skip
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise DomainError(f"“{name}” cannot be set here.", field=name)
+
+
+def building_create(*, by: User | AnonymousUser | None, **fields: Any) -> Building:
+    _check_fields(fields)
+    building = Building(**fields)
+    suitability.apply(building, today=timezone.localdate())
+    building.full_clean()
+    building.save()
+    return building
+
+
+def building_update(
+    *, building: Building, by: User | AnonymousUser | None, **fields: Any
+) -> Building:
+    _check_fields(fields)
+    with transaction.atomic():
+        building = Building.objects.select_for_update().get(pk=building.pk)
+        for name, value in fields.items():
+            setattr(building, name, value)
+        changed = list(fields)
+        if suitability.INPUT_FIELDS & set(fields):
+            changed += suitability.apply(building, today=timezone.localdate())
+        building.full_clean()
+        building.save(update_fields=[*changed, "updated_at"])
+    return building
+
+
+# (from, to) → (the check that must hold, the message when it does not, the field).
+GUARDS: dict[tuple[str, str], tuple[Callable[[Building], bool], str, str]] = {
+    (BuildingStatus.IN_USE, BuildingStatus.VACANT): (
+        lambda b: b.vacancy_since is not None,
+        VACANCY_DATE_REQUIRED,
+        "vacancy_since",
+    ),
+    (BuildingStatus.VACANT, BuildingStatus.ASSESSED): (
+        lambda b: b.domaniality != Domaniality.UNKNOWN,
+        DOMANIALITY_REQUIRED,
+        "domaniality",
+    ),
+    (BuildingStatus.ASSESSED, BuildingStatus.AVAILABLE): (
+        lambda b: b.next_use != NextUse.UNKNOWN and b.next_use_date is not None,
+        NEXT_USE_REQUIRED,
+        "next_use_date",
+    ),
+}
+
+
+def building_transition(
+    *,
+    building: Building,
+    to: str,
+    by: User | AnonymousUser | None,
+    reason: str = "",
+    by_agreement: bool = False,
+) -> Building:
+    """Move ``building`` to status ``to``: atomic, row-locked, guarded and recorded.
+
+    ``by_agreement`` is reserved to the occupancy services, which move buildings
+    into and out of agreement-driven statuses as agreements progress.
+    """
+    if to not in BuildingStatus.values:
+        raise DomainError(f"Unknown status “{to}”.", field="status")
+    with transaction.atomic():
+        building = Building.objects.select_for_update().get(pk=building.pk)
+        old = building.status
+        if to not in ALLOWED_TRANSITIONS[old]:
+            raise InvalidTransition(TRANSITION_REFUSED.format(old=old, new=to))
+        if to in AGREEMENT_DRIVEN_STATUSES and not by_agreement:
+            raise InvalidTransition(TRANSITION_BY_AGREEMENT.format(new=to))
+        guard = GUARDS.get((old, to))
+        if guard is not None and not guard[0](building):
+            raise DomainError(guard[1], field=guard[2])
+        building.status = to
+        building.save(update_fields=["status", "updated_at"])
+        BuildingStatusChange.objects.create(
+            building=building,
+            from_status=old,
+            to_status=to,
+            reason=reason,
+            changed_by=by if isinstance(by, User) else None,
+        )
+    return building
+
+
+def allowed_transitions(building: Building) -> list[str]:
+    """The statuses an agent may move ``building`` to (for pages and the API)."""
+    return sorted(ALLOWED_TRANSITIONS[building.status] - AGREEMENT_DRIVEN_STATUSES)
