@@ -1,0 +1,137 @@
+"""Filters of the building list, shared by the API, the agents' pages and exports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import django_filters
+from django.contrib.gis.geos import Point, Polygon
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from buildings.geometry import DWithinMetres
+from buildings.models import PUBLIC_STATUSES, Building, BuildingStatus
+from buildings.selectors import NEARBY_MAX_M
+from buildings.suitability import USES
+
+SUITABILITY_FIELDS = {use: f"suitability_{use}" for use in USES}
+
+
+def _floats(value: str, count: int, name: str) -> list[float]:
+    try:
+        numbers = [float(part) for part in value.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) != count or any(n != n or abs(n) == float("inf") for n in numbers):
+        raise ValidationError(
+            {name: _("Expected %(count)d comma-separated numbers.") % {"count": count}}
+        )
+    return numbers
+
+
+class BuildingFilterSet(django_filters.FilterSet):
+    bbox = django_filters.CharFilter(
+        method="filter_bbox",
+        label=_("Bounding box: min lon, min lat, max lon, max lat (WGS84)"),
+    )
+    near = django_filters.CharFilter(
+        method="filter_near", label=_("Point: lon,lat (WGS84), with radius")
+    )
+    radius = django_filters.NumberFilter(
+        method="filter_noop", label=_("Radius around “near”, in metres")
+    )
+    department = django_filters.BaseInFilter(field_name="department_id")
+    commune = django_filters.BaseInFilter(field_name="commune_id")
+    status = django_filters.MultipleChoiceFilter(choices=BuildingStatus.choices)
+    ministry = django_filters.CharFilter(field_name="ministry", lookup_expr="iexact")
+    surface_min = django_filters.NumberFilter(
+        field_name="surface_m2", lookup_expr="gte"
+    )
+    surface_max = django_filters.NumberFilter(
+        field_name="surface_m2", lookup_expr="lte"
+    )
+    erp = django_filters.BooleanFilter(field_name="erp")
+    available_from = django_filters.DateFilter(method="filter_noop")
+    available_to = django_filters.DateFilter(method="filter_available")
+    q = django_filters.CharFilter(method="filter_text", label=_("Text search"))
+    suitability_use = django_filters.ChoiceFilter(
+        choices=[(use, use) for use in USES], method="filter_noop"
+    )
+    suitability_min = django_filters.NumberFilter(method="filter_suitability")
+
+    class Meta:
+        model = Building
+        fields: list[str] = []
+
+    def filter_noop(
+        self, queryset: QuerySet[Building], name: str, value: object
+    ) -> QuerySet[Building]:
+        # Read together with another parameter (radius with near, …).
+        return queryset
+
+    def filter_bbox(
+        self, queryset: QuerySet[Building], name: str, value: str
+    ) -> QuerySet[Building]:
+        xmin, ymin, xmax, ymax = _floats(value, 4, "bbox")
+        if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+            raise ValidationError(
+                {
+                    "bbox": _(
+                        "Expected min lon ≤ max lon and min lat ≤ max lat, in WGS84."
+                    )
+                }
+            )
+        box = Polygon.from_bbox((xmin, ymin, xmax, ymax))
+        box.srid = 4326
+        # && on the GiST index, then an exact test (points on the edge are inside).
+        return queryset.filter(point__bboverlaps=box, point__intersects=box)
+
+    def filter_near(
+        self, queryset: QuerySet[Building], name: str, value: str
+    ) -> QuerySet[Building]:
+        lon, lat = _floats(value, 2, "near")
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValidationError({"near": _("Expected lon,lat in WGS84.")})
+        radius = self.form.cleaned_data.get("radius")
+        if radius is None or not 0 < radius <= NEARBY_MAX_M:
+            raise ValidationError(
+                {
+                    "radius": _("Give a radius in metres, up to %(max)d.")
+                    % {"max": NEARBY_MAX_M}
+                }
+            )
+        return queryset.filter(
+            DWithinMetres("point", Point(lon, lat, srid=4326), radius)
+        )
+
+    def filter_available(
+        self, queryset: QuerySet[Building], name: str, value: date
+    ) -> QuerySet[Building]:
+        """Vacant stock whose horizon covers [available_from, available_to]."""
+        start = self.form.cleaned_data.get("available_from") or value
+        if start > value:
+            raise ValidationError(
+                {"available_from": _("The start date must precede the end date.")}
+            )
+        return queryset.filter(
+            Q(status__in=PUBLIC_STATUSES),
+            Q(vacancy_since__isnull=True) | Q(vacancy_since__lte=start),
+            Q(next_use_date__isnull=True) | Q(next_use_date__gte=value),
+        )
+
+    def filter_text(
+        self, queryset: QuerySet[Building], name: str, value: str
+    ) -> QuerySet[Building]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(designation__icontains=value) | Q(address__icontains=value)
+        )
+
+    def filter_suitability(
+        self, queryset: QuerySet[Building], name: str, value: float
+    ) -> QuerySet[Building]:
+        use = self.form.cleaned_data.get("suitability_use") or "mixed"
+        return queryset.filter(**{f"{SUITABILITY_FIELDS[use]}__gte": value})
