@@ -583,3 +583,57 @@ class BuildingStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.building_id}: {self.from_status} → {self.to_status}"
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """An import run in the background (large files), with its progress and report.
+
+    Progress is written through the ``jobs`` database alias — its own connection in
+    autocommit — so the page sees it while the import's transaction is still open.
+    """
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    file_name = models.CharField(_("file"), max_length=255)
+    # Server-side path of the uploaded copy, inside IMPORT_UPLOAD_DIR; never user input.
+    stored_path = models.CharField(max_length=500, editable=False)
+    profile = models.CharField(_("profile"), max_length=20)
+    options = models.JSONField(default=dict, blank=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=ImportJobStatus.choices,
+        default=ImportJobStatus.QUEUED,
+    )
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    phase = models.CharField(max_length=50, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    report_csv = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ImportJobStatus.values),
+                name="import_job_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "dsfr",
     "pgtrigger",
     "pghistory",
+    "procrastinate.contrib.django",
     "organizations",
     "buildings",
     "occupancy",
@@ -117,6 +118,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int(
     "DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Background jobs report progress through their own connection (autocommit), so that
+# it is visible while the job's own transaction is still open. Tests share "default".
+DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_BACKEND = env_choice("CACHE_BACKEND", "locmem", ("locmem", "database", "redis"))
@@ -305,6 +309,17 @@ SILENCED_CHECKS_REASONS = {
 }
 SILENCED_SYSTEM_CHECKS = list(SILENCED_CHECKS_REASONS)
 
+# --- Imports and background jobs
+IMPORT_UPLOAD_DIR = Path(env_str("IMPORT_UPLOAD_DIR", str(BASE_DIR / "var/imports")))
+IMPORT_MAX_BYTES = (
+    env_int("IMPORT_MAX_MB", 200, minimum=1, maximum=10_000) * 1024 * 1024
+)
+# Files larger than this run on the job queue (manage.py procrastinate worker).
+IMPORT_BACKGROUND_BYTES = (
+    env_int("IMPORT_BACKGROUND_MB", 5, minimum=0, maximum=10_000) * 1024 * 1024
+)
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+
 # --- Domain
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "intercalaire-demo-2026")
 
@@ -326,7 +341,7 @@ LOGGING = {
         }
     },
     # django-axes logs its banner at INFO on every start.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "procrastinate": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env_choice(
