@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import pghistory
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
@@ -36,7 +37,9 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         token = REQUEST_ID.set(request_id)
         try:
-            response = self.get_response(request)
+            # Audit events written during this request carry its id (pghistory).
+            with pghistory.context(request_id=request_id):
+                response = self.get_response(request)
         finally:
             REQUEST_ID.reset(token)
         response["X-Request-ID"] = request_id

@@ -272,7 +272,8 @@ REST_FRAMEWORK = {
         "user": env_str("API_THROTTLE_USER", "1200/minute"),
         "token": env_str("API_THROTTLE_TOKEN", "10/minute"),
     },
-    "NUM_PROXIES": NUM_PROXIES or None,
+    # 0, not None: DRF trusts any X-Forwarded-For when NUM_PROXIES is None.
+    "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
@@ -321,6 +322,13 @@ IMPORT_BACKGROUND_BYTES = (
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 
 # --- Domain
+# HMAC key turning an operator's own file number into a resident's pseudonym. Without
+# it residents cannot be recorded; `check --deploy` refuses a deployment lacking it.
+RESIDENT_PSEUDONYM_KEY = env_secret("RESIDENT_PSEUDONYM_KEY", "")
+# Overrides of the legal and retention rules of occupancy/rules.py (caps, durations,
+# notice periods, retention), for when the law or a local policy moves.
+OCCUPANCY_RULES: dict[str, object] = {}
+
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "intercalaire-demo-2026")
 
 # --- Logging

@@ -93,6 +93,7 @@ set_env() {  # set_env KEY VALUE [keep]: write KEY=VALUE unless kept and present
 }
 set_env DATABASE_URL "$DATABASE_URL_FOUND"
 set_env DJANGO_SECRET_KEY "$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')" keep
+set_env RESIDENT_PSEUDONYM_KEY "$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(32))')" keep
 set_env DJANGO_DEBUG true keep
 set_env DJANGO_SECURE false keep
 log "database: $DATABASE_URL_FOUND (settings in $env_file)"
