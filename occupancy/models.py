@@ -441,6 +441,7 @@ class Space(models.Model):
     )
     capacity = models.PositiveIntegerField(_("capacity (places)"))
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("space")
@@ -537,6 +538,7 @@ class SafetyInspection(models.Model):
         _("maximum headcount"), null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("safety inspection")
@@ -619,6 +621,7 @@ class Occupant(models.Model):
     )
     anonymised_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("occupant")
@@ -701,6 +704,7 @@ class Stay(models.Model):
         max_length=20, choices=ExitDestination.choices, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("stay")
@@ -774,6 +778,7 @@ class ResidenceContract(models.Model):
     notice_by = models.CharField(max_length=10, blank=True)
     effective_end = models.DateField(_("effective end"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("residence contract")
