@@ -183,6 +183,8 @@ CSRF_COOKIE_HTTPONLY = True
 # --- Security headers
 SECURE = env_bool("DJANGO_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=True) and SECURE
+# Health checks (compose, load balancers) call /healthz over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_HSTS_SECONDS = 31_536_000 if SECURE else 0
@@ -214,6 +216,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:", *([_basemap_origin] if _basemap_origin else [])],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],
+        # OpenLayers (admin map widget) starts its tile worker from a blob: URL.
+        "worker-src": [SELF, "blob:"],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],
@@ -233,6 +237,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var/static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.staticfiles.VendorFinder",
+]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var/media")))
 MEDIA_URL = "/media/"
 STORAGES = {

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from buildings.api.urls import urlpatterns as building_api
 from config.api import router
 from config.views import healthz
 from organizations import views as organization_views
@@ -13,7 +14,7 @@ from organizations.api.urls import urlpatterns as organization_api
 
 handler500 = "config.views.server_error"
 
-api_v1 = [*organization_api, *router.urls]
+api_v1 = [*organization_api, *building_api, *router.urls]
 
 urlpatterns = [
     path("", organization_views.home, name="home"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path(
         "espace/<slug:space>/", organization_views.persona_space, name="persona-space"
     ),
+    path("batiments/", include("buildings.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),

@@ -9,4 +9,5 @@ class OccupancyConfig(AppConfig):
     verbose_name = _("Occupancy")
 
     def ready(self) -> None:
-        from occupancy import checks  # noqa: F401  (registers the deploy check)
+        # Registers the deploy check and the API messages of the constraints.
+        from occupancy import checks, residents  # noqa: F401

@@ -518,6 +518,7 @@ class InspectionResult(models.TextChoices):
     POSTPONED = "postponed", _("Postponed")
 
 
+@audited
 class SafetyInspection(models.Model):
     building = models.ForeignKey(
         Building, on_delete=models.PROTECT, related_name="safety_inspections"
@@ -672,6 +673,7 @@ class ExitDestination(models.TextChoices):
     STREET = "street", _("Street")
     INSTITUTION = "institution", _("Institution")
     DECEASED = "deceased", _("Deceased")
+    INTERNAL_MOVE = "internal_move", _("Moved to another space of the site")
     UNKNOWN = "unknown", _("Unknown")
 
 

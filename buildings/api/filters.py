@@ -30,6 +30,11 @@ def _floats(value: str, count: int, name: str) -> list[float]:
     return numbers
 
 
+class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
+    """Comma-separated codes, each a CharField: a NUL byte is a 400 on the
+    field, not a database error (PostgreSQL refuses it in text)."""
+
+
 class BuildingFilterSet(django_filters.FilterSet):
     bbox = django_filters.CharFilter(
         method="filter_bbox",
@@ -41,9 +46,13 @@ class BuildingFilterSet(django_filters.FilterSet):
     radius = django_filters.NumberFilter(
         method="filter_noop", label=_("Radius around “near”, in metres")
     )
-    department = django_filters.BaseInFilter(field_name="department_id")
-    commune = django_filters.BaseInFilter(field_name="commune_id")
-    status = django_filters.MultipleChoiceFilter(choices=BuildingStatus.choices)
+    department = CharInFilter(field_name="department_id")
+    commune = CharInFilter(field_name="commune_id")
+    # distinct=False: a status match never duplicates rows (no join), and DISTINCT
+    # over geometry and JSON columns is costly.
+    status = django_filters.MultipleChoiceFilter(
+        choices=BuildingStatus.choices, distinct=False
+    )
     ministry = django_filters.CharFilter(field_name="ministry", lookup_expr="iexact")
     surface_min = django_filters.NumberFilter(
         field_name="surface_m2", lookup_expr="gte"

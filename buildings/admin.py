@@ -1,0 +1,394 @@
+"""Administration of the inventory.
+
+Staff see their territory only (the scope of the pages), status moves only through
+the lifecycle service, and the map widget loads OpenLayers from our static files
+and its tiles from settings.BASEMAP_URL: Django's own widget pulls OpenLayers from
+a CDN and tiles from OpenStreetMap's servers (DESIGN.md: no CDN).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import User
+from django.contrib.gis.admin import GISModelAdmin
+from django.contrib.gis.forms import OSMWidget
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.forms import ModelForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import URLPattern, path, reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from buildings.models import (
+    Building,
+    BuildingQuerySet,
+    BuildingStatus,
+    BuildingStatusChange,
+    Commune,
+    Department,
+    Friche,
+    Region,
+    Site,
+)
+from buildings.services import (
+    EDITABLE_FIELDS,
+    allowed_transitions,
+    building_create,
+    building_transition,
+    building_update,
+)
+from buildings.views import may_write_inventory
+from config.errors import DomainError
+from organizations.selectors import scope_for
+
+# Metropolitan France, when a geometry is still empty.
+FRANCE_LON, FRANCE_LAT, FRANCE_ZOOM = 2, 47, 5
+
+
+class BasemapWidget(OSMWidget):
+    """Django's OpenLayers widget, on local assets and the configured basemap.
+
+    Its options travel in a data attribute read by buildings/admin_map.js: the
+    stock template starts the map with an inline script, which our CSP refuses.
+    """
+
+    template_name = "buildings/widgets/basemap_map.html"
+    default_lon = FRANCE_LON
+    default_lat = FRANCE_LAT
+    default_zoom = FRANCE_ZOOM
+
+    class Media:
+        # extend = False drops the parent's Media, which names cdn.jsdelivr.net.
+        extend = False
+        css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
+        js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js", "buildings/admin_map.js")
+
+    def _render(
+        self, template_name: str, context: dict[str, Any], renderer: Any = None
+    ) -> SafeString:
+        # Django's default form renderer reads app template directories only; this
+        # template lives in the project's templates/ with the other pages.
+        return mark_safe(render_to_string(template_name, context))
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context(name, value, attrs)
+        context["map_options"] = json.dumps(
+            {
+                "id": context["id"],
+                "map_id": f"{context['id']}_map",
+                "name": context["name"],
+                "geom_name": context["geom_type"],
+                "map_srid": context["map_srid"],
+                "default_lon": context["default_lon"],
+                "default_lat": context["default_lat"],
+                "default_zoom": context["default_zoom"],
+                "basemap_url": settings.BASEMAP_URL,
+                "basemap_attribution": settings.BASEMAP_ATTRIBUTION,
+            }
+        )
+        return context
+
+
+class MapAdmin(GISModelAdmin):  # type: ignore[type-arg]
+    gis_widget = BasemapWidget
+
+
+# --- Reference layers: loaded by manage.py load_reference_layers, read here.
+class ReferenceLayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    # A commune's outline is megabytes of coordinates: never drawn in a form.
+    exclude = ("geometry",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Region)
+class RegionAdmin(ReferenceLayerAdmin):
+    list_display = ("code", "name")
+    search_fields = ("code", "name")
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReferenceLayerAdmin):
+    list_display = ("code", "name", "region")
+    list_select_related = ("region",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Commune)
+class CommuneAdmin(ReferenceLayerAdmin):
+    list_display = ("code", "name", "department", "population")
+    list_select_related = ("department",)
+    list_filter = ("department",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Friche)
+class FricheAdmin(MapAdmin):
+    list_display = (
+        "site_id",
+        "site_nom",
+        "comm_insee",
+        "site_statut",
+        "is_state_owned",
+    )
+    list_filter = ("is_state_owned", "site_statut")
+    search_fields = ("site_id", "site_nom", "comm_insee")
+    show_full_result_count = False
+
+
+# --- Inventory
+def _scope_departments(request: HttpRequest) -> frozenset[str] | None:
+    """The départements the staff member covers; None for all of them."""
+    scope = scope_for(request.user)
+    if not scope.is_state_agent:
+        return frozenset()
+    return scope.departments
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("code", "designation", "commune")
+    list_select_related = ("commune",)
+    search_fields = ("code", "designation")
+    autocomplete_fields = ("commune",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
+        sites: QuerySet[Site] = super().get_queryset(request)
+        departments = _scope_departments(request)
+        if departments is None:
+            return sites
+        # A site belongs to a territory through its commune or its buildings.
+        return sites.filter(
+            Q(commune__department_id__in=departments)
+            | Q(
+                pk__in=Building.objects.filter(department_id__in=departments).values(
+                    "site_id"
+                )
+            )
+        )
+
+
+class BuildingStatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = BuildingStatusChange
+    fields = ("changed_at", "changed_by", "from_status", "to_status", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BuildingStatusChange]:
+        changes: QuerySet[BuildingStatusChange] = super().get_queryset(request)
+        return changes.select_related("changed_by")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Building)
+class BuildingAdmin(MapAdmin):
+    change_form_template = "buildings/admin/building_change_form.html"
+    list_display = (
+        "designation",
+        "inventory_id",
+        "status",
+        "department",
+        "commune",
+        "surface_m2",
+        "suitability_mixed",
+        "is_confidential",
+    )
+    list_filter = ("status", "department", "is_confidential")
+    list_select_related = ("department", "commune")
+    search_fields = ("designation", "address", "inventory_id")
+    autocomplete_fields = ("site", "commune", "department")
+    show_full_result_count = False
+    inlines = (BuildingStatusChangeInline,)
+    # status moves only through building_transition (the buttons under the form);
+    # scores and provenance are computed or written by the importers.
+    readonly_fields = (
+        "status",
+        "source",
+        "source_vintage",
+        "outside_declared_commune",
+        "suitability_shelter",
+        "suitability_workspace",
+        "suitability_mixed",
+        "suitability_completeness",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (
+            gettext_lazy("Identification"),
+            {
+                "fields": (
+                    "designation", "inventory_id", "code_chorus", "site", "status",
+                    "asset_type", "function", "ministry", "manager_label",
+                    "manager_type", "owner_type", "domaniality", "is_confidential",
+                    "source", "source_vintage",
+                )
+            },
+        ),
+        (
+            gettext_lazy("Location"),
+            {
+                "fields": (
+                    "address", "postal_code", "city", "country", "commune",
+                    "department", "point", "footprint", "outside_declared_commune",
+                    "parcel_ids", "rnb_ids",
+                )
+            },
+        ),
+        (
+            gettext_lazy("Surfaces and condition"),
+            {
+                "fields": (
+                    "surface_m2", "surface_kind", "year_built", "condition",
+                    "energy_kwh_ef", "heating_type", "accessibility",
+                )
+            },
+        ),
+        (
+            gettext_lazy("Safety and public access (ERP)"),
+            {"fields": ("erp", "erp_type", "erp_category")},
+        ),
+        (
+            gettext_lazy("Vacancy and next use"),
+            {
+                "fields": (
+                    "vacancy_since", "vacancy_cause", "next_use", "next_use_date",
+                    "guarding_cost_monthly",
+                )
+            },
+        ),
+        (
+            gettext_lazy("Suitability for temporary use"),
+            {
+                "fields": (
+                    "suitability_shelter", "suitability_workspace",
+                    "suitability_mixed", "suitability_completeness",
+                    "created_at", "updated_at",
+                )
+            },
+        ),
+    )  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Building]:
+        buildings = cast(BuildingQuerySet, super().get_queryset(request))
+        scope = scope_for(request.user)
+        if not scope.is_state_agent:
+            return buildings.none()
+        return buildings.visible_to(scope)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A building leaves the inventory through its lifecycle (disposed,
+        # demolished), which keeps its history; deleting is for mistakes.
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: Building,
+        form: ModelForm[Building],
+        change: bool,
+    ) -> None:
+        """Writes go through the services, which recompute the suitability score."""
+        user = request.user if isinstance(request.user, User) else None
+        if change:
+            fields = {
+                name: getattr(obj, name)
+                for name in form.changed_data
+                if name in EDITABLE_FIELDS
+            }
+            if fields:
+                building_update(building=obj, by=user, **fields)
+            return
+        fields = {
+            name: getattr(obj, name)
+            for name in form.cleaned_data
+            if name in EDITABLE_FIELDS
+        }
+        created = building_create(by=user, **fields)
+        # The admin goes on with ``obj`` (log entry, redirect): make it the new row.
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    # --- Lifecycle from the change form
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/transition/",
+                self.admin_site.admin_view(self.transition_view),
+                name="buildings_building_transition",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _may_transition(self, request: HttpRequest, building: Building) -> bool:
+        return self.has_change_permission(request, building) and may_write_inventory(
+            scope_for(request.user), request.user, department=building.department_id
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        building = self.get_object(request, unquote(object_id))
+        if building is not None and self._may_transition(request, building):
+            context["transitions"] = [
+                (status, BuildingStatus(status).label)
+                for status in allowed_transitions(building)
+            ]
+            context["transition_url"] = reverse(
+                "admin:buildings_building_transition", args=[building.pk]
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        building = self.get_object(request, unquote(object_id))
+        if building is None:
+            raise Http404
+        if not self._may_transition(request, building):
+            raise PermissionDenied
+        try:
+            building = building_transition(
+                building=building,
+                to=request.POST.get("to", ""),
+                by=request.user if isinstance(request.user, User) else None,
+                reason=request.POST.get("reason", "")[:2000],
+            )
+        except DomainError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                _("“%(building)s” is now “%(status)s”.")
+                % {"building": building, "status": building.get_status_display()},
+                level=messages.SUCCESS,
+            )
+        return redirect("admin:buildings_building_change", building.pk)

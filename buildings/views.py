@@ -1,0 +1,710 @@
+"""State agents' pages on the inventory: the list, a building, its lifecycle, imports.
+
+Anyone who is not a State agent gets a 404, as do buildings outside the agent's
+territory (DESIGN.md, "Permissions"); anonymous visitors go to the login page.
+Reads go through buildings.selectors, writes through buildings.services or the
+importer; the helpers below only shape what the templates show.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, QuerySet
+from django.db.models.expressions import OrderBy
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from django_stubs_ext import StrOrPromise
+
+from buildings import suitability
+from buildings.api.filters import BuildingFilterSet
+from buildings.forms import (
+    ADVANCED_FILTERS,
+    PROFILES,
+    USE_LABELS,
+    ImportForm,
+    TransitionForm,
+    dsfr_filter_form,
+)
+from buildings.importers import ImportReport, import_file
+from buildings.jobs import upload_store
+from buildings.models import Building, BuildingStatus
+from buildings.selectors import (
+    NEARBY_DEFAULT_M,
+    building_get,
+    building_list,
+    building_status_history,
+    nearby_buildings,
+    nearby_friches,
+)
+from buildings.services import allowed_transitions, building_transition
+from config.errors import DomainError
+from organizations.models import Organization
+from organizations.selectors import Scope, scope_for
+
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
+
+
+# --- Access
+def state_agent_page(
+    view: Callable[Concatenate[HttpRequest, Scope, P], R],
+) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseRedirect]:
+    """Login for anonymous visitors, 404 for other personas, the scope for agents."""
+
+    def page(
+        request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
+    ) -> R | HttpResponseRedirect:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        scope = scope_for(request.user)
+        if not scope.is_state_agent:
+            raise Http404
+        return view(request, scope, *args, **kwargs)
+
+    functools.update_wrapper(page, view)
+    return page
+
+
+def _acting_user(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
+def _get_or_404(scope: Scope, pk: int) -> Building:
+    try:
+        return building_get(scope=scope, pk=pk)
+    except Building.DoesNotExist as error:
+        raise Http404 from error
+
+
+def may_write_inventory(
+    scope: Scope, user: Any, *, department: str | None = None
+) -> bool:
+    """Admins and editors of a State service may change the inventory; viewers read.
+
+    With ``department``, the service must also cover it: an agent who edits for one
+    service and only reads for another may not write on the second one's
+    territory. Scope keeps départements for all services together, hence the query.
+    """
+    if getattr(user, "is_superuser", False):
+        return True
+    services = scope.writable_ids & scope.state_service_ids
+    if not services:
+        return False
+    if department is None:
+        return True
+    territories = Organization.objects.filter(pk__in=services).values_list(
+        "territory_departments", flat=True
+    )
+    return any(not territory or department in territory for territory in territories)
+
+
+def may_import(scope: Scope, user: Any) -> bool:
+    """Imports are for editors of a national service (DIE) and superusers.
+
+    import_file writes every row of a file whatever its département, so a
+    regional editor importing the national inventory would rewrite other
+    territories; regional imports wait for the importer to filter on a territory.
+    """
+    if getattr(user, "is_superuser", False):
+        return True
+    services = scope.writable_ids & scope.state_service_ids
+    return Organization.objects.filter(
+        pk__in=services, territory_departments__len=0
+    ).exists()
+
+
+# --- Presentation
+STATUS_BADGES = {
+    BuildingStatus.VACANT: "fr-badge--info",
+    BuildingStatus.ASSESSED: "fr-badge--info",
+    BuildingStatus.AVAILABLE: "fr-badge--success",
+    BuildingStatus.UNDER_AGREEMENT: "fr-badge--new",
+    BuildingStatus.OCCUPIED: "fr-badge--new",
+    BuildingStatus.RELEASING: "fr-badge--warning",
+    BuildingStatus.SUSPENDED: "fr-badge--warning",
+    BuildingStatus.UNSAFE: "fr-badge--error",
+    BuildingStatus.ILLEGALLY_OCCUPIED: "fr-badge--error",
+}
+
+
+def _badge(status: str) -> str:
+    return STATUS_BADGES.get(BuildingStatus(status), "")
+
+
+# --- List
+PAGE_SIZE = 50
+# Columns agents may sort on: anything else falls back to the default, so that
+# ordering never reveals a field the page does not show (reliability.md B6).
+ORDERINGS = {
+    "designation": "designation",
+    "commune": "commune__name",
+    "department": "department_id",
+    "status": "status",
+    "surface": "surface_m2",
+    "suitability": "suitability_mixed",
+    "vacancy_since": "vacancy_since",
+}
+DEFAULT_ORDERING = "designation"
+COLUMNS: tuple[tuple[str | None, Promise], ...] = (
+    ("designation", gettext_lazy("Designation")),
+    ("commune", gettext_lazy("Commune")),
+    ("department", gettext_lazy("Département")),
+    ("status", gettext_lazy("Status")),
+    ("surface", gettext_lazy("Surface (m²)")),
+    ("suitability", gettext_lazy("Suitability, mixed use (completeness)")),
+    ("vacancy_since", gettext_lazy("Vacant since")),
+)
+EXPORT_FORMATS = (
+    ("csv", "CSV"),
+    ("xlsx", "XLSX"),
+    ("geojson", "GeoJSON"),
+    ("gpkg", "GeoPackage"),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    label: Promise
+    href: str | None
+    sort: str | None  # "ascending" / "descending" for aria-sort
+
+
+def _ordering(value: str) -> tuple[str, list[OrderBy]]:
+    key = value.removeprefix("-")
+    if key not in ORDERINGS:
+        value = key = DEFAULT_ORDERING
+    field = F(ORDERINGS[key])
+    first = (
+        field.desc(nulls_last=True)
+        if value.startswith("-")
+        else field.asc(nulls_last=True)
+    )
+    # pk last: pages stay stable when many rows share a value.
+    return value, [first, F("pk").asc()]
+
+
+def _query_string(request: HttpRequest, **changes: str | None) -> str:
+    query = request.GET.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    return query.urlencode()
+
+
+def _columns(request: HttpRequest, ordering: str) -> list[Column]:
+    columns = []
+    for key, label in COLUMNS:
+        if key is None:
+            columns.append(Column(label, None, None))
+            continue
+        sort = None
+        if ordering == key:
+            sort = "ascending"
+        elif ordering == f"-{key}":
+            sort = "descending"
+        target = f"-{key}" if sort == "ascending" else key
+        href = "?" + _query_string(request, ordering=target, page=None)
+        columns.append(Column(label, href, sort))
+    return columns
+
+
+@state_agent_page
+@require_GET
+def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
+    filterset = BuildingFilterSet(
+        request.GET,
+        queryset=building_list(scope=scope).select_related("commune", "department"),
+    )
+    dsfr_filter_form(filterset.form)
+    ordering, order_by = _ordering(request.GET.get("ordering", DEFAULT_ORDERING))
+    buildings: QuerySet[Building] = Building.objects.none()
+    if filterset.is_valid():
+        try:
+            buildings = filterset.qs.order_by(*order_by)
+        except ValidationError as error:
+            # Filters that read two parameters together (near + radius, …) check
+            # them while filtering.
+            filterset.form.add_error(None, error)
+    page = Paginator(buildings, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = _query_string(request, page=None, ordering=None)
+    advanced = set(ADVANCED_FILTERS)
+    return render(
+        request,
+        "buildings/building_list.html",
+        {
+            "form": filterset.form,
+            "main_fields": [f for f in filterset.form if f.name not in advanced],
+            "advanced_fields": [f for f in filterset.form if f.name in advanced],
+            "advanced_open": any(request.GET.get(name) for name in advanced),
+            "page": page,
+            "rows": [(building, _badge(building.status)) for building in page],
+            "columns": _columns(request, ordering),
+            "ordering": ordering,
+            "page_query": _query_string(request, page=None),
+            # The API's export (buildings/exports.py behind it) reads the same
+            # filter set and scope, and agents' sessions authenticate there too.
+            "exports": [
+                (
+                    label,
+                    reverse("v1:building-export", kwargs={"fmt": name})
+                    + (f"?{filters}" if filters else ""),
+                )
+                for name, label in EXPORT_FORMATS
+            ],
+            "may_import": may_import(scope, request.user),
+        },
+    )
+
+
+# --- Building page
+FACT_GROUPS: tuple[tuple[Promise, tuple[str, ...]], ...] = (
+    (
+        gettext_lazy("Identification"),
+        ("designation", "inventory_id", "code_chorus", "site", "asset_type",
+         "function", "ministry", "manager_label", "manager_type", "owner_type",
+         "domaniality", "is_confidential", "source", "source_vintage"),
+    ),
+    (
+        gettext_lazy("Location"),
+        ("address", "postal_code", "city", "commune", "department", "country",
+         "point", "parcel_ids", "rnb_ids"),
+    ),
+    (
+        gettext_lazy("Surfaces and condition"),
+        ("surface_m2", "surface_kind", "year_built", "condition", "energy_kwh_ef",
+         "heating_type", "accessibility"),
+    ),
+    (
+        gettext_lazy("Safety and public access (ERP)"),
+        ("erp", "erp_type", "erp_category"),
+    ),
+    (
+        gettext_lazy("Vacancy and next use"),
+        ("status", "vacancy_since", "vacancy_cause", "next_use", "next_use_date"),
+    ),
+    (gettext_lazy("Costs"), ("guarding_cost_monthly",)),
+)  # fmt: skip
+CRITERION_LABELS = {
+    "safety": gettext_lazy("Safety (ERP type)"),
+    "surface": gettext_lazy("Surface"),
+    "condition": gettext_lazy("Condition"),
+    "time_left": gettext_lazy("Time before the next use"),
+    "accessibility": gettext_lazy("Accessibility"),
+    "energy": gettext_lazy("Energy use per m²"),
+}
+# The building fields each criterion reads (buildings/suitability.py): what an
+# agent fills in to make an unknown criterion count.
+CRITERION_INPUTS = {
+    "safety": ("erp", "erp_type"),
+    "surface": ("surface_m2",),
+    "condition": ("condition",),
+    "time_left": ("next_use_date",),
+    "accessibility": ("accessibility",),
+    "energy": ("energy_kwh_ef", "surface_m2"),
+}
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: object
+
+
+@dataclass(frozen=True)
+class FactGroup:
+    title: Promise
+    facts: list[Fact]
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    label: Promise
+    value: float | None
+    weight: int
+    contribution: float
+
+
+@dataclass(frozen=True)
+class UseBreakdown:
+    use: str
+    label: Promise
+    score: int
+    criteria: list[CriterionRow]
+
+
+@dataclass(frozen=True)
+class UnknownCriterion:
+    label: Promise
+    inputs: list[str]
+
+
+def _field_label(name: str) -> str:
+    return str(Building._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
+
+
+def _fact_value(building: Building, name: str) -> object:
+    value = getattr(building, name)
+    if value is None or value == "" or value == []:
+        return None
+    if name == "point":
+        return f"{value.y:.6f}, {value.x:.6f}"
+    if Building._meta.get_field(name).choices:  # type: ignore[union-attr]
+        return getattr(building, f"get_{name}_display")()
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, list):
+        return ", ".join(value)
+    return value
+
+
+def _facts(building: Building) -> list[FactGroup]:
+    return [
+        FactGroup(
+            title,
+            [Fact(_field_label(name), _fact_value(building, name)) for name in names],
+        )
+        for title, names in FACT_GROUPS
+    ]
+
+
+def _suitability(
+    building: Building,
+) -> tuple[list[UseBreakdown], int, list[UnknownCriterion]]:
+    # Computed for today rather than read from the stored columns: the time left
+    # before the next use shrinks every day, the stored scores only on writes.
+    result = suitability.suitability(building, today=timezone.localdate())
+    uses = [
+        UseBreakdown(
+            use=use,
+            label=USE_LABELS[use],
+            score=result.scores[use],
+            criteria=[
+                CriterionRow(
+                    label=CRITERION_LABELS[criterion],
+                    value=None if row["value"] is None else float(row["value"]),
+                    weight=int(row["weight"] or 0),
+                    contribution=float(row["contribution"] or 0),
+                )
+                for criterion, row in result.details[use].items()
+            ],
+        )
+        for use in suitability.USES
+    ]
+    unknown = [
+        UnknownCriterion(
+            CRITERION_LABELS[criterion],
+            [_field_label(name) for name in CRITERION_INPUTS[criterion]],
+        )
+        for criterion, row in result.details["mixed"].items()
+        if row["value"] is None
+    ]
+    return uses, result.completeness, unknown
+
+
+def _transition_id(status: str) -> str:
+    return f"transition-{status}-%s"
+
+
+def _transition_forms(
+    building: Building, failed: TransitionForm | None
+) -> list[tuple[str, StrOrPromise, TransitionForm]]:
+    """One form per move the agent may make; ids differ, field names do not."""
+    forms: list[tuple[str, StrOrPromise, TransitionForm]] = []
+    for status in allowed_transitions(building):
+        form = TransitionForm(initial={"to": status}, auto_id=_transition_id(status))
+        if failed is not None and failed.data.get("to") == status:
+            form = failed
+        forms.append((status, BuildingStatus(status).label, form))
+    return forms
+
+
+def _render_building(
+    request: HttpRequest,
+    scope: Scope,
+    building: Building,
+    *,
+    error: DomainError | None = None,
+    failed: TransitionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    uses, completeness, unknown = _suitability(building)
+    may_transition = may_write_inventory(
+        scope, request.user, department=building.department_id
+    )
+    return render(
+        request,
+        "buildings/building_detail.html",
+        {
+            "building": building,
+            "badge": _badge(building.status),
+            "fact_groups": _facts(building),
+            "history": building_status_history(building=building),
+            "uses": uses,
+            "completeness": completeness,
+            "unknown_criteria": unknown,
+            "friches": nearby_friches(building=building),
+            "neighbours": nearby_buildings(scope=scope, building=building),
+            "radius_m": NEARBY_DEFAULT_M,
+            "transitions": _transition_forms(building, failed)
+            if may_transition
+            else [],
+            "error": error,
+            "error_field": _field_label(error.field)
+            if error is not None and error.field and error.field != "status"
+            else None,
+        },
+        status=status,
+    )
+
+
+@state_agent_page
+@require_GET
+def building_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
+    return _render_building(request, scope, _get_or_404(scope, pk))
+
+
+@state_agent_page
+@require_POST
+def building_transition_page(
+    request: HttpRequest, scope: Scope, pk: int
+) -> HttpResponse:
+    building = _get_or_404(scope, pk)
+    if not may_write_inventory(scope, request.user, department=building.department_id):
+        raise PermissionDenied
+    form = TransitionForm(
+        request.POST, auto_id=_transition_id(request.POST.get("to", ""))
+    )
+    if not form.is_valid():
+        return _render_building(request, scope, building, failed=form, status=400)
+    try:
+        building = building_transition(
+            building=building,
+            to=form.cleaned_data["to"],
+            by=_acting_user(request),
+            reason=form.cleaned_data["reason"],
+        )
+    except DomainError as error:
+        return _render_building(
+            request, scope, building, error=error, failed=form, status=error.status_code
+        )
+    messages.success(
+        request,
+        _("“%(building)s” is now “%(status)s”.")
+        % {"building": building, "status": building.get_status_display()},
+    )
+    return redirect("buildings:detail", pk=building.pk)
+
+
+# --- Imports: preview (a dry run), then confirm on the very same stored upload.
+IMPORT_SESSION_KEY = "buildings_import"
+# buildings.jobs.upload_store names each upload's private directory with uuid4().hex.
+UPLOAD_DIRECTORY = re.compile(r"^[0-9a-f]{32}$")
+REPORT_FILE = "report.csv"
+REPORT_ERRORS_SHOWN = 100
+# Previews nobody confirmed leave their upload behind; older ones are deleted.
+UPLOAD_RETENTION_SECONDS = 24 * 3600
+
+
+def _upload_root() -> Path:
+    return Path(settings.IMPORT_UPLOAD_DIR)
+
+
+def _purge_stale_uploads() -> None:
+    root = _upload_root()
+    if not root.is_dir():
+        return
+    oldest = time.time() - UPLOAD_RETENTION_SECONDS
+    for entry in root.iterdir():
+        if (
+            UPLOAD_DIRECTORY.match(entry.name)
+            and entry.is_dir()
+            and not entry.is_symlink()
+            and entry.stat().st_mtime < oldest
+        ):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _stored_upload(request: HttpRequest) -> tuple[dict[str, Any], Path] | None:
+    """The upload this session previewed: a path the server built, never one sent."""
+    state = request.session.get(IMPORT_SESSION_KEY)
+    if not isinstance(state, dict):
+        return None
+    directory, name = str(state.get("directory", "")), str(state.get("file", ""))
+    if not UPLOAD_DIRECTORY.match(directory) or not name or Path(name).name != name:
+        return None
+    return state, _upload_root() / directory / name
+
+
+def _run_import(
+    state: dict[str, Any], path: Path, *, dry_run: bool, user: User
+) -> tuple[ImportReport | None, DomainError | None]:
+    try:
+        report = import_file(
+            path,
+            profile=state["profile"],
+            on_error=state["on_error"],
+            dry_run=dry_run,
+            srid=state["srid"],
+            mapping=state["mapping"],
+            vintage=date.fromisoformat(state["vintage"]) if state["vintage"] else None,
+            by=user,
+            file_name=state["name"],
+        )
+    except DomainError as error:
+        return None, error
+    (path.parent / REPORT_FILE).write_text(report.to_csv(), encoding="utf-8")
+    return report, None
+
+
+def _render_report(
+    request: HttpRequest,
+    state: dict[str, Any],
+    report: ImportReport | None,
+    error: DomainError | None,
+    *,
+    imported: bool,
+) -> HttpResponse:
+    # A file the importer refuses whole (unreadable, unsafe, wrong columns) comes
+    # back as a report with ``refused`` set and the reason among its errors.
+    refused = report is None or report.refused
+    errors = list(report.errors) if report is not None else []
+    return render(
+        request,
+        "buildings/building_import.html",
+        {
+            "form": None,
+            "state": state,
+            "profile_label": PROFILES.get(state["profile"], state["profile"]),
+            "report": report,
+            "error": error,
+            "refused": refused,
+            "errors_shown": errors[:REPORT_ERRORS_SHOWN],
+            "errors_hidden": max(0, len(errors) - REPORT_ERRORS_SHOWN),
+            "warnings_shown": report.warnings[:REPORT_ERRORS_SHOWN] if report else [],
+            "imported": imported,
+            # report.ok is false when, under "abort", a row was rejected: the real
+            # run would write nothing.
+            "can_confirm": report is not None
+            and not imported
+            and not refused
+            and report.ok
+            and bool(report.created or report.updated),
+        },
+        status=error.status_code if error is not None else 400 if refused else 200,
+    )
+
+
+def _import_preview(request: HttpRequest, form: ImportForm, user: User) -> HttpResponse:
+    _purge_stale_uploads()
+    upload = form.cleaned_data["file"]
+    vintage: date | None = form.cleaned_data["vintage"]
+    path = upload_store(upload=upload)
+    state = {
+        "directory": path.parent.name,
+        "file": path.name,
+        "name": (upload.name or "")[:200],
+        "profile": form.cleaned_data["profile"],
+        "srid": form.cleaned_data["srid"],
+        "mapping": form.cleaned_data["mapping"],
+        # Sessions hold JSON: the date travels as ISO text.
+        "vintage": vintage.isoformat() if vintage else None,
+        "on_error": form.cleaned_data["on_error"],
+        "stage": "previewed",
+    }
+    request.session[IMPORT_SESSION_KEY] = state
+    report, error = _run_import(state, path, dry_run=True, user=user)
+    if report is None or report.refused:
+        shutil.rmtree(path.parent, ignore_errors=True)
+        request.session.pop(IMPORT_SESSION_KEY, None)
+    return _render_report(request, state, report, error, imported=False)
+
+
+def _import_confirm(request: HttpRequest, user: User) -> HttpResponse:
+    stored = _stored_upload(request)
+    if (
+        stored is None
+        or stored[0].get("stage") != "previewed"
+        or not stored[1].is_file()
+    ):
+        messages.error(request, _("Nothing to import: upload the file again."))
+        return redirect("buildings:import")
+    state, path = stored
+    report, error = _run_import(state, path, dry_run=False, user=user)
+    path.unlink(missing_ok=True)
+    # Reassigned, not mutated: the session saves only on assignment.
+    request.session[IMPORT_SESSION_KEY] = {**state, "stage": "imported"}
+    imported = report is not None and report.written
+    if imported:
+        messages.success(request, _("The file was imported."))
+    return _render_report(request, state, report, error, imported=imported)
+
+
+@state_agent_page
+def building_import_page(request: HttpRequest, scope: Scope) -> HttpResponse:
+    user = _acting_user(request)
+    if not may_import(scope, user):
+        raise PermissionDenied
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    if request.method == "POST" and request.POST.get("action") == "confirm":
+        return _import_confirm(request, user)
+    form = (
+        ImportForm(request.POST, request.FILES)
+        if request.method == "POST"
+        else ImportForm()
+    )
+    if form.is_bound and form.is_valid():
+        return _import_preview(request, form, user)
+    return render(
+        request,
+        "buildings/building_import.html",
+        {"form": form},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@state_agent_page
+@require_GET
+def import_report_csv(request: HttpRequest, scope: Scope) -> FileResponse:
+    stored = _stored_upload(request)
+    report = stored[1].parent / REPORT_FILE if stored is not None else None
+    if report is None or not report.is_file():
+        raise Http404
+    return FileResponse(
+        report.open("rb"),
+        as_attachment=True,
+        filename="import-report.csv",
+        content_type="text/csv; charset=utf-8",
+    )

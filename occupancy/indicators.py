@@ -1,0 +1,496 @@
+"""Occupancy indicators of reference/domain.md §E (1–7), computed in PostgreSQL.
+
+Conventions, published with every figure (``METHODOLOGY``):
+
+- The period is ``[start, end)`` and nights are counted on dates: a stay from 1 to
+  3 March gives 2 nights. A stay is present on night ``d`` when ``d ∈ [entry, exit)``.
+- Place-nights available ``A = Σ_d cap(d)``: the capacity of every space an agreement
+  in force covers on night ``d``, except nights when that agreement is suspended,
+  read from its status history (AgreementStatusChange; a change dated ``d`` in the
+  server's time zone governs night ``d`` onwards). Capacity is today's: the schema
+  keeps no history of it.
+- Nights provided ``N = Σ_s |[entry, exit) ∩ [start, end)|``; occupancy rate ``N / A``
+  (above 1 flags a data error).
+- People housed: households = distinct occupants (a person alone is a one-person
+  household) present at least one night; persons = the sum of their household sizes.
+  Hosted organizations are not people: they count in nights, never in people.
+- A move (an exit and an entry of the same occupant on the same day, ``stay_move``)
+  continues one stay: it is neither an exit nor an entry, and lengths of stay run
+  from the first entry to the final exit.
+- Entries: stays starting in the period. Exits: recorded exits dated in the period;
+  mean and median length over them; stays still present on the last night are
+  reported apart (count and mean length so far). Exits to housing: destinations
+  social, private or adapted housing, as a share of exits with a known destination;
+  the share of unknown destinations is given beside it.
+- Disclosure control (CNIL; domain.md §F.5): outside the operator's own scope,
+  every count of people under the threshold (5) is withheld, with the figures that
+  would give it away (nights, occupancy rate and lengths of that cell); when a
+  single cell of a breakdown is withheld, the next smallest is withheld too, so it
+  cannot be recovered by subtraction from the total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from config.errors import DomainError
+from occupancy.models import (
+    HOUSING_DESTINATIONS,
+    Agreement,
+    AgreementStatus,
+    ExitDestination,
+    OccupantKind,
+    StayStatus,
+)
+from occupancy.rules import add_months, rules
+from organizations.selectors import Scope
+
+METHODOLOGY = __doc__ or ""
+
+# An agreement puts places at disposal from activation on; earlier statuses cover
+# spaces on paper only, later ones keep the nights they were in force.
+IN_FORCE_STATUSES = (
+    AgreementStatus.ACTIVE,
+    AgreementStatus.SUSPENDED,
+    AgreementStatus.ENDING,
+    AgreementStatus.EXPIRED,
+    AgreementStatus.REVOKED,
+    AgreementStatus.TERMINATED,
+    AgreementStatus.CLOSED,
+)
+
+
+class GroupBy(StrEnum):
+    SITE = "site"  # the building
+    USE = "use"  # of the space
+    CATEGORY = "category"  # of the occupant
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure that may be withheld: ``value`` is None and ``suppressed`` True."""
+
+    value: int | Decimal | None
+    suppressed: bool = False
+
+
+WITHHELD = Figure(None, suppressed=True)
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    # "" for the whole selection; else the building id, space use, occupant
+    # category or first day of the month (ISO).
+    group: str
+    start: date
+    end: date
+    # Places are a property of spaces: None when grouped by occupant category.
+    places_average: Decimal | None
+    places_at_end: int | None
+    place_nights_available: int | None
+    nights_provided: Figure
+    occupancy_rate: Figure
+    persons_housed: Figure
+    households_housed: Figure
+    entries: Figure
+    exits: Figure
+    exits_to_housing: Figure
+    exits_known_destination: Figure
+    exits_to_housing_rate: Figure
+    unknown_destination_share: Figure
+    length_of_stay_mean_days: Figure
+    length_of_stay_median_days: Figure
+    ongoing_at_end: Figure
+    ongoing_mean_days: Figure
+
+
+@dataclass(frozen=True)
+class IndicatorReport:
+    start: date
+    end: date
+    group_by: GroupBy | None
+    exact: bool
+    threshold: int
+    rows: tuple[IndicatorRow, ...]
+    methodology: str = field(default=METHODOLOGY, repr=False)
+
+
+# SQL snippets. Only these constants and the GroupBy keys below reach the SQL text;
+# every value travels as a parameter.
+_BUCKETS_MONTH = """
+    SELECT GREATEST(m::date, %(start)s::date) AS b0,
+           LEAST((m + interval '1 month')::date, %(end)s::date) AS b1
+    FROM generate_series(
+        date_trunc('month', %(start)s::date::timestamp),
+        (%(end)s::date - 1)::timestamp,
+        interval '1 month'
+    ) AS m
+"""
+_BUCKETS_WHOLE = "SELECT %(start)s::date AS b0, %(end)s::date AS b1"
+
+_SPACE_KEYS = {
+    None: "''",
+    GroupBy.SITE: "sp.building_id::text",
+    GroupBy.USE: "sp.use",
+    GroupBy.MONTH: "b.b0::text",
+}
+_STAY_KEYS = {
+    None: "''",
+    GroupBy.SITE: "o.building_id::text",
+    GroupBy.USE: "o.use",
+    GroupBy.MONTH: "b.b0::text",
+    GroupBy.CATEGORY: "o.category",
+}
+
+# Suspension intervals from the status history: each change governs until the next.
+_CAPACITY_SQL = """
+WITH buckets AS ({buckets}),
+changes AS (
+    SELECT agreement_id, to_status,
+           (changed_at AT TIME ZONE %(tz)s)::date AS since,
+           lead((changed_at AT TIME ZONE %(tz)s)::date) OVER (
+               PARTITION BY agreement_id ORDER BY changed_at, id
+           ) AS until
+    FROM occupancy_agreementstatuschange
+    WHERE agreement_id = ANY(%(agreements)s)
+),
+suspensions AS (
+    SELECT agreement_id, daterange(since, until, '[)') AS nights
+    FROM changes
+    WHERE to_status = %(suspended)s AND (until IS NULL OR until > since)
+),
+covered AS (
+    SELECT {key} AS key, b.b0, b.b1, sp.capacity, asp.agreement_id,
+           asp.period * daterange(b.b0, b.b1) AS nights
+    FROM buckets b
+    JOIN occupancy_agreementspace asp ON asp.period && daterange(b.b0, b.b1)
+    JOIN occupancy_agreement a
+      ON a.id = asp.agreement_id
+     AND a.id = ANY(%(agreements)s) AND a.status = ANY(%(in_force)s)
+    JOIN occupancy_space sp ON sp.id = asp.space_id
+),
+open_nights AS (
+    SELECT c.key, c.b0, c.b1, c.capacity,
+           upper(c.nights) - lower(c.nights) - COALESCE((
+               SELECT SUM(upper(c.nights * s.nights) - lower(c.nights * s.nights))
+               FROM suspensions s
+               WHERE s.agreement_id = c.agreement_id AND s.nights && c.nights
+           ), 0) AS nights,
+           c.nights @> (c.b1 - 1) AND NOT EXISTS (
+               SELECT 1 FROM suspensions s
+               WHERE s.agreement_id = c.agreement_id AND s.nights @> (c.b1 - 1)
+           ) AS open_at_end
+    FROM covered c
+)
+SELECT key, b0, b1,
+       SUM(capacity * nights)::bigint AS place_nights,
+       SUM(CASE WHEN open_at_end THEN capacity ELSE 0 END)::bigint AS places_at_end
+FROM open_nights
+GROUP BY key, b0, b1
+"""
+
+# Stays of the selection cut into episodes: a stay whose entry is the exit of the
+# occupant's previous stay (a move) continues that episode.
+_SEGMENTS = """
+segments AS (
+    SELECT s.id, s.occupant_id, s.period, s.status, s.exit_destination,
+           lower(s.period) AS entry, upper(s.period) AS exit,
+           lag(upper(s.period)) OVER w AS previous_exit,
+           lead(lower(s.period)) OVER w AS next_entry,
+           sp.building_id, sp.use, o.category, o.kind, o.household_size
+    FROM occupancy_stay s
+    JOIN occupancy_space sp ON sp.id = s.space_id
+    JOIN occupancy_occupant o ON o.id = s.occupant_id
+    WHERE s.agreement_id = ANY(%(agreements)s)
+    WINDOW w AS (PARTITION BY s.occupant_id ORDER BY lower(s.period))
+),
+numbered AS (
+    SELECT segments.*,
+           SUM(CASE WHEN previous_exit IS DISTINCT FROM entry THEN 1 ELSE 0 END)
+               OVER (PARTITION BY occupant_id ORDER BY entry) AS episode
+    FROM segments
+),
+episodes AS (
+    SELECT numbered.*,
+           MIN(entry) OVER (PARTITION BY occupant_id, episode) AS episode_entry
+    FROM numbered
+)"""
+
+_PRESENCE_SQL = """
+WITH buckets AS ({buckets}), {segments},
+present AS (
+    SELECT {key} AS key, b.b0, b.b1, o.occupant_id, o.kind, o.household_size,
+           SUM(upper(o.period * daterange(b.b0, b.b1))
+               - lower(o.period * daterange(b.b0, b.b1))) AS nights,
+           COUNT(*) FILTER (
+               WHERE o.previous_exit IS DISTINCT FROM o.entry
+                 AND o.entry >= b.b0 AND o.entry < b.b1
+           ) AS entries
+    FROM buckets b
+    JOIN episodes o ON o.period && daterange(b.b0, b.b1)
+    GROUP BY 1, b.b0, b.b1, o.occupant_id, o.kind, o.household_size
+)
+SELECT key, b0, b1,
+       SUM(nights)::bigint AS nights,
+       COALESCE(SUM(household_size) FILTER (WHERE kind <> %(organization)s), 0)
+           ::bigint AS persons,
+       COUNT(*) FILTER (WHERE kind <> %(organization)s) AS households,
+       COALESCE(SUM(entries) FILTER (WHERE kind <> %(organization)s), 0)
+           ::bigint AS entries
+FROM present
+GROUP BY key, b0, b1
+"""
+
+_EXITS_SQL = """
+WITH buckets AS ({buckets}), {segments},
+ended AS (
+    SELECT {key} AS key, b.b0, b.b1, o.exit_destination,
+           (o.exit - o.episode_entry) AS days
+    FROM buckets b
+    JOIN episodes o ON o.exit >= b.b0 AND o.exit < b.b1
+    WHERE o.status = %(exited)s AND o.next_entry IS DISTINCT FROM o.exit
+      AND o.kind <> %(organization)s
+),
+ongoing AS (
+    SELECT {key} AS key, b.b0, b.b1, (b.b1 - o.episode_entry) AS days
+    FROM buckets b
+    JOIN episodes o ON o.period @> (b.b1 - 1)
+    WHERE o.kind <> %(organization)s
+)
+SELECT key, b0, b1,
+       COUNT(*) AS exits,
+       COUNT(*) FILTER (WHERE exit_destination = ANY(%(housing)s)) AS to_housing,
+       COUNT(*) FILTER (WHERE exit_destination <> %(unknown)s) AS known,
+       AVG(days)::numeric AS mean_days,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY days)::numeric AS median_days,
+       0 AS ongoing, NULL::numeric AS ongoing_days
+FROM ended GROUP BY key, b0, b1
+UNION ALL
+SELECT key, b0, b1, 0, 0, 0, NULL, NULL, COUNT(*), AVG(days)::numeric
+FROM ongoing GROUP BY key, b0, b1
+"""
+
+
+def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _months(start: date, end: date) -> list[tuple[date, date]]:
+    """The month buckets of ``[start, end)``, as _BUCKETS_MONTH cuts them."""
+    buckets = []
+    first = start.replace(day=1)
+    while first < end:
+        following = add_months(first, 1)
+        buckets.append((max(first, start), min(following, end)))
+        first = following
+    return buckets
+
+
+def _ratio(numerator: int | Decimal, denominator: int | Decimal) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"))
+
+
+def _days(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.1"))
+
+
+def sees_exact_figures(*, for_scope: Scope, operator_ids: Iterable[int]) -> bool:
+    """Only an operator looking at its own residents sees counts under the threshold;
+    State agents and funders get aggregates with small cells withheld (domain.md
+    §F.4–5: data sent to State services must not allow indirect identification)."""
+    return set(operator_ids) <= for_scope.operator_ids
+
+
+def people(value: int, *, exact: bool, threshold: int | None = None) -> Figure:
+    """A count of people (or households), withheld under the threshold unless
+    ``exact``. Zero is withheld too: it is under the threshold, and withholding it
+    costs nothing while keeping the rule simple to audit."""
+    limit = rules().small_cell_threshold if threshold is None else threshold
+    if exact or value >= limit:
+        return Figure(value)
+    return WITHHELD
+
+
+def _guarded(value: int | Decimal | None, *, base: Figure) -> Figure:
+    """A figure derived from a count of people shares that count's fate."""
+    if base.suppressed:
+        return WITHHELD
+    return Figure(value)
+
+
+# Each count of people, with the figures derived from it that go when it goes.
+_DERIVED = {
+    "persons_housed": (),
+    "households_housed": ("nights_provided", "occupancy_rate"),
+    "entries": (),
+    "exits": (
+        "exits_to_housing",
+        "exits_known_destination",
+        "exits_to_housing_rate",
+        "unknown_destination_share",
+        "length_of_stay_mean_days",
+        "length_of_stay_median_days",
+    ),
+    "ongoing_at_end": ("ongoing_mean_days",),
+}
+
+
+def _complementary(rows: list[IndicatorRow]) -> list[IndicatorRow]:
+    """Withhold a second cell where a breakdown withholds exactly one, so the
+    withheld value cannot be recovered from the total."""
+    if len(rows) < 2:
+        return rows
+    for name, derived in _DERIVED.items():
+        figures = [getattr(row, name) for row in rows]
+        if sum(figure.suppressed for figure in figures) != 1:
+            continue
+        _, index = min(
+            (figure.value, index)
+            for index, figure in enumerate(figures)
+            if not figure.suppressed
+        )
+        withheld: dict[str, Any] = dict.fromkeys((name, *derived), WITHHELD)
+        rows[index] = replace(rows[index], **withheld)
+    return rows
+
+
+def indicators_get(
+    *,
+    agreements: QuerySet[Agreement],
+    start: date,
+    end: date,
+    for_scope: Scope,
+    group_by: GroupBy | None = None,
+) -> IndicatorReport:
+    """Indicators 1–7 over the stays and spaces of ``agreements``, on ``[start, end)``.
+
+    ``agreements`` comes already scoped to the caller (the agreements selector);
+    ``for_scope`` decides whether small cells are withheld.
+    """
+    if end <= start:
+        raise DomainError(_("The period ends after it starts."), field="end")
+    threshold = rules().small_cell_threshold
+    selection = list(agreements.values_list("pk", "operator_id"))
+    agreement_ids = [pk for pk, _ in selection]
+    exact = sees_exact_figures(
+        for_scope=for_scope, operator_ids={operator for _, operator in selection}
+    )
+    buckets = _BUCKETS_MONTH if group_by is GroupBy.MONTH else _BUCKETS_WHOLE
+    params: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "agreements": agreement_ids,
+        "tz": settings.TIME_ZONE,
+        "suspended": AgreementStatus.SUSPENDED,
+        "in_force": list(IN_FORCE_STATUSES),
+        "organization": OccupantKind.ORGANIZATION,
+        "exited": StayStatus.EXITED,
+        "housing": sorted(HOUSING_DESTINATIONS),
+        "unknown": ExitDestination.UNKNOWN,
+    }
+    with_capacity = group_by is not GroupBy.CATEGORY
+    capacity: dict[tuple[str, date, date], tuple[int, int]] = {}
+    if with_capacity:
+        sql = _CAPACITY_SQL.format(buckets=buckets, key=_SPACE_KEYS[group_by])
+        capacity = {(k, b0, b1): (a, e) for k, b0, b1, a, e in _fetch(sql, params)}
+    stay_key = _STAY_KEYS[group_by]
+    presence_sql = _PRESENCE_SQL.format(
+        buckets=buckets, segments=_SEGMENTS, key=stay_key
+    )
+    presence = {(k, b0, b1): rest for k, b0, b1, *rest in _fetch(presence_sql, params)}
+    exits_sql = _EXITS_SQL.format(buckets=buckets, segments=_SEGMENTS, key=stay_key)
+    ended: dict[tuple[str, date, date], list[Any]] = {}
+    for k, b0, b1, *values in _fetch(exits_sql, params):
+        current = ended.setdefault((k, b0, b1), [0, 0, 0, None, None, 0, None])
+        if values[0]:
+            current[:5] = values[:5]
+        if values[5]:
+            current[5:] = values[5:]
+    keys: set[tuple[str, date, date]] = set(capacity) | set(presence) | set(ended)
+    # Every month (or the whole period) has its row, even without any stay.
+    if group_by is GroupBy.MONTH:
+        keys |= {(b0.isoformat(), b0, b1) for b0, b1 in _months(start, end)}
+    elif group_by is None:
+        keys.add(("", start, end))
+    rows = [
+        _row(
+            key=key,
+            capacity=capacity.get(key, (0, 0)) if with_capacity else None,
+            presence=presence.get(key, (0, 0, 0, 0)),
+            ended=ended.get(key, [0, 0, 0, None, None, 0, None]),
+            exact=exact,
+            threshold=threshold,
+        )
+        for key in sorted(keys, key=lambda k: (k[1], k[0]))
+    ]
+    if not exact and group_by is not None:
+        rows = _complementary(rows)
+    return IndicatorReport(
+        start=start,
+        end=end,
+        group_by=group_by,
+        exact=exact,
+        threshold=threshold,
+        rows=tuple(rows),
+    )
+
+
+def _row(
+    *,
+    key: tuple[str, date, date],
+    capacity: tuple[int, int] | None,
+    presence: Sequence[Any],
+    ended: Sequence[Any],
+    exact: bool,
+    threshold: int,
+) -> IndicatorRow:
+    group, b0, b1 = key
+    nights, persons, households, entries = presence
+    exits, to_housing, known, mean_days, median_days, ongoing, ongoing_days = ended
+    available, places_at_end = capacity or (0, 0)
+    households_figure = people(households, exact=exact, threshold=threshold)
+    exits_figure = people(exits, exact=exact, threshold=threshold)
+    ongoing_figure = people(ongoing, exact=exact, threshold=threshold)
+    return IndicatorRow(
+        group=group,
+        start=b0,
+        end=b1,
+        places_average=(
+            _ratio(available, (b1 - b0).days) if capacity is not None else None
+        ),
+        places_at_end=places_at_end if capacity is not None else None,
+        place_nights_available=available if capacity is not None else None,
+        nights_provided=_guarded(nights, base=households_figure),
+        occupancy_rate=_guarded(
+            _ratio(nights, available) if available else None, base=households_figure
+        ),
+        persons_housed=people(persons, exact=exact, threshold=threshold),
+        households_housed=households_figure,
+        entries=people(entries, exact=exact, threshold=threshold),
+        exits=exits_figure,
+        exits_to_housing=_guarded(to_housing, base=exits_figure),
+        exits_known_destination=_guarded(known, base=exits_figure),
+        exits_to_housing_rate=_guarded(_ratio(to_housing, known), base=exits_figure),
+        unknown_destination_share=_guarded(
+            _ratio(exits - known, exits), base=exits_figure
+        ),
+        length_of_stay_mean_days=_guarded(_days(mean_days), base=exits_figure),
+        length_of_stay_median_days=_guarded(_days(median_days), base=exits_figure),
+        ongoing_at_end=ongoing_figure,
+        ongoing_mean_days=_guarded(_days(ongoing_days), base=ongoing_figure),
+    )

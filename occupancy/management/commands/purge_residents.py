@@ -1,0 +1,64 @@
+"""Delete resident-level data two years after the last exit or contract end.
+
+CNIL: retention of social-support data is two years from the last contact
+(AU-048, délib. 2016-095 art. 4; social-sector référentiel, délib. 2023-095);
+domain.md §F.6 asks for an automatic monthly job with a log. Run it from cron or
+the job queue, e.g. on the 1st of each month::
+
+    manage.py purge_residents            # purge
+    manage.py purge_residents --dry-run  # count only, change nothing
+
+The period is OCCUPANCY_RULES["retention_years"] (occupancy/rules.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from occupancy.residents import purge_residents
+
+
+class Command(BaseCommand):
+    help = "Delete occupants, stays and contracts past retention, with their history."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count, then roll everything back."
+        )
+        parser.add_argument(
+            "--today",
+            help="Reference date, YYYY-MM-DD (default: today in TIME_ZONE).",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the report as one JSON line."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            today = (
+                date.fromisoformat(options["today"])
+                if options["today"]
+                else timezone.localdate()
+            )
+        except ValueError as exc:
+            raise CommandError(f"--today: {exc}") from exc
+        report = purge_residents(today=today, dry_run=options["dry_run"])
+        if options["json"]:
+            values = dataclasses.asdict(report)
+            values["cutoff"] = report.cutoff.isoformat()
+            self.stdout.write(json.dumps(values))
+            return
+        self.stdout.write(
+            f"{'[dry run] ' if report.dry_run else ''}"
+            f"last contact before {report.cutoff}: "
+            f"{report.occupants} occupant(s), {report.stays} stay(s), "
+            f"{report.contracts} contract(s), {report.events} history event(s), "
+            f"{report.contexts} context(s) deleted"
+            f"{' (dry run: rolled back)' if report.dry_run else ''}."
+        )

@@ -1,0 +1,357 @@
+"""The inventory's administration: scoped querysets, lifecycle only through the
+service, and a map widget on local assets and the configured basemap."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from html import unescape
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from buildings.admin import BasemapWidget
+from buildings.models import Building, BuildingStatus, BuildingStatusChange
+from buildings.services import DOMANIALITY_REQUIRED
+from organizations.models import OrganizationKind, Role
+from tests.buildings.factories import (
+    BuildingFactory,
+    CommuneFactory,
+    DepartmentFactory,
+    RegionFactory,
+    SiteFactory,
+)
+
+pytestmark = pytest.mark.django_db
+S = BuildingStatus
+CHANGELIST = reverse("admin:buildings_building_changelist")
+STAFF_PERMISSIONS = (
+    "view_building",
+    "change_building",
+    "add_building",
+    "view_buildingstatuschange",
+    "view_site",
+    "view_commune",
+    "view_department",
+    "view_region",
+    "view_friche",
+)
+
+
+def change_url(building: Building) -> str:
+    return reverse("admin:buildings_building_change", args=[building.pk])
+
+
+def transition_url(building: Building) -> str:
+    return reverse("admin:buildings_building_transition", args=[building.pk])
+
+
+@pytest.fixture
+def make_staff(make_member: Callable[..., User]) -> Callable[..., User]:
+    def make(departments: list[str], role: str = Role.EDITOR) -> User:
+        user = make_member(
+            OrganizationKind.STATE_SERVICE, departments=departments, role=role
+        )
+        user.is_staff = True
+        user.save()
+        user.user_permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="buildings", codename__in=STAFF_PERMISSIONS
+            )
+        )
+        return user
+
+    return make
+
+
+def login(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def paris_building(**fields: Any) -> Building:
+    paris = CommuneFactory.create(
+        code="75056",
+        name="Paris",
+        department=DepartmentFactory.create(
+            code="75", name="Paris", region=RegionFactory.create(code="11", name="IDF")
+        ),
+    )
+    return BuildingFactory.create(site=SiteFactory.create(commune=paris), **fields)
+
+
+def changeform_data(response: Any) -> dict[str, Any]:
+    """What a browser would post back from an untouched admin change form."""
+    form = response.context["adminform"].form
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if field.widget.__class__.__name__ == "CheckboxInput":
+            if value:
+                data[name] = "on"
+        elif field.widget.__class__.__name__ == "NullBooleanSelect":
+            data[name] = {True: "true", False: "false"}.get(value, "unknown")
+        elif value is None:
+            data[name] = ""
+        elif hasattr(value, "ewkt"):  # a geometry: posted as the widget's text
+            data[name] = value.ewkt
+        else:
+            data[name] = field.prepare_value(value)
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management.initial[name]
+    return data
+
+
+# --- Map widget: local OpenLayers, configured basemap, no inline script
+HOST = re.compile(r"(?:https?:)?//([a-z0-9.-]+\.[a-z]{2,})", re.I)
+# Attributes that make a browser load or send something (xmlns and the like don't).
+URL_ATTRIBUTE = re.compile(
+    r'\b(?:src|href|action|srcset|poster|data|formaction)="([^"]*)"', re.I
+)
+
+
+def referenced_hosts(html: str) -> set[str]:
+    hosts = {
+        host.lower()
+        for value in URL_ATTRIBUTE.findall(html)
+        for host in HOST.findall(unescape(value))
+    }
+    for raw in re.findall(r'data-map-options="([^"]+)"', html):
+        options = json.loads(unescape(raw))
+        hosts |= {host.lower() for host in HOST.findall(options["basemap_url"])}
+    return hosts
+
+
+def test_the_change_page_references_no_host_but_the_basemap(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create()
+
+    response = login(make_staff(["13"])).get(change_url(building))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert referenced_hosts(html) == {urlsplit(settings.BASEMAP_URL).hostname}
+    assert "/static/vendor/ol/ol.js" in html
+    assert "/static/vendor/ol/ol.css" in html
+    assert "jsdelivr" not in html
+    assert "openstreetmap" not in html.lower()
+
+
+def test_the_map_widget_starts_from_data_not_from_an_inline_script(
+    make_staff: Callable[..., User],
+) -> None:
+    response = login(make_staff(["13"])).get(change_url(BuildingFactory.create()))
+
+    html = response.content.decode()
+    raw_options = re.findall(r'data-map-options="([^"]+)"', html)
+    options = [json.loads(unescape(raw)) for raw in raw_options]
+    assert {option["name"] for option in options} == {"point", "footprint"}
+    assert all(option["basemap_url"] == settings.BASEMAP_URL for option in options)
+    # Scripts either have a src or carry data (json_script), never code.
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>(.*?)</script>", html, re.S)
+    for attributes, body in inline:
+        assert not body.strip() or "application/json" in attributes
+
+
+def test_the_widget_media_names_only_local_files() -> None:
+    media = str(BasemapWidget().media)
+
+    assert media.count("/static/") == 5
+    assert "//" not in media.replace('="/static/', "")
+
+
+# --- Scope
+def test_staff_see_only_their_territory(make_staff: Callable[..., User]) -> None:
+    in_13 = BuildingFactory.create(designation="Caserne du Muy")
+    in_75 = paris_building(designation="Hôtel de Paris")
+    client = login(make_staff(["13"]))
+
+    changelist = client.get(CHANGELIST)
+    outside = client.get(change_url(in_75))
+
+    assert list(changelist.context["cl"].result_list) == [in_13]
+    # The admin answers "does not exist" for rows its queryset hides.
+    assert outside.status_code == 302
+    assert client.post(transition_url(in_75), {"to": S.ASSESSED}).status_code == 404
+
+
+def test_a_superuser_sees_every_building() -> None:
+    BuildingFactory.create()
+    paris_building()
+    superuser = User.objects.create_superuser("root", password="x" * 20)
+
+    changelist = login(superuser).get(CHANGELIST)
+
+    assert changelist.context["cl"].result_count == 2
+
+
+def test_staff_of_an_operator_see_no_building(
+    make_member: Callable[..., User],
+) -> None:
+    BuildingFactory.create(available=True)
+    user = make_member(OrganizationKind.OPERATOR)
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.filter(codename="view_building"))
+
+    changelist = login(user).get(CHANGELIST)
+
+    assert changelist.context["cl"].result_count == 0
+
+
+# --- Writes through the services
+def test_status_cannot_be_edited_in_the_form(make_staff: Callable[..., User]) -> None:
+    building = BuildingFactory.create(vacant=True)
+    client = login(make_staff(["13"]))
+    data = changeform_data(client.get(change_url(building)))
+
+    data["status"] = S.AVAILABLE
+    data["designation"] = "Caserne rénovée"
+    response = client.post(change_url(building), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    building.refresh_from_db()
+    assert building.designation == "Caserne rénovée"
+    assert building.status == S.VACANT
+
+
+def test_saving_the_form_recomputes_the_suitability_score(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create(vacant=True)
+    client = login(make_staff(["13"]))
+    data = changeform_data(client.get(change_url(building)))
+
+    data["accessibility"] = "accessible"
+    response = client.post(change_url(building), data)
+
+    assert response.status_code == 302
+    building.refresh_from_db()
+    assert building.suitability_details["mixed"]["accessibility"]["value"] == 1.0
+    assert building.suitability_completeness is not None
+
+
+def test_a_building_added_in_the_admin_is_created_by_the_service(
+    make_staff: Callable[..., User],
+) -> None:
+    site = SiteFactory.create()
+    client = login(make_staff(["13"]))
+    data = changeform_data(client.get(reverse("admin:buildings_building_add")))
+    data.update(
+        site=site.pk,
+        inventory_id="ADMIN-1",
+        designation="Ancien tri postal",
+        department="13",
+        surface_m2="1200",
+    )
+
+    response = client.post(reverse("admin:buildings_building_add"), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    building = Building.objects.get(inventory_id="ADMIN-1")
+    assert building.status == S.IN_USE
+    assert building.surface_m2 == Decimal("1200")
+    assert building.suitability_mixed is not None  # computed by building_create
+
+
+def test_the_change_page_offers_the_allowed_transitions(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create(vacant=True)
+
+    response = login(make_staff(["13"])).get(change_url(building))
+
+    offered = [status for status, _ in response.context["transitions"]]
+    assert S.ASSESSED in offered
+    assert S.UNDER_AGREEMENT not in offered
+    assert f'action="{transition_url(building)}"' in response.content.decode()
+
+
+def test_a_transition_from_the_admin_goes_through_the_lifecycle(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create(vacant=True)
+    staff = make_staff(["13"])
+
+    response = login(staff).post(
+        transition_url(building), {"to": S.ASSESSED, "reason": "visited"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == change_url(building)
+    building.refresh_from_db()
+    assert building.status == S.ASSESSED
+    change = BuildingStatusChange.objects.get(building=building)
+    assert (change.changed_by, change.reason) == (staff, "visited")
+
+
+def test_a_refused_transition_from_the_admin_is_a_message(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create(vacant=True, domaniality="unknown")
+    client = login(make_staff(["13"]))
+
+    response = client.post(transition_url(building), {"to": S.ASSESSED}, follow=True)
+
+    assert DOMANIALITY_REQUIRED in [str(m) for m in response.context["messages"]]
+    building.refresh_from_db()
+    assert building.status == S.VACANT
+    assert client.post(transition_url(building), {"to": "sold"}).status_code == 302
+    assert client.get(transition_url(building)).status_code == 405
+
+
+def test_a_viewer_on_staff_cannot_move_a_building(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create(vacant=True)
+    client = login(make_staff(["13"], role=Role.VIEWER))
+
+    page = client.get(change_url(building))
+    post = client.post(transition_url(building), {"to": S.ASSESSED})
+
+    assert "transitions" not in page.context
+    assert post.status_code == 403
+    building.refresh_from_db()
+    assert building.status == S.VACANT
+
+
+def test_the_status_history_inline_is_read_only(
+    make_staff: Callable[..., User],
+) -> None:
+    building = BuildingFactory.create(vacant=True)
+    staff = make_staff(["13"])
+    client = login(staff)
+    client.post(transition_url(building), {"to": S.ASSESSED, "reason": "visited"})
+
+    response = client.get(change_url(building))
+
+    [inline] = response.context["inline_admin_formsets"]
+    assert not inline.has_add_permission
+    assert not inline.has_change_permission
+    assert not inline.has_delete_permission
+    assert "visited" in response.content.decode()
+
+
+def test_reference_layers_are_read_only(make_staff: Callable[..., User]) -> None:
+    commune = CommuneFactory.create()
+    client = login(make_staff(["13"]))
+
+    page = client.get(reverse("admin:buildings_commune_change", args=[commune.pk]))
+    add = client.get(reverse("admin:buildings_commune_add"))
+    search = client.get(reverse("admin:buildings_commune_changelist"), {"q": "13055"})
+
+    assert page.status_code == 200
+    assert not page.context["has_change_permission"]
+    assert add.status_code == 403
+    assert list(search.context["cl"].result_list) == [commune]

@@ -1,0 +1,335 @@
+"""Indicators 1–7 of domain.md §E against figures computed by hand.
+
+The site: one building, an agreement in force all of 2026 on three spaces —
+S1 (sleeping, 4 places), S3 (sleeping, 1 place), S2 (workshop, 2 places) —
+suspended from 10 March (10:00) to 13 March (09:00): nights 10, 11 and 12 March
+offer no place. Stays (nights are dates, [entry, exit)):
+
+    P1 person       S1  20 Feb → 5 Mar   exited, social housing
+    P2 household×3  S1   3 Mar → 20 Mar  exited, street (3 places)
+    P3 person       S1  25 Mar → …       emergency, ongoing
+    P4 person       S3  10 Jan → 15 Mar  moved to S1 on 15 Mar
+                    S1  15 Mar → 28 Mar  exited, private housing
+    P5 person       S1   1 Apr → …       (after March)
+    P6 person       S1   1 Feb → 1 Mar   exited, unknown destination
+    ORG hosted org  S2   1 Feb → …       2 places (not people)
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db.backends.postgresql.psycopg_any import DateRange
+from pytest_django import DjangoAssertNumQueries
+
+from occupancy.indicators import (
+    WITHHELD,
+    Figure,
+    GroupBy,
+    IndicatorReport,
+    IndicatorRow,
+    indicators_get,
+    people,
+)
+from occupancy.models import (
+    Agreement,
+    AgreementStatus,
+    AgreementStatusChange,
+    OccupantKind,
+    SpaceUse,
+)
+from occupancy.residents import stay_exit, stay_move, stay_start
+from organizations.models import Organization
+from organizations.selectors import Persona, Scope
+from tests.occupancy.factories import (
+    AgreementFactory,
+    OccupantFactory,
+    OperatorFactory,
+    SafetyInspectionFactory,
+    SpaceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+PARIS = ZoneInfo("Europe/Paris")
+MARCH = (date(2026, 3, 1), date(2026, 4, 1))
+TODAY = date(2026, 6, 1)
+
+
+@pytest.fixture
+def site() -> Agreement:
+    s1 = SpaceFactory.create(capacity=4)
+    s2 = SpaceFactory.create(workshop=True, capacity=2, building=s1.building)
+    s3 = SpaceFactory.create(capacity=1, building=s1.building)
+    agreement = AgreementFactory.create(
+        building=s1.building,
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2026, 1, 1), date(2027, 1, 1)),
+        sleeping_allowed=True,
+        spaces=[s1, s2, s3],
+    )
+    SafetyInspectionFactory.create(building=s1.building, date=date(2025, 12, 1))
+    for at, old, new in [
+        (datetime(2026, 3, 10, 10, tzinfo=PARIS), "active", "suspended"),
+        (datetime(2026, 3, 13, 9, tzinfo=PARIS), "suspended", "active"),
+    ]:
+        change = AgreementStatusChange.objects.create(
+            agreement=agreement, from_status=old, to_status=new
+        )
+        # changed_at is auto_now_add: set the historical time afterwards.
+        AgreementStatusChange.objects.filter(pk=change.pk).update(changed_at=at)
+
+    def person(**fields: object) -> object:
+        return OccupantFactory.create(operator=agreement.operator, **fields)
+
+    def enter(occupant: object, space: object, entry: date, **kw: object) -> object:
+        return stay_start(
+            occupant=occupant,  # type: ignore[arg-type]
+            space=space,  # type: ignore[arg-type]
+            agreement=agreement,
+            entry=entry,
+            places=kw.pop("places", 1),  # type: ignore[arg-type]
+            structure_type=kw.pop("structure_type", "insertion"),  # type: ignore[arg-type]
+        )
+
+    def leave(stay: object, on: date, destination: str) -> None:
+        stay_exit(stay=stay, exit_date=on, destination=destination, today=TODAY)  # type: ignore[arg-type]
+
+    p6 = enter(person(), s1, date(2026, 2, 1))
+    leave(p6, date(2026, 3, 1), "unknown")
+    p1 = enter(person(), s1, date(2026, 2, 20))
+    leave(p1, date(2026, 3, 5), "social_housing")
+    family = person(kind=OccupantKind.HOUSEHOLD, category="household", household_size=3)
+    p2 = enter(family, s1, date(2026, 3, 3), places=3)
+    leave(p2, date(2026, 3, 20), "street")
+    enter(person(), s1, date(2026, 3, 25), structure_type="emergency")
+    p4 = enter(person(), s3, date(2026, 1, 10))
+    moved = stay_move(stay=p4, space=s1, on=date(2026, 3, 15), today=TODAY)  # type: ignore[arg-type]
+    leave(moved, date(2026, 3, 28), "private_housing")
+    enter(person(), s1, date(2026, 4, 1))
+    org = person(
+        kind=OccupantKind.ORGANIZATION,
+        category="hosted_organization",
+        hosted_organization=agreement.operator,
+    )
+    enter(org, s2, date(2026, 2, 1), places=2)
+    return agreement
+
+
+def own(agreement: Agreement) -> Scope:
+    return Scope(
+        user_id=1,
+        persona=Persona.OPERATOR,
+        operator_ids=frozenset({agreement.operator_id}),
+    )
+
+
+AGENT = Scope(user_id=2, persona=Persona.STATE_AGENT, departments=None)
+
+
+def report(
+    agreement: Agreement,
+    *,
+    start: date = MARCH[0],
+    end: date = MARCH[1],
+    group_by: GroupBy | None = None,
+    scope: Scope | None = None,
+) -> IndicatorReport:
+    return indicators_get(
+        agreements=Agreement.objects.filter(pk=agreement.pk),
+        start=start,
+        end=end,
+        for_scope=scope or own(agreement),
+        group_by=group_by,
+    )
+
+
+def single(result: IndicatorReport) -> IndicatorRow:
+    (row,) = result.rows
+    return row
+
+
+def test_capacity_excludes_the_nights_of_suspension(site: Agreement) -> None:
+    row = single(report(site))
+    # 31 nights − 3 suspended = 28 open nights; (4 + 1 + 2) places × 28 = 196.
+    assert row.place_nights_available == 196
+    assert row.places_average == Decimal("6.3226")  # 196 / 31
+    assert row.places_at_end == 7  # night of 31 March, agreement active
+
+
+def test_nights_provided_and_occupancy_rate(site: Agreement) -> None:
+    row = single(report(site))
+    # P1 1–4 Mar = 4; P2 3–19 = 17; P3 25–31 = 7; P4 1–14 in S3 + 15–27 in S1 = 27;
+    # ORG 31; P5 and P6 none in March. 4 + 17 + 7 + 27 + 31 = 86.
+    assert row.nights_provided == Figure(86)
+    assert row.occupancy_rate == Figure(Decimal("0.4388"))  # 86 / 196
+
+
+def test_people_households_and_entries(site: Agreement) -> None:
+    row = single(report(site))
+    # P1, P2, P3, P4 present at least one night (not the organization).
+    assert row.households_housed == Figure(4)
+    assert row.persons_housed == Figure(6)  # 1 + 3 + 1 + 1
+    # P2 (3 Mar) and P3 (25 Mar); P4's move into S1 is not an entry.
+    assert row.entries == Figure(2)
+
+
+def test_exits_destinations_and_lengths_of_stay(site: Agreement) -> None:
+    row = single(report(site))
+    # Exits dated in March: P6 (1 Mar), P1, P2, P4 (its move on 15 Mar is not one).
+    assert row.exits == Figure(4)
+    assert row.exits_to_housing == Figure(2)  # P1 social, P4 private
+    assert row.exits_known_destination == Figure(3)
+    assert row.exits_to_housing_rate == Figure(Decimal("0.6667"))  # 2 / 3
+    assert row.unknown_destination_share == Figure(Decimal("0.2500"))  # 1 / 4
+    # Lengths: P1 20 Feb→5 Mar 13; P2 17; P6 1 Feb→1 Mar 28; P4 10 Jan→28 Mar 77
+    # (the move does not cut it). Mean 135 / 4 = 33.75; median (17 + 28) / 2.
+    assert row.length_of_stay_mean_days == Figure(Decimal("33.8"))
+    assert row.length_of_stay_median_days == Figure(Decimal("22.5"))
+    # P3 is still there on the night of 31 March, 7 days after entering.
+    assert row.ongoing_at_end == Figure(1)
+    assert row.ongoing_mean_days == Figure(Decimal("7.0"))
+
+
+def test_median_of_an_odd_number_of_stays_is_the_middle_one(site: Agreement) -> None:
+    row = single(report(site, start=date(2026, 3, 2)))
+    # P6 left on 1 March, before this period: 13, 17, 77 remain.
+    assert row.exits == Figure(3)
+    assert row.length_of_stay_median_days == Figure(Decimal("17.0"))
+    assert row.length_of_stay_mean_days == Figure(Decimal("35.7"))  # 107 / 3
+
+
+def test_grouped_by_use(site: Agreement) -> None:
+    rows = {row.group: row for row in report(site, group_by=GroupBy.USE).rows}
+    sleeping, work = rows[SpaceUse.SLEEPING], rows[SpaceUse.WORK]
+    assert sleeping.place_nights_available == 140  # (4 + 1) × 28
+    assert sleeping.nights_provided == Figure(55)  # 86 − 31
+    assert sleeping.households_housed == Figure(4)
+    assert work.place_nights_available == 56  # 2 × 28
+    assert work.nights_provided == Figure(31)
+    assert work.households_housed == Figure(0)
+
+
+def test_grouped_by_category_has_no_places(site: Agreement) -> None:
+    rows = {row.group: row for row in report(site, group_by=GroupBy.CATEGORY).rows}
+    sheltered = rows["sheltered"]
+    assert sheltered.place_nights_available is None
+    assert sheltered.households_housed == Figure(3)  # P1, P3, P4
+    assert sheltered.nights_provided == Figure(38)  # 4 + 7 + 27
+    assert sheltered.exits == Figure(3)  # P1, P4, P6
+    assert rows["household"].persons_housed == Figure(3)
+    assert rows["hosted_organization"].nights_provided == Figure(31)
+
+
+def test_grouped_by_site(site: Agreement) -> None:
+    (row,) = report(site, group_by=GroupBy.SITE).rows
+    assert row.group == str(site.building_id)
+    assert row.nights_provided == Figure(86)
+
+
+def test_grouped_by_month_cuts_the_period_at_month_starts(site: Agreement) -> None:
+    rows = report(site, start=date(2026, 2, 15), group_by=GroupBy.MONTH).rows
+    february, march = rows
+    assert (february.start, february.end) == (date(2026, 2, 15), date(2026, 3, 1))
+    assert february.place_nights_available == 98  # 7 places × 14 nights
+    # P1 20–28 Feb = 9; P4 15–28 = 14; P6 15–28 = 14; ORG 14.
+    assert february.nights_provided == Figure(51)
+    assert february.households_housed == Figure(3)  # P1, P4, P6
+    assert february.entries == Figure(1)  # P1
+    assert february.exits == Figure(0)  # P6's exit is dated 1 March
+    assert march.nights_provided == Figure(86)
+    assert march.group == "2026-03-01"
+
+
+def test_an_operator_sees_its_exact_figures(site: Agreement) -> None:
+    result = report(site)
+    assert result.exact
+    assert not any(
+        figure.suppressed
+        for figure in vars(result.rows[0]).values()
+        if isinstance(figure, Figure)
+    )
+
+
+def test_a_state_agent_gets_small_cells_withheld(site: Agreement) -> None:
+    row = single(report(site, scope=AGENT))
+    assert row.persons_housed == Figure(6)  # 5 or more: published
+    assert row.households_housed == WITHHELD  # 4
+    assert row.entries == WITHHELD  # 2
+    assert row.exits == WITHHELD  # 4
+    # Figures that would give the withheld ones away go with them.
+    assert row.nights_provided == WITHHELD
+    assert row.length_of_stay_median_days == WITHHELD
+    assert row.exits_to_housing_rate == WITHHELD
+    # Places are not people.
+    assert row.place_nights_available == 196
+
+
+def test_a_single_withheld_cell_takes_the_next_smallest_with_it(
+    site: Agreement,
+) -> None:
+    rows = {
+        row.group: row for row in report(site, group_by=GroupBy.USE, scope=AGENT).rows
+    }
+    # Work has 0 persons (withheld); sleeping's 6 would reveal it from the total.
+    assert rows[SpaceUse.WORK].persons_housed == WITHHELD
+    assert rows[SpaceUse.SLEEPING].persons_housed == WITHHELD
+
+
+def test_an_operator_looking_beyond_its_own_agreements_gets_withheld_cells(
+    site: Agreement,
+) -> None:
+    other = AgreementFactory.create(status=AgreementStatus.ACTIVE)
+    scope = own(site)
+    result = indicators_get(
+        agreements=Agreement.objects.filter(pk__in=[site.pk, other.pk]),
+        start=MARCH[0],
+        end=MARCH[1],
+        for_scope=scope,
+    )
+    assert not result.exact
+
+
+@pytest.mark.parametrize(
+    ("value", "exact", "expected"),
+    [
+        (4, False, WITHHELD),
+        (0, False, WITHHELD),
+        (5, False, Figure(5)),
+        (4, True, Figure(4)),
+    ],
+)
+def test_people_counts_under_five_are_withheld_outside_the_operator(
+    value: int, exact: bool, expected: Figure
+) -> None:
+    assert people(value, exact=exact) == expected
+
+
+def test_indicators_take_a_fixed_number_of_queries(
+    site: Agreement, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    # The agreement list, then capacity, presence and exits: aggregates in SQL,
+    # whatever the number of stays.
+    with django_assert_num_queries(4):
+        report(site, group_by=GroupBy.MONTH)
+
+
+def test_an_empty_selection_gives_zeros() -> None:
+    operator = OperatorFactory.create()
+    scope = Scope(
+        user_id=1, persona=Persona.OPERATOR, operator_ids=frozenset({operator.pk})
+    )
+    row = single(
+        indicators_get(
+            agreements=Agreement.objects.none(),
+            start=MARCH[0],
+            end=MARCH[1],
+            for_scope=scope,
+        )
+    )
+    assert (row.place_nights_available, row.nights_provided) == (0, Figure(0))
+    assert row.occupancy_rate == Figure(None)
+    assert isinstance(operator, Organization)

@@ -1,0 +1,346 @@
+"""Retention: resident-level data go two years after the last exit, history included
+(CNIL AU-048 / social-sector référentiel; domain.md §F.6; reliability.md §I4); and
+the right of access, which exports all of it (GDPR art. 15; reliability.md §I5).
+
+``today`` is 1 June 2026, so the cutoff is 1 June 2024: a last contact strictly
+before it is purged.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pghistory
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.db.backends.postgresql.psycopg_any import DateRange
+from pytest_django.fixtures import Settings
+
+from occupancy.models import (
+    Agreement,
+    AgreementStatus,
+    Occupant,
+    ResidenceContract,
+    ResidenceStatus,
+    Space,
+    Stay,
+)
+from occupancy.residents import (
+    access_export,
+    occupant_register,
+    purge_candidates,
+    purge_residents,
+    residence_contract_create,
+    stay_exit,
+    stay_start,
+)
+from occupancy.rules import rules
+from tests.occupancy.factories import (
+    AgreementFactory,
+    OccupantFactory,
+    SafetyInspectionFactory,
+    SpaceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+TODAY = date(2026, 6, 1)
+
+
+@pytest.fixture(autouse=True)
+def _key(settings: Settings) -> None:
+    settings.RESIDENT_PSEUDONYM_KEY = "k" * 64
+
+
+@pytest.fixture
+def site() -> tuple[Agreement, Space]:
+    space = SpaceFactory.create(capacity=10)
+    agreement = AgreementFactory.create(
+        elan=True,
+        building=space.building,
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2022, 1, 1), date(2028, 1, 1)),
+        spaces=[space],
+    )
+    SafetyInspectionFactory.create(building=space.building, date=date(2021, 12, 1))
+    return agreement, space
+
+
+def resident_with_stay(
+    site: tuple[Agreement, Space], entry: date, exit: date | None
+) -> Occupant:
+    agreement, space = site
+    occupant = OccupantFactory.create(operator=agreement.operator)
+    stay = stay_start(
+        occupant=occupant,
+        space=space,
+        agreement=agreement,
+        entry=entry,
+        structure_type="insertion",
+    )
+    if exit is not None:
+        stay_exit(stay=stay, exit_date=exit, destination="street", today=TODAY)
+    return occupant
+
+
+def event_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name LIKE 'occupancy\\_%%event'"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# The column naming the occupant in each event table; the others are searched as text.
+OCCUPANT_COLUMN = {
+    "occupancy_occupantevent": "pgh_obj_id",
+    "occupancy_stayevent": "occupant_id",
+    "occupancy_residencecontractevent": "occupant_id",
+}
+
+
+def traces(occupant_id: int, pseudonym: str) -> dict[str, int]:
+    """Rows naming the occupant in every occupancy event table and in the contexts."""
+    found = {}
+    with connection.cursor() as cursor:
+        for table in event_tables():
+            column = OCCUPANT_COLUMN.get(table)
+            by_id = f" OR {column} = %s" if column else ""
+            cursor.execute(
+                f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s{by_id}",
+                [f"%{pseudonym}%", occupant_id] if column else [f"%{pseudonym}%"],
+            )
+            found[table] = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM pghistory_context WHERE metadata::text LIKE %s",
+            [f"%{pseudonym}%"],
+        )
+        found["pghistory_context"] = cursor.fetchone()[0]
+    return {table: count for table, count in found.items() if count}
+
+
+def test_only_residents_gone_for_more_than_two_years_are_candidates(
+    site: tuple[Agreement, Space],
+) -> None:
+    old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    at_cutoff = resident_with_stay(site, date(2024, 1, 1), date(2024, 6, 1))
+    recent = resident_with_stay(site, date(2024, 1, 1), date(2025, 1, 1))
+    still_here = resident_with_stay(site, date(2022, 2, 1), None)
+    assert purge_candidates(today=TODAY) == [old.pk]
+    assert {at_cutoff.pk, recent.pk, still_here.pk}.isdisjoint(
+        purge_candidates(today=TODAY)
+    )
+
+
+def test_a_running_contract_keeps_a_resident_whose_stays_are_old(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    occupant = resident_with_stay(site, date(2022, 2, 1), date(2022, 6, 1))
+    residence_contract_create(
+        agreement=agreement,
+        occupant=occupant,
+        start=date(2026, 1, 1),
+        initial_end=date(2026, 9, 1),
+        monthly_fee=Decimal("100.00"),
+    )
+    assert purge_candidates(today=TODAY) == []
+
+
+def test_an_ended_contract_counts_as_the_last_contact(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    occupant = resident_with_stay(site, date(2022, 2, 1), date(2022, 6, 1))
+    ResidenceContract.objects.create(
+        agreement=agreement,
+        occupant=occupant,
+        start=date(2024, 3, 1),
+        initial_end=date(2024, 9, 1),
+        current_end=date(2024, 9, 1),
+        monthly_fee=Decimal("100.00"),
+        status=ResidenceStatus.ENDED,
+        effective_end=date(2024, 9, 1),
+    )
+    assert purge_candidates(today=TODAY) == []
+    assert purge_candidates(today=date(2026, 9, 2)) == [occupant.pk]
+
+
+def test_a_resident_registered_long_ago_who_never_stayed_is_purged() -> None:
+    occupant = OccupantFactory.create()
+    Occupant.objects.filter(pk=occupant.pk).update(
+        created_at=datetime(2023, 1, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    )
+    assert purge_candidates(today=TODAY) == [occupant.pk]
+
+
+def test_the_purge_leaves_no_trace_of_the_resident_live_or_in_history(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    with pghistory.context(request_id="req-purged", url="/occupants/"):
+        old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+        ResidenceContract.objects.create(
+            agreement=agreement,
+            occupant=old,
+            start=date(2023, 1, 1),
+            initial_end=date(2023, 4, 1),
+            current_end=date(2023, 4, 1),
+            monthly_fee=Decimal("90.00"),
+            status=ResidenceStatus.ENDED,
+            effective_end=date(2023, 4, 1),
+        )
+    with pghistory.context(request_id="req-shared"):
+        shared = resident_with_stay(site, date(2022, 1, 10), date(2022, 3, 1))
+        kept = resident_with_stay(site, date(2024, 1, 1), date(2025, 1, 1))
+    # A context naming the pseudonym (as a URL might), only used by its events.
+    with pghistory.context(url=f"/occupants/{old.pseudonym}/"):
+        Occupant.objects.filter(pk=old.pk).update(age_band="50_64")
+    assert traces(old.pk, old.pseudonym)  # the fixture did leave traces
+
+    report = purge_residents(today=TODAY)
+
+    assert (report.occupants, report.stays, report.contracts) == (2, 2, 1)
+    assert report.events > 0
+    assert not Occupant.objects.filter(pk__in=[old.pk, shared.pk]).exists()
+    assert not Stay.objects.filter(occupant_id__in=[old.pk, shared.pk]).exists()
+    assert not ResidenceContract.objects.filter(occupant_id=old.pk).exists()
+    assert traces(old.pk, old.pseudonym) == {}
+    assert traces(shared.pk, shared.pseudonym) == {}
+    # Contexts used only by purged events are gone; a shared one stays for the
+    # resident still kept.
+    metadata = [
+        str(m)
+        for m in pghistory.models.Context.objects.values_list("metadata", flat=True)
+    ]
+    assert not any("req-purged" in m for m in metadata)
+    assert any("req-shared" in m for m in metadata)
+    assert Occupant.objects.filter(pk=kept.pk).exists()
+    assert traces(kept.pk, kept.pseudonym)
+
+
+def test_after_the_purge_the_event_tables_are_append_only_again(
+    site: tuple[Agreement, Space],
+) -> None:
+    resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    resident_with_stay(site, date(2025, 1, 1), None)  # kept: its events remain
+    purge_residents(today=TODAY)
+    with (
+        pytest.raises(DatabaseError, match="Cannot update or delete"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM occupancy_stayevent")
+
+
+def test_a_dry_run_counts_and_changes_nothing(site: tuple[Agreement, Space]) -> None:
+    old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    report = purge_residents(today=TODAY, dry_run=True)
+    assert (report.occupants, report.stays, report.dry_run) == (1, 1, True)
+    assert Occupant.objects.filter(pk=old.pk).exists()
+    assert traces(old.pk, old.pseudonym)
+
+
+def test_the_retention_period_is_a_setting(
+    site: tuple[Agreement, Space], settings: Settings
+) -> None:
+    old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    settings.OCCUPANCY_RULES = {"retention_years": 5}
+    assert purge_candidates(today=TODAY) == []
+    settings.OCCUPANCY_RULES = {"retention_years": 1}
+    assert purge_candidates(today=TODAY) == [old.pk]
+
+
+def test_the_command_reports_counts(site: tuple[Agreement, Space]) -> None:
+    old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    out = StringIO()
+    call_command("purge_residents", "--dry-run", "--today", "2026-06-01", stdout=out)
+    assert "1 occupant" in out.getvalue()
+    assert "dry run" in out.getvalue()
+    assert Occupant.objects.filter(pk=old.pk).exists()
+    call_command("purge_residents", "--today", "2026-06-01", "--json", stdout=out)
+    last = json.loads(out.getvalue().splitlines()[-1])
+    assert (last["occupants"], last["stays"], last["cutoff"]) == (1, 1, "2024-06-01")
+    assert not Occupant.objects.filter(pk=old.pk).exists()
+
+
+# --- Right of access (GDPR art. 15) ---------------------------------------------------
+def test_the_access_export_holds_the_record_its_stays_contracts_and_history(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    with pghistory.context(request_id="req-export"):
+        occupant = resident_with_stay(site, date(2024, 1, 1), date(2024, 3, 1))
+        contract = residence_contract_create(
+            agreement=agreement,
+            occupant=occupant,
+            start=date(2026, 1, 1),
+            initial_end=date(2026, 9, 1),
+            monthly_fee=Decimal("100.00"),
+        )
+    other = resident_with_stay(site, date(2024, 1, 1), date(2024, 3, 1))
+
+    export = access_export(occupant=occupant)
+
+    text = json.dumps(export)  # JSON-ready as it is
+    assert export["occupant"]["pseudonym"] == occupant.pseudonym
+    (stay,) = export["stays"]
+    assert stay["period"] == {"from": "2024-01-01", "until": "2024-03-01"}
+    assert stay["exit_destination"] == "street"
+    assert [c["id"] for c in export["residence_contracts"]] == [contract.pk]
+    assert export["residence_contracts"][0]["monthly_fee"] == "100.00"
+    history = export["history"]
+    assert [e["pgh_label"] for e in history["occupant"]] == ["insert"]
+    assert [e["pgh_label"] for e in history["stays"]] == ["insert", "update"]
+    assert [e["pgh_label"] for e in history["residence_contracts"]] == ["insert"]
+    assert history["stays"][0]["pgh_context"] == {"request_id": "req-export"}
+    assert export["recipients"]
+    assert str(rules().retention_years) in export["retention"]
+    assert other.pseudonym not in text
+
+
+def test_the_export_command_finds_the_resident_by_file_number(
+    site: tuple[Agreement, Space], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agreement, _ = site
+    occupant = occupant_register(
+        operator=agreement.operator,
+        local_identifier="DOSSIER-77",
+        kind="person",
+        category="sheltered",
+    )
+    out = StringIO()
+    call_command(
+        "export_occupant",
+        "--operator",
+        str(agreement.operator_id),
+        "--identifier",
+        "DOSSIER-77",
+        stdout=out,
+    )
+    assert json.loads(out.getvalue())["occupant"]["id"] == occupant.pk
+    monkeypatch.setattr("sys.stdin", StringIO("DOSSIER-77\n"))
+    out = StringIO()
+    call_command(
+        "export_occupant",
+        "--operator",
+        str(agreement.operator_id),
+        "--identifier",
+        "-",
+        stdout=out,
+    )
+    assert json.loads(out.getvalue())["occupant"]["id"] == occupant.pk
+    with pytest.raises(CommandError, match="no resident"):
+        call_command(
+            "export_occupant",
+            "--operator",
+            str(agreement.operator_id),
+            "--identifier",
+            "DOSSIER-78",
+        )
