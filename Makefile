@@ -52,4 +52,4 @@ messages:
 	$(MANAGE) makemessages -l fr -l en --ignore='.venv/*' --ignore='node_modules/*' --ignore='var/*'
 
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)

@@ -87,12 +87,14 @@ def _progress_writer(job_id: int) -> Any:
     return write
 
 
-def import_job_run(*, job_id: int) -> ImportJob:
+def import_job_run(*, job_id: int) -> ImportJob | None:
     from buildings.importers import import_file
 
     jobs = ImportJob.objects.using("jobs")
-    job = jobs.get(pk=job_id)
-    if job.status != ImportJobStatus.QUEUED:
+    job = jobs.filter(pk=job_id).first()
+    if job is None or job.status != ImportJobStatus.QUEUED:
+        # Deleted meanwhile, or already run by a retried task: nothing to do.
+        logger.warning("import job %s is gone or not queued", job_id)
         return job
     jobs.filter(pk=job_id).update(
         status=ImportJobStatus.RUNNING, started_at=timezone.now()
@@ -119,8 +121,14 @@ def import_job_run(*, job_id: int) -> ImportJob:
             finished_at=timezone.now(),
         )
     else:
+        # A file refused whole (unreadable, unsafe, wrong columns) is a failed job,
+        # its reasons in the report.
+        refused = report.refused
         jobs.filter(pk=job_id).update(
-            status=ImportJobStatus.SUCCEEDED,
+            status=ImportJobStatus.FAILED if refused else ImportJobStatus.SUCCEEDED,
+            error="; ".join(issue.reason for issue in report.errors[:5])
+            if refused
+            else "",
             report=report.as_dict(),
             report_csv=report.to_csv(),
             finished_at=timezone.now(),

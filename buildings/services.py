@@ -80,6 +80,23 @@ def building_update(
     return building
 
 
+STILL_OCCUPIED = (
+    "The building still has a running agreement, residents or residence contracts: "
+    "end the stays and close the agreement first."
+)
+# Agreement and stay statuses that still hold a building (occupancy.models); named
+# here as values because buildings does not depend on occupancy.
+_HOLDING_AGREEMENTS = ("approved", "signed", "active", "suspended", "ending")
+_RUNNING_STAYS = ("active", "exit_planned")
+
+
+def _handed_back(building: Building) -> bool:
+    return not (
+        building.agreements.filter(status__in=_HOLDING_AGREEMENTS).exists()  # type: ignore[attr-defined]
+        or building.spaces.filter(stays__status__in=_RUNNING_STAYS).exists()  # type: ignore[attr-defined]
+    )
+
+
 # (from, to) → (the check that must hold, the message when it does not, the field).
 GUARDS: dict[tuple[str, str], tuple[Callable[[Building], bool], str, str]] = {
     (BuildingStatus.IN_USE, BuildingStatus.VACANT): (
@@ -97,6 +114,16 @@ GUARDS: dict[tuple[str, str], tuple[Callable[[Building], bool], str, str]] = {
         NEXT_USE_REQUIRED,
         "next_use_date",
     ),
+    # domain.md §D.1: a building leaves "releasing" only once empty and handed back.
+    **{
+        (BuildingStatus.RELEASING, to): (_handed_back, STILL_OCCUPIED, "status")
+        for to in (
+            BuildingStatus.VACANT,
+            BuildingStatus.DISPOSED,
+            BuildingStatus.REASSIGNED,
+            BuildingStatus.DEMOLISHED,
+        )
+    },
 }
 
 

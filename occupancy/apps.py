@@ -10,4 +10,4 @@ class OccupancyConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the deploy check and the API messages of the constraints.
-        from occupancy import checks, residents  # noqa: F401
+        from occupancy import checks, residents, services  # noqa: F401

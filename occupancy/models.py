@@ -9,6 +9,7 @@ social note for residents, by design (domain.md §F).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TypeVar
 
 import pghistory
@@ -51,6 +52,13 @@ class Regime(models.TextChoices):
     PRIVATE_PRECARIOUS = "private_precarious", _("Precarious agreement, private domain")
     PRIVATE_LEASE = "private_lease", _("Lease, private domain")
     ELAN_ART29 = "elan_art29", _("ELAN art. 29 temporary residents")
+
+
+PUBLIC_DOMAIN_REGIMES = (
+    Regime.AOT_UNILATERAL,
+    Regime.COT_PUBLIC_DOMAIN,
+    Regime.AOT_REAL_RIGHTS,
+)
 
 
 class Purpose(models.TextChoices):
@@ -269,8 +277,11 @@ class Agreement(models.Model):
                 | Q(fee_amount__gt=0),
                 name="agreement_paid_fee_positive",
             ),
+            # Selection duties bind economic use of the public domain only (L.2122-1-1);
+            # the private domain has none (domain.md §B.3).
             models.CheckConstraint(
                 condition=Q(economic_activity=False)
+                | ~Q(regime__in=PUBLIC_DOMAIN_REGIMES)
                 | ~Q(selection_reference="")
                 | ~Q(selection_exemption=""),
                 name="agreement_economic_selection",
@@ -290,12 +301,12 @@ class Agreement(models.Model):
         return self.reference
 
     @property
-    def start(self):  # type: ignore[no-untyped-def]
-        return self.period.lower
+    def start(self) -> date:
+        return self.period.lower  # type: ignore[no-any-return]
 
     @property
-    def end(self):  # type: ignore[no-untyped-def]
-        return self.period.upper
+    def end(self) -> date:
+        return self.period.upper  # type: ignore[no-any-return]
 
 
 class AgreementStatusChange(models.Model):
@@ -312,6 +323,11 @@ class AgreementStatusChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["agreement", "to_status"], name="agreement_change_to_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.agreement_id}: {self.from_status} → {self.to_status}"
@@ -350,6 +366,7 @@ class Amendment(models.Model):
         return f"{self.agreement} · {self.kind} ({self.signed_on})"
 
 
+@audited
 class InsuranceCertificate(models.Model):
     agreement = models.ForeignKey(
         Agreement, on_delete=models.CASCADE, related_name="insurance_certificates"
@@ -358,6 +375,7 @@ class InsuranceCertificate(models.Model):
     policy_number = models.CharField(_("policy number"), max_length=100, blank=True)
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"))
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("insurance certificate")
@@ -385,6 +403,7 @@ class DocumentKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+@audited
 class Document(models.Model):
     """A PDF attached to an agreement; type and size are checked from the content."""
 
@@ -396,6 +415,7 @@ class Document(models.Model):
     file = models.FileField(_("file"), upload_to="agreements/%Y/")
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
+    issued_on = models.DateField(_("issued on"), null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -467,6 +487,7 @@ class Space(models.Model):
         return self.name
 
 
+@audited
 class AgreementSpace(models.Model):
     """A space covered by an agreement, over the agreement's period.
 

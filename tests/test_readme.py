@@ -13,13 +13,17 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_every_variable_the_settings_read_is_in_the_readme_table() -> None:
-    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README.read_text(), re.M))
+    documented = set(
+        re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README.read_text(), re.M)
+    )
     missing = sorted(env.READ - documented)
     assert not missing, f"README.md does not document: {missing}"
 
 
 def test_the_readme_documents_no_variable_the_settings_ignore() -> None:
-    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README.read_text(), re.M))
+    documented = set(
+        re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README.read_text(), re.M)
+    )
     assert documented - env.READ == set()
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema
 from knox.auth import TokenAuthentication
@@ -47,6 +47,10 @@ class TokenObtainView(APIView):
         )
         if user is None:
             raise AuthenticationFailed("Invalid username or password.")
+        # What ``login()`` would send: django-axes resets the failure count on it
+        # (else four failures, a success and one more failure lock the account)
+        # and Django records ``last_login``.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         instance, token = token_issue(user=user)
         return Response(
             TokenSerializer({"token": token, "expiry": instance.expiry}).data,

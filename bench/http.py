@@ -1,0 +1,814 @@
+"""HTTP latency of GET /api/v1/buildings/ against the physical limit and a stock build.
+
+For bbox pages of about 30, 1,000 and 5,000 features (boxes calibrated on the data
+around Paris, Lyon or Marseille), as an anonymous caller and as a national State
+agent, three ways of producing the same FeatureCollection are measured from the
+same client threads:
+
+- ``api``: the application under gunicorn (``config.wsgi``, 2 sync workers,
+  ``--threads 1``), DEBUG off, throttles raised out of the way;
+- ``raw``: the physical limit, ``string_agg(ST_AsGeoJSON(t.*, 'geom', 6), ',')``
+  over the same filter, columns, order and limit, through psycopg (one persistent
+  connection per client thread, no prepared statements, parallel plans off as in
+  the API's own transaction);
+- ``drf-gis``: a stock ``GeoFeatureModelSerializer`` list over the same queryset
+  (bench/drfgis_urls.py), under the same gunicorn set-up.
+
+Each scenario: warm-up requests (discarded), then a fixed number of requests bounded
+in time, from 4 concurrent client threads (keep-alive asked for, TCP_NODELAY set
+on every client socket); and a sequential run (1 thread) for the latency ratio.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.common import (
+    BENCH_DB,
+    PYTHON,
+    ROOT,
+    VAR,
+    connect,
+    database_url,
+    django_env,
+    log,
+    median,
+    percentile,
+    wait_quiet,
+)
+
+CONCURRENCY = 4
+WORKERS = 2
+CITIES = {
+    "Paris": (2.3488, 48.8534),
+    "Lyon": (4.8357, 45.7640),
+    "Marseille": (5.3698, 43.2965),
+}
+# Target feature count → cities to try, in order.
+TARGETS = {
+    30: ("Paris",),
+    1000: ("Paris", "Lyon"),
+    5000: ("Lyon", "Paris", "Marseille"),
+}
+PUBLIC_STATUSES = ("vacant", "assessed", "available")
+# Requests per scenario (measured, after warm-up) and the time bound, by page size.
+BUDGET = {30: (600, 10.0), 1000: (250, 12.0), 5000: (60, 15.0)}
+QUICK_BUDGET = {30: (200, 4.0), 1000: (80, 5.0), 5000: (24, 6.0)}
+SEQUENTIAL = {30: 100, 1000: 40, 5000: 15}
+DRF_GIS_BUDGET = {30: (200, 8.0), 1000: (30, 12.0), 5000: (8, 15.0)}
+TARGET_RATIO = 1.3
+TARGET_RPS_1000 = 170.0
+NAGLE_WINDOW = (38.0, 45.0)
+# Seconds to wait for other users of the box to leave the cores, before each run.
+QUIET_WAIT = 5.0
+
+
+# --- Scenarios
+@dataclass
+class Box:
+    city: str
+    bbox: tuple[float, float, float, float]
+    matched: int
+
+
+@dataclass
+class Scenario:
+    persona: str  # "anonymous" | "agent"
+    target: int
+    geometry: str
+    box: Box
+
+    @property
+    def name(self) -> str:
+        return f"{self.persona} {self.target} {self.geometry}"
+
+    def query(self, limit: int | None = None) -> dict[str, Any]:
+        return {
+            "bbox": ",".join(f"{v:.6f}" for v in self.box.bbox),
+            "limit": limit or self.target,
+            "geometry": self.geometry,
+        }
+
+
+def _count(conn: Any, persona: str, bbox: tuple[float, float, float, float]) -> int:
+    visible = (
+        "AND status = ANY(%s) AND NOT is_confidential"
+        if persona == "anonymous"
+        else "AND %s::text[] IS NOT NULL"
+    )
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM buildings_building WHERE point && "
+            "ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
+            "AND ST_Intersects(point, ST_MakeEnvelope(%s, %s, %s, %s, 4326)) "
+            + visible,
+            [*bbox, *bbox, list(PUBLIC_STATUSES)],
+        ).fetchone()[0]
+    )
+
+
+def _box(lon: float, lat: float, half: float) -> tuple[float, float, float, float]:
+    # Roughly square on the ground: a degree of longitude is shorter than one
+    # of latitude.
+    import math
+
+    half_lat = half * math.cos(math.radians(lat))
+    return (
+        round(lon - half, 6),
+        round(lat - half_lat, 6),
+        round(lon + half, 6),
+        round(lat + half_lat, 6),
+    )
+
+
+def calibrate(conn: Any, persona: str, target: int) -> Box:
+    """The smallest square box around a city with ``target`` visible features."""
+    best: Box | None = None
+    for city in TARGETS[target]:
+        lon, lat = CITIES[city]
+        low, high = 0.0005, 1.0 if city != "Paris" else 6.0
+        if _count(conn, persona, _box(lon, lat, high)) < target:
+            continue
+        for _ in range(22):
+            mid = (low + high) / 2
+            if _count(conn, persona, _box(lon, lat, mid)) >= target:
+                high = mid
+            else:
+                low = mid
+        bbox = _box(lon, lat, high)
+        best = Box(city=city, bbox=bbox, matched=_count(conn, persona, bbox))
+        break
+    if best is None:
+        raise SystemExit(
+            f"no box around {TARGETS[target]} holds {target} features for {persona}"
+        )
+    return best
+
+
+# --- Raw SQL (the physical limit)
+def raw_sql(persona: str, geometry: str) -> str:
+    """The FeatureCollection in one statement: same filter, columns, order, limit."""
+    from buildings.geojson import AGENT_PROPERTIES, PUBLIC_PROPERTIES
+    from buildings.models import Building
+
+    properties = PUBLIC_PROPERTIES if persona == "anonymous" else AGENT_PROPERTIES
+    columns = []
+    for name in properties:
+        column = Building._meta.get_field(name).column  # type: ignore[union-attr]
+        columns.append(f"b.{column}" if column == name else f"b.{column} AS {name}")
+    geom = "ST_ForcePolygonCCW(b.footprint)" if geometry == "footprint" else "b.point"
+    visible = (
+        " AND b.status = ANY(%(statuses)s) AND NOT b.is_confidential"
+        if persona == "anonymous"
+        else ""
+    )
+    return (
+        'SELECT \'{"type":"FeatureCollection","features":[\' || '
+        "coalesce(string_agg(ST_AsGeoJSON(t.*, 'geom', 6), ','), '') || ']}' FROM ("
+        f"SELECT b.id, {', '.join(columns)}, {geom} AS geom FROM buildings_building b "
+        "WHERE b.point && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) "
+        "AND ST_Intersects(b.point, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, "
+        "4326))"
+        f"{visible} ORDER BY b.id LIMIT %(limit)s) AS t"
+    )
+
+
+def raw_params(scenario: Scenario) -> dict[str, Any]:
+    x0, y0, x1, y1 = scenario.box.bbox
+    return {
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+        "limit": scenario.target,
+        "statuses": list(PUBLIC_STATUSES),
+    }
+
+
+def raw_connection() -> Any:
+    conn = connect(database_url(BENCH_DB), autocommit=True, prepare_threshold=None)
+    # As the API's own transaction does (buildings.geojson.serial_plans_only).
+    conn.execute("SET max_parallel_workers_per_gather = 0")
+    return conn
+
+
+# --- gunicorn
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """gunicorn on 127.0.0.1:<random port>, started and stopped by us (its pid only)."""
+
+    def __init__(
+        self,
+        *,
+        settings_module: str = "config.settings",
+        config: Path | None = None,
+        **env: str,
+    ):
+        self.port = free_port()
+        self.settings_module = settings_module
+        self.config = config
+        self.extra_env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = VAR / f"gunicorn-{self.port}.log"
+
+    def __enter__(self) -> Server:
+        env = django_env(
+            BENCH_DB, DJANGO_SETTINGS_MODULE=self.settings_module, **self.extra_env
+        )
+        args = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--workers",
+            str(WORKERS),
+            "--threads",
+            "1",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ]
+        if self.config is not None:
+            args += ["--config", str(self.config)]
+        VAR.mkdir(parents=True, exist_ok=True)
+        log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited: see {self.log_path}")
+            try:
+                status, _body, _h = request_once(self.port, "/healthz")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.__exit__()
+        raise SystemExit(
+            f"gunicorn did not answer on port {self.port}: see {self.log_path}"
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def worker_pids(self) -> list[int]:
+        if self.process is None:
+            return []
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return []
+
+
+def request_once(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    conn = NoDelayConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+    finally:
+        conn.close()
+
+
+class NoDelayConnection(http.client.HTTPConnection):
+    """Keep-alive when the server allows it; TCP_NODELAY on every socket it opens."""
+
+    connects = 0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connects += 1
+
+
+# --- Load generation
+@dataclass
+class Measure:
+    label: str
+    concurrency: int
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    median_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    rps: float = 0.0
+    bytes: int = 0
+    connects: int = 0
+    warmup: int = 0
+    background_cpu: float = 0.0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def run_load(
+    label: str,
+    make_worker: Callable[[], tuple[Callable[[], tuple[int, int]], Callable[[], int]]],
+    *,
+    requests: int,
+    seconds: float,
+    concurrency: int,
+    warmup: int,
+) -> Measure:
+    """``concurrency`` threads issue ``requests`` calls in all (or stop at ``seconds``).
+
+    ``make_worker`` gives each thread its call (returning status and body size) and
+    a function telling how many connections it opened.
+    """
+    measure = Measure(label=label, concurrency=concurrency, warmup=warmup)
+    measure.background_cpu = wait_quiet(max_wait=QUIET_WAIT)
+    workers = [make_worker() for _ in range(concurrency)]
+    # Warm-up: every thread, so that every connection and worker is warm; discarded.
+    per_thread = max(1, -(-warmup // concurrency))
+    for call, _connects in workers:
+        for _ in range(per_thread):
+            call()
+    start_connects = sum(connects() for _call, connects in workers)
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    sizes: list[int] = []
+    lock = threading.Lock()
+    counter = itertools.count()
+    barrier = threading.Barrier(concurrency + 1)
+    deadline_box: list[float] = [0.0]
+
+    def loop(call: Callable[[], tuple[int, int]]) -> None:
+        barrier.wait()
+        local: list[tuple[float, int, int]] = []
+        while True:
+            index = next(counter)
+            if index >= requests or time.perf_counter() > deadline_box[0]:
+                break
+            t0 = time.perf_counter()
+            try:
+                status, size = call()
+            except OSError:
+                status, size = 599, 0
+            local.append((time.perf_counter() - t0, status, size))
+        with lock:
+            for latency, status, size in local:
+                latencies.append(latency)
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+                sizes.append(size)
+
+    threads = [threading.Thread(target=loop, args=(call,)) for call, _c in workers]
+    for thread in threads:
+        thread.start()
+    deadline_box[0] = time.perf_counter() + seconds
+    started = time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    measure.connects = sum(connects() for _call, connects in workers) - start_connects
+    ok = latencies
+    measure.requests = len(latencies)
+    measure.errors = sum(count for status, count in statuses.items() if status != "200")
+    measure.seconds = elapsed
+    measure.median_ms = median(ok) * 1000
+    measure.p95_ms = percentile(ok, 0.95) * 1000
+    measure.p99_ms = percentile(ok, 0.99) * 1000
+    measure.rps = len(latencies) / elapsed if elapsed else 0.0
+    measure.bytes = int(median(sizes)) if sizes else 0
+    measure.statuses = statuses
+    return measure
+
+
+def http_worker(
+    port: int, path: str, headers: dict[str, str]
+) -> Callable[[], tuple[Callable[[], tuple[int, int]], Callable[[], int]]]:
+    def make() -> tuple[Callable[[], tuple[int, int]], Callable[[], int]]:
+        conn = NoDelayConnection("127.0.0.1", port, timeout=120)
+
+        def call() -> tuple[int, int]:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            return response.status, len(body)
+
+        return call, lambda: conn.connects
+
+    return make
+
+
+def sql_worker(
+    sql: str, params: dict[str, Any]
+) -> Callable[[], tuple[Callable[[], tuple[int, int]], Callable[[], int]]]:
+    def make() -> tuple[Callable[[], tuple[int, int]], Callable[[], int]]:
+        conn = raw_connection()
+
+        def call() -> tuple[int, int]:
+            text = conn.execute(sql, params).fetchone()[0]
+            return 200, len(text.encode())
+
+        return call, lambda: 1
+
+    return make
+
+
+# --- Correctness gate
+def _features(body: bytes) -> list[dict[str, Any]]:
+    return list(json.loads(body)["features"])
+
+
+def _first_coordinate(feature: dict[str, Any]) -> list[float]:
+    coordinates: Any = feature["geometry"]["coordinates"]
+    while isinstance(coordinates[0], list):
+        coordinates = coordinates[0]
+    return list(coordinates)
+
+
+def gate(api_body: bytes, raw_text: str, scenario: Scenario) -> dict[str, Any]:
+    api = _features(api_body)
+    raw = _features(raw_text.encode())
+    api_ids = [f["id"] for f in api]
+    raw_ids = [f["properties"]["id"] for f in raw]
+    result: dict[str, Any] = {
+        "api_features": len(api),
+        "raw_features": len(raw),
+        "same_ids": api_ids == raw_ids,
+        "same_properties": bool(api)
+        and bool(raw)
+        and set(api[0]["properties"]) == set(raw[0]["properties"]) - {"id"},
+    }
+    if api and raw:
+        a, r = _first_coordinate(api[0]), _first_coordinate(raw[0])
+        result["coordinates_agree"] = all(
+            abs(x - y) <= 1e-6 for x, y in zip(a, r, strict=False)
+        )
+    meta = json.loads(api_body)
+    result["numberMatched"] = meta.get("numberMatched")
+    result["numberMatchedIsEstimate"] = meta.get("numberMatchedIsEstimate")
+    result["ok"] = (
+        bool(
+            result["same_ids"]
+            and result["same_properties"]
+            and result.get("coordinates_agree", True)
+        )
+        and len(api) == scenario.target
+    )
+    return result
+
+
+# --- Traps
+def nodelay_probe() -> dict[str, Any]:
+    """Does gunicorn set TCP_NODELAY on the sockets it serves? Checked three ways."""
+    import inspect
+
+    import gunicorn.sock
+
+    source = inspect.getsource(gunicorn.sock.TCPSocket.set_options)
+    probe_file = VAR / "nodelay-probe.jsonl"
+    probe_file.unlink(missing_ok=True)
+    with Server(
+        config=ROOT / "bench" / "gunicorn_probe.py", BENCH_PROBE_FILE=str(probe_file)
+    ) as server:
+        conn = NoDelayConnection("127.0.0.1", server.port, timeout=30)
+        headers_seen = []
+        for _ in range(8):
+            conn.request("GET", "/healthz", headers={"Connection": "keep-alive"})
+            response = conn.getresponse()
+            response.read()
+            headers_seen.append(response.getheader("Connection"))
+        connects = conn.connects
+        conn.close()
+    entries = (
+        [json.loads(line) for line in probe_file.read_text().splitlines()]
+        if probe_file.exists()
+        else []
+    )
+    listener = [e for e in entries if "listener" in e]
+    accepted = [e for e in entries if "worker" in e]
+    return {
+        "source_sets_nodelay": "TCP_NODELAY" in source,
+        "listener_nodelay": [e["nodelay"] for e in listener],
+        "accepted_nodelay": [e["accepted_socket_nodelay"] for e in accepted],
+        "worker_class": sorted({e["worker_class"] for e in accepted}),
+        "server_keep_alive": any(e["keep_alive"] for e in accepted),
+        "connection_header": sorted({h or "" for h in headers_seen}),
+        "connects_for_8_requests": connects,
+    }
+
+
+def capture_api_sql(scenario: Scenario, agent: Any) -> dict[str, Any]:
+    """The SQL the list view runs (in-process), the web role's parallel setting,
+    and the plan the feature statement gets with and without the view's guard."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from buildings.api.views import BuildingViewSet
+
+    factory = APIRequestFactory(HTTP_HOST="127.0.0.1")
+    view = BuildingViewSet.as_view({"get": "list"})
+    request = factory.get("/api/v1/buildings/", scenario.query())
+    if scenario.persona == "agent":
+        force_authenticate(request, user=agent)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        session_setting = cursor.fetchone()[0]
+        cursor.execute("SHOW jit")
+        jit = cursor.fetchone()[0]
+    with CaptureQueriesContext(connection) as captured:
+        response = view(request)
+    queries = [q["sql"] for q in captured.captured_queries]
+    guard = any("max_parallel_workers_per_gather = 0" in q for q in queries)
+    feature_sql = next((q for q in queries if "string_agg" in q), None)
+    plans: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    if feature_sql is not None:
+        with connect(
+            database_url(BENCH_DB), autocommit=True, prepare_threshold=None
+        ) as conn:
+            for workers in (session_setting, "0"):
+                conn.execute(f"SET max_parallel_workers_per_gather = {int(workers)}")
+                plan = conn.execute("EXPLAIN " + feature_sql).fetchall()
+                text = "\n".join(row[0] for row in plan)
+                plans[f"workers={workers}"] = (
+                    "parallel" if "Gather" in text else "serial"
+                )
+            conn.execute("SET max_parallel_workers_per_gather = 0")
+            samples = []
+            for _ in range(3):
+                conn.execute(feature_sql).fetchone()
+            for _ in range(7):
+                t0 = time.perf_counter()
+                conn.execute(feature_sql).fetchone()
+                samples.append(time.perf_counter() - t0)
+            timings["api_statement_ms"] = median(samples) * 1000
+    return {
+        "status": response.status_code,
+        "queries": len(queries),
+        "session_max_parallel_workers_per_gather": session_setting,
+        "session_jit": jit,
+        "view_sets_serial_plans": guard,
+        "plans": plans,
+        **timings,
+    }
+
+
+def ensure_agent() -> tuple[Any, str]:
+    """A national State agent (a State service with no territory) and an API token."""
+    from django.contrib.auth.models import User
+
+    from organizations.models import (
+        LegalForm,
+        Membership,
+        Organization,
+        OrganizationKind,
+        Role,
+    )
+    from organizations.services import token_issue
+
+    organization, _ = Organization.objects.get_or_create(
+        name="Direction de l'immobilier de l'État (bench)",
+        defaults={
+            "kind": OrganizationKind.STATE_SERVICE,
+            "legal_form": LegalForm.STATE,
+            "territory_departments": [],
+        },
+    )
+    user, created = User.objects.get_or_create(
+        username="bench-agent", defaults={"email": "bench@example.gouv.fr"}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save()
+    Membership.objects.get_or_create(
+        user=user, organization=organization, defaults={"role": Role.VIEWER}
+    )
+    _instance, token = token_issue(user=user)
+    return user, token
+
+
+# --- The whole run
+def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
+    from buildings.geojson import properties_for  # noqa: F401 - fails early if absent
+
+    agent, token = ensure_agent()
+    auth = {"anonymous": {}, "agent": {"Authorization": f"Token {token}"}}
+    budget = QUICK_BUDGET if quick else BUDGET
+
+    with connect(database_url(BENCH_DB)) as conn:
+        rows = conn.execute("SELECT count(*) FROM buildings_building").fetchone()[0]
+        scenarios: list[Scenario] = []
+        for persona in ("anonymous", "agent"):
+            for target in (30, 1000, 5000):
+                box = calibrate(conn, persona, target)
+                scenarios.append(Scenario(persona, target, "footprint", box))
+                log(
+                    f"calibrated {persona} {target}: {box.city} bbox {box.bbox} → "
+                    f"{box.matched} matched"
+                )
+        # Points (the API's default geometry) at 1,000 features, for comparison.
+        for persona in ("anonymous", "agent"):
+            box = next(
+                s.box for s in scenarios if s.persona == persona and s.target == 1000
+            )
+            scenarios.append(Scenario(persona, 1000, "point", box))
+
+    log("probing TCP_NODELAY and keep-alive on a separate gunicorn run")
+    nodelay = nodelay_probe()
+    log(f"  {nodelay}")
+    traps = {"nodelay": nodelay}
+    traps["web_role"] = capture_api_sql(
+        next(s for s in scenarios if s.target == 1000), agent
+    )
+    log(f"  web role: {traps['web_role']}")
+
+    results: list[dict[str, Any]] = []
+    api_ids: dict[str, list[int]] = {}
+    with Server() as server:
+        log(f"gunicorn (app) on port {server.port}, workers {server.worker_pids()}")
+        for scenario in scenarios:
+            path = "/api/v1/buildings/?" + urlencode(scenario.query())
+            headers = auth[scenario.persona]
+            sql = raw_sql(scenario.persona, scenario.geometry)
+            params = raw_params(scenario)
+            status, api_body, _h = request_once(server.port, path, headers)
+            if status != 200:
+                raise SystemExit(f"{scenario.name}: HTTP {status}: {api_body[:500]!r}")
+            with raw_connection() as conn:
+                raw_text = conn.execute(sql, params).fetchone()[0]
+            check = gate(api_body, raw_text, scenario)
+            api_ids[scenario.name] = [f["id"] for f in _features(api_body)]
+            requests, seconds = budget[scenario.target]
+            warmup = max(8, requests // 10)
+            entry: dict[str, Any] = {
+                "scenario": scenario.name,
+                "persona": scenario.persona,
+                "target": scenario.target,
+                "geometry": scenario.geometry,
+                "box": asdict(scenario.box),
+                "gate": check,
+                "body_kb": round(len(api_body) / 1024, 1),
+                "raw_kb": round(len(raw_text.encode()) / 1024, 1),
+            }
+            log(f"{scenario.name}: gate {check}")
+            for label, worker in (
+                ("api", http_worker(server.port, path, headers)),
+                ("raw", sql_worker(sql, params)),
+            ):
+                for concurrency, (n, limit_s) in (
+                    (CONCURRENCY, (requests, seconds)),
+                    (1, (SEQUENTIAL[scenario.target] // (2 if quick else 1), seconds)),
+                ):
+                    measure = run_load(
+                        f"{label} c={concurrency}",
+                        worker,
+                        requests=n,
+                        seconds=limit_s,
+                        concurrency=concurrency,
+                        warmup=warmup if concurrency > 1 else 4,
+                    )
+                    entry[f"{label}_c{concurrency}"] = asdict(measure)
+                    log(
+                        f"  {label:4} c={concurrency}: {measure.requests} req, p50 "
+                        f"{measure.median_ms:.1f} ms, "
+                        f"p95 {measure.p95_ms:.1f} ms, {measure.rps:.0f} req/s, "
+                        f"{measure.connects} connects, background CPU "
+                        f"{measure.background_cpu:.0%}"
+                    )
+            entry["ratio_c1"] = (
+                entry["api_c1"]["median_ms"] / entry["raw_c1"]["median_ms"]
+            )
+            entry["ratio_c4"] = (
+                entry["api_c4"]["median_ms"] / entry["raw_c4"]["median_ms"]
+            )
+            # A fast request whose median sits at 38–45 ms waits on a delayed ACK.
+            entry["nagle_suspect"] = scenario.target <= 30 and any(
+                NAGLE_WINDOW[0] <= entry[key]["median_ms"] <= NAGLE_WINDOW[1]
+                for key in ("api_c1", "api_c4")
+            )
+            captured = capture_api_sql(scenario, agent)
+            entry["api_sql_ms"] = captured.get("api_statement_ms")
+            entry["api_sql_plans"] = captured.get("plans")
+            results.append(entry)
+
+    if not skip_drf_gis:
+        with Server(settings_module="bench.drfgis_settings") as server:
+            log(f"gunicorn (stock drf-gis reference) on port {server.port}")
+            for entry, scenario in zip(results, scenarios, strict=True):
+                if scenario.geometry != "footprint":
+                    continue
+                path = "/drfgis/buildings/?" + urlencode(scenario.query())
+                headers = auth[scenario.persona]
+                status, body, _h = request_once(server.port, path, headers)
+                if status != 200:
+                    log(f"  drf-gis {scenario.name}: HTTP {status}")
+                    continue
+                drf = _features(body)
+                entry["gate"]["drf_gis_same_ids"] = [f["id"] for f in drf] == api_ids[
+                    scenario.name
+                ]
+                entry["drf_gis_features"] = len(drf)
+                entry["drf_gis_kb"] = round(len(body) / 1024, 1)
+                n, limit_s = DRF_GIS_BUDGET[scenario.target]
+                if quick:
+                    n = max(4, n // 3)
+                measure = run_load(
+                    "drf-gis c=4",
+                    http_worker(server.port, path, headers),
+                    requests=n,
+                    seconds=limit_s,
+                    concurrency=CONCURRENCY,
+                    warmup=4,
+                )
+                entry["drf_gis_c4"] = asdict(measure)
+                entry["drf_gis_over_raw_c4"] = (
+                    measure.median_ms / entry["raw_c4"]["median_ms"]
+                )
+                log(
+                    f"  drf-gis {scenario.name}: p50 {measure.median_ms:.1f} ms, "
+                    f"{measure.rps:.1f} req/s "
+                    f"({len(drf)} features)"
+                )
+
+    wrk = wrk_crosscheck(results, scenarios, auth) if shutil.which("wrk") else None
+    return {
+        "rows": rows,
+        "concurrency": CONCURRENCY,
+        "gunicorn": f"{WORKERS} sync workers, --threads 1",
+        "quick": quick,
+        "scenarios": results,
+        "traps": traps,
+        "wrk": wrk,
+        "targets": {"ratio": TARGET_RATIO, "rps_1000": TARGET_RPS_1000},
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def wrk_crosscheck(
+    results: list[dict[str, Any]],
+    scenarios: list[Scenario],
+    auth: dict[str, dict[str, str]],
+) -> Any:
+    """The 1,000-feature anonymous page under wrk (C, 1 thread, 4 connections), when
+    wrk is installed: a lighter load generator than Python threads."""
+    scenario = next(
+        s
+        for s in scenarios
+        if s.persona == "anonymous" and s.target == 1000 and s.geometry == "footprint"
+    )
+    with Server() as server:
+        url = f"http://127.0.0.1:{server.port}/api/v1/buildings/?" + urlencode(
+            scenario.query()
+        )
+        subprocess.run(
+            ["wrk", "-t1", "-c4", "-d3s", url], capture_output=True, check=False
+        )
+        out = subprocess.run(
+            ["wrk", "-t1", "-c4", "-d10s", "--latency", url],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+
+    def ms(match: Any) -> float | None:
+        if not match:
+            return None
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {
+        "scenario": scenario.name,
+        "rps": float(rps.group(1)) if rps else None,
+        "p50_ms": ms(p50),
+        "output": out[-1500:],
+    }

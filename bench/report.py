@@ -1,0 +1,579 @@
+"""Tables on stdout and docs/benchmarks.md, from var/bench/results.json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench.common import DOC_FILE, SIZES, load_results
+
+Row = Sequence[Any]
+
+
+def table(header: Row, rows: Sequence[Row]) -> str:
+    cells = [[str(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
+    lines = [
+        "| " + " | ".join(cells[0]) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:
+            return "–"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(ok: bool | None) -> str:
+    if ok is None:
+        return "not run"
+    return "**PASS**" if ok else "**FAIL**"
+
+
+# --- Sections
+def generate_section(result: dict[str, Any]) -> str:
+    facts, timings = result["facts"], result["timings"]
+    rows = [
+        ("buildings", facts["buildings"]),
+        ("sites", facts["sites"]),
+        (
+            "sites placed on a Cartofriches point (± 300 m)",
+            facts.get("sites_on_friches"),
+        ),
+        ("public stock (vacant/assessed/available, not confidential)", facts["public"]),
+        ("confidential", facts["confidential"]),
+        ("ERP", facts["erp"]),
+        ("in Paris (75)", facts["paris"]),
+        ("median surface (m²)", facts["median_surface_m2"]),
+        ("median footprint (m², 5 % sample)", facts["median_footprint_m2"]),
+        (
+            "table size (heap / with indexes and TOAST)",
+            f"{facts['heap_size']} / {facts['table_size']}",
+        ),
+        ("seed", facts["seed"]),
+    ]
+    steps = ", ".join(
+        f"{key} {value:.1f} s" for key, value in timings.items() if key != "total"
+    )
+    return (
+        table(("dataset", "value"), rows)
+        + f"\n\nGeneration and load: **{timings['total']:.0f} s** in all ({steps})."
+    )
+
+
+def import_section(result: dict[str, Any]) -> str:
+    if result.get("skipped"):
+        return f"Not run: {result['skipped']}"
+    first, second = result["first"], result.get("second") or {}
+    projected = result.get("projected_from")
+    rows = [
+        (
+            "first import"
+            + (f" (projected from {projected:,} rows)" if projected else ""),
+            result["rows"],
+            first.get("created"),
+            first.get("rejected"),
+            first.get("warnings"),
+            result.get("seconds", first["seconds"]),
+            result["rows_per_s"],
+            f"≤ {result['target_s']:.0f} s",
+            verdict(result["pass"]),
+        )
+    ]
+    if second:
+        rows.append(
+            (
+                "re-import, same file (no-op)",
+                second.get("rows_read"),
+                second.get("created"),
+                second.get("rejected"),
+                second.get("warnings"),
+                second["seconds"],
+                second["rows_read"] / second["seconds"]
+                if second.get("seconds")
+                else None,
+                "–",
+                "–",
+            )
+        )
+    text = table(
+        ("run", "rows", "created", "rejected", "warnings", "s", "rows/s", "target", ""),
+        rows,
+    )
+    text += (
+        f"\n\nFile: {result['file_mb']} MB DIE CSV (28 columns, `;`), imported with "
+        '`import_file(path, profile="die", on_error="skip")` into a fresh database '
+        f"holding the reference layers; {result.get('stored', '–'):,} buildings "
+        "stored, "
+        f"{result.get('located', '–'):,} located (confidential rows carry no "
+        "coordinates, as in the DIE file)."
+    )
+    if result.get("note"):
+        text += f"\n\n{result['note']}"
+    if result.get("profile_top"):
+        text += (
+            "\n\nWhere the time goes (cProfile of a 3,000-row import, cumulative "
+            "seconds):\n\n```\n"
+        )
+        text += result["profile_top"] + "\n```"
+    return text
+
+
+def _ms(measure: dict[str, Any] | None) -> str:
+    if not measure:
+        return "–"
+    return f"{measure['median_ms']:.1f} / {measure['p95_ms']:.1f}"
+
+
+def http_section(result: dict[str, Any]) -> str:
+    rows = []
+    for entry in result["scenarios"]:
+        box = entry["box"]
+        drf = entry.get("drf_gis_c4")
+        rows.append(
+            (
+                entry["persona"],
+                entry["geometry"],
+                f"{box['city']} ({box['matched']:,} matched)",
+                entry["gate"]["api_features"],
+                entry["body_kb"],
+                _ms(entry["api_c4"]),
+                entry["api_c4"]["rps"],
+                _ms(entry["raw_c4"]),
+                entry["raw_c4"]["rps"],
+                entry["api_c1"]["median_ms"],
+                entry.get("api_sql_ms"),
+                entry["raw_c1"]["median_ms"],
+                f"{entry['ratio_c1']:.2f}",
+                f"{entry['ratio_c4']:.2f}",
+                f"{drf['median_ms']:.0f} ms, {drf['rps']:.1f}/s" if drf else "–",
+                "ok" if entry["gate"]["ok"] else "FAILED",
+                f"{entry['api_c4']['background_cpu']:.0%}",
+            )
+        )
+    header = (
+        "caller",
+        "geometry",
+        "bbox",
+        "features",
+        "KB",
+        "API c=4 p50 / p95 ms",
+        "API req/s",
+        "raw SQL c=4 p50 / p95 ms",
+        "raw req/s",
+        "API c=1 p50 ms",
+        "API's SQL alone ms",
+        "raw c=1 p50 ms",
+        "API/raw c=1",
+        "API/raw c=4",
+        "drf-gis c=4 p50, req/s",
+        "gate",
+        "other load",
+    )
+    text = table(header, rows)
+    boxes = sorted(
+        {
+            (e["persona"], e["target"], tuple(e["box"]["bbox"]))
+            for e in result["scenarios"]
+        }
+    )
+    text += "\n\nBoxes (min lon, min lat, max lon, max lat): " + "; ".join(
+        f"{persona} {target}: {bbox}" for persona, target, bbox in boxes
+    )
+    if result.get("wrk"):
+        wrk = result["wrk"]
+        text += (
+            f"\n\nCross-check with wrk (C, `-t1 -c4`, 10 s) on {wrk['scenario']}: "
+            f"{wrk['rps']} req/s, p50 {wrk['p50_ms']} ms."
+        )
+    return text
+
+
+def http_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    out = []
+    for entry in result["scenarios"]:
+        if entry["target"] != 1000 or entry["geometry"] != "footprint":
+            continue
+        ratio_ok = entry["ratio_c1"] <= result["targets"]["ratio"]
+        rps_ok = entry["api_c4"]["rps"] >= result["targets"]["rps_1000"]
+        out.append(
+            (
+                f"API / raw SQL at 1,000 features, {entry['persona']} (p50, c=1)",
+                f"≤ {result['targets']['ratio']}",
+                f"{entry['ratio_c1']:.2f} (c=4: {entry['ratio_c4']:.2f})",
+                verdict(ratio_ok),
+            )
+        )
+        out.append(
+            (
+                f"API throughput at 1,000 features, {entry['persona']} (c=4)",
+                f"≥ {result['targets']['rps_1000']:.0f} req/s",
+                f"{entry['api_c4']['rps']:.0f} req/s",
+                verdict(rps_ok),
+            )
+        )
+    for entry in result["scenarios"]:
+        out.append(
+            (
+                f"correctness gate, {entry['scenario']}",
+                "same ids, order, properties, coordinates (1e-6)",
+                "ok" if entry["gate"]["ok"] else f"FAILED {entry['gate']}",
+                verdict(entry["gate"]["ok"]),
+            )
+        )
+    stalls = [e["scenario"] for e in result["scenarios"] if e.get("nagle_suspect")]
+    out.append(
+        (
+            "no 40 ms Nagle floor (p50 outside 38–45 ms where the request is fast)",
+            "none",
+            ", ".join(stalls) or "none",
+            verdict(not stalls),
+        )
+    )
+    return out
+
+
+def traps_section(result: dict[str, Any]) -> str:
+    traps = result["traps"]
+    nd = traps["nodelay"]
+    web = traps["web_role"]
+    lines = [
+        "- **TCP_NODELAY.** gunicorn sets it on its listening socket "
+        "(`gunicorn/sock.py`, `TCPSocket.set_options`: "
+        f"{'yes' if nd['source_sets_nodelay'] else 'NO'}); "
+        f"measured on a probe run: listener {nd['listener_nodelay']}, accepted client "
+        "sockets "
+        f"{nd['accepted_nodelay']} (Linux copies it to accepted sockets). The client "
+        "sets it on its own "
+        "sockets too. With `--threads 1` gunicorn runs its **sync** worker "
+        f"({', '.join(nd['worker_class'])}), which answers `Connection: "
+        f"{', '.join(nd['connection_header'])}` "
+        f"and never keeps a connection alive ({nd['connects_for_8_requests']} "
+        "connections for 8 requests "
+        "asked with keep-alive): every request pays a TCP connect on loopback, and the "
+        "40 ms "
+        "Nagle/delayed-ACK stall of performance.md §4.1 cannot arise on a reused "
+        "connection. "
+        "Keep-alive needs `--threads ≥ 2` (gthread) or nginx in front.",
+        "- **Parallel plans.** The web role's connections run with the server default "
+        "`max_parallel_workers_per_gather = "
+        f"{web['session_max_parallel_workers_per_gather']}` "
+        f"(jit {web['session_jit']}); the list view itself runs `SET LOCAL "
+        "max_parallel_workers_per_gather = 0` "
+        "in its transaction "
+        f"({'seen' if web['view_sets_serial_plans'] else 'NOT seen'} in the captured "
+        "queries). "
+        f"Plan of the API's statement for the 1,000-feature page: {web['plans']}. The "
+        "raw-SQL baseline runs "
+        "with 0 too.",
+        f"- **The API's own statement** (captured in-process, {web['queries']} queries "
+        "per request), run "
+        f"alone through psycopg: {web.get('api_statement_ms', float('nan')):.1f} ms "
+        "(it also counts up to "
+        "10,001 rows and reads the cursor keys, which the raw baseline does not).",
+        "- **Warm cache.** Every scenario starts with warm-up requests on every client "
+        "thread "
+        "(≥ 8, discarded); the tables fit in RAM (OS page cache; `shared_buffers` as "
+        "configured below).",
+        "- **Same attribute list.** The raw SQL selects "
+        "`buildings.geojson.PUBLIC_PROPERTIES` or "
+        "`AGENT_PROPERTIES` (by caller), the same filter (`point && box AND "
+        "ST_Intersects(point, box)`, "
+        "plus the public-stock condition for anonymous callers), `ORDER BY id LIMIT n` "
+        "and "
+        "`ST_ForcePolygonCCW` footprints at 6 decimals; the gate checks ids, order, "
+        "property names and "
+        "coordinates. The raw output carries `id` inside `properties` (PostGIS 3.3 has "
+        "no `id_column`).",
+        "- **Shared machine.** Load generator, gunicorn and PostgreSQL share the "
+        "cores; "
+        "the column *other load* is the share of CPU busy *before* each run while the "
+        "benchmark was idle "
+        "(other users of the box). Figures taken with other load above ~15 % are "
+        "pessimistic.",
+    ]
+    return "\n".join(lines)
+
+
+def paging_section(result: dict[str, Any]) -> str:
+    sql_rows = []
+    api_by_offset = {a["offset"]: a for a in result["api"]}
+    for page in result["sql"]:
+        api = api_by_offset.get(page["offset"], {})
+        sql_rows.append(
+            (
+                page["offset"],
+                api.get("api_ms"),
+                page["sql_keyset_ms"],
+                page["sql_offset_ms"],
+                page["fc_keyset_ms"],
+                page["fc_offset_ms"],
+                api.get("same_ids_as_offset_page"),
+            )
+        )
+    text = (
+        f"Selection: {result['selection']}, {result['matched']:,} buildings, "
+        f"pages of {result['page']:,} footprints, national agent.\n\n"
+    )
+    text += table(
+        (
+            "offset",
+            "API keyset page ms (c=1)",
+            "SQL keyset ids ms",
+            "SQL OFFSET ids ms",
+            "SQL keyset FeatureCollection ms",
+            "SQL OFFSET FeatureCollection ms",
+            "API page = OFFSET page",
+        ),
+        sql_rows,
+    )
+    follows = [
+        a.get("next_link_follows") for a in result["api"] if "next_link_follows" in a
+    ]
+    if follows:
+        text += (
+            "\n\nFollowing the deepest page's `next` link gives the next OFFSET "
+            f"page: {'yes' if all(follows) else 'NO'}."
+        )
+    big = result["api_10000"]
+    text += (
+        f"\n\nOne API page of {big['features']:,} features ({big['mb']} MB) of this "
+        f"selection: {big['api_ms']:.0f} ms (c=1, median of 5)."
+    )
+    count_rows = []
+    for label, c in result["counts"].items():
+        count_rows.append(
+            (
+                label,
+                c["exact"],
+                c["exact_ms"],
+                c["capped"],
+                c["capped_ms"],
+                c["estimate"],
+                c["estimate_ms"],
+                f"{c['estimate_error']:+.0%}"
+                if c["estimate_error"] is not None
+                else "–",
+            )
+        )
+    text += "\n\n" + table(
+        (
+            "selection",
+            "exact count",
+            "exact ms",
+            "capped count (10,001)",
+            "capped ms",
+            "estimate",
+            "estimate ms",
+            "estimate error",
+        ),
+        count_rows,
+    )
+    return text
+
+
+def paging_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    targets = result["targets"]
+    deepest = result["sql"][-1]
+    big = result["counts"]["big"]
+    return [
+        (
+            f"deep page SQL keyset (offset {deepest['offset']:,})",
+            f"≤ {targets['keyset_sql_ms']:.0f} ms",
+            f"{deepest['sql_keyset_ms']:.1f} ms (OFFSET {deepest['sql_offset_ms']:.0f} "
+            "ms)",
+            verdict(deepest["sql_keyset_ms"] <= targets["keyset_sql_ms"]),
+        ),
+        (
+            "API deep page / first page (constant time)",
+            f"≤ {targets['deep_over_first']}",
+            f"{result['deep_over_first']:.2f}",
+            verdict(result["deep_over_first"] <= targets["deep_over_first"]),
+        ),
+        (
+            "numberMatched estimate (EXPLAIN)",
+            f"≤ {targets['estimate_ms']:.0f} ms",
+            f"{big['estimate_ms']:.2f} ms",
+            verdict(big["estimate_ms"] <= targets["estimate_ms"]),
+        ),
+        (
+            "numberMatched exact, capped at 10,001",
+            f"≤ {targets['capped_count_ms']:.0f} ms",
+            f"{big['capped_ms']:.1f} ms (uncapped {big['exact_ms']:.0f} ms)",
+            verdict(big["capped_ms"] <= targets["capped_count_ms"]),
+        ),
+    ]
+
+
+def machine_section(machine: dict[str, Any]) -> str:
+    rows = [
+        ("date", machine.get("date")),
+        ("CPU", f"{machine.get('cpu')} ({machine.get('nproc')} cores seen by the OS)"),
+        ("RAM", f"{machine.get('ram_gib')} GiB"),
+        ("OS", machine.get("os")),
+        ("PostgreSQL", machine.get("postgresql")),
+        (
+            "PostGIS / GEOS / PROJ",
+            f"{machine.get('postgis')} / {machine.get('geos')} / {machine.get('proj')}",
+        ),
+        ("Python", machine.get("python")),
+        (
+            "Django / DRF / drf-gis",
+            f"{machine.get('django')} / {machine.get('drf')} / "
+            f"{machine.get('drf_gis')}",
+        ),
+        ("gunicorn / psycopg", f"{machine.get('gunicorn')} / {machine.get('psycopg')}"),
+    ]
+    settings = machine.get("pg_settings") or {}
+    rows.append(
+        ("PostgreSQL settings", ", ".join(f"`{k}={v}`" for k, v in settings.items()))
+    )
+    return table(("", ""), rows)
+
+
+# --- Printing (stdout)
+def print_generate(result: dict[str, Any]) -> None:
+    print("\n## Dataset\n")
+    print(generate_section(result))
+
+
+def print_import(result: dict[str, Any]) -> None:
+    print("\n## Import (DIE profile)\n")
+    print(import_section(result))
+
+
+def print_http(result: dict[str, Any]) -> None:
+    print("\n## GET /api/v1/buildings/\n")
+    print(http_section(result))
+    print()
+    print(table(("target", "goal", "measured", ""), http_targets(result)))
+    print()
+    print(traps_section(result))
+
+
+def print_paging(result: dict[str, Any]) -> None:
+    print("\n## Deep pages and numberMatched\n")
+    print(paging_section(result))
+    print()
+    print(table(("target", "goal", "measured", ""), paging_targets(result)))
+
+
+# --- docs/benchmarks.md
+HEADER = """# Benchmarks
+
+Written by `python -m bench` (`make bench`); do not edit by hand. The figures come from
+`var/bench/results.json` of the run(s) below. Protocol: reference/performance.md §6;
+design goals: DESIGN.md "Serving fast" and performance.md §7. Benchmarks are never
+part of the test suite.
+
+Commands: `python -m bench generate --rows 200000|1000000`,
+`python -m bench import --rows 200000`, `python -m bench buildings`,
+`python -m bench paging`, `python -m bench all` (the four, then this file),
+`python -m bench report` (this file only).
+"""
+
+
+def write() -> None:
+    results = load_results()
+    order = [label for label in SIZES if label in results] + sorted(
+        set(results) - set(SIZES)
+    )
+    parts = [HEADER]
+    summary: list[tuple[str, str, str, str]] = []
+    not_run: list[str] = []
+    machine = next(
+        (
+            results[label].get("machine")
+            for label in order
+            if results[label].get("machine")
+        ),
+        None,
+    )
+    if machine:
+        parts.append("## Machine\n\n" + machine_section(machine))
+    for label in order:
+        data = results[label]
+        parts.append(f"## Dataset {label}")
+        if "generate" in data:
+            parts.append(
+                f"### Synthetic inventory ({data.get('generate_at', '')})\n\n"
+                + generate_section(data["generate"])
+            )
+        if "import" in data:
+            parts.append(
+                "### Import through the real importer "
+                f"({data.get('import_at', '')})\n\n" + import_section(data["import"])
+            )
+            imp = data["import"]
+            if not imp.get("skipped"):
+                summary.append(
+                    (
+                        f"{label}: import of {imp['rows']:,} DIE rows",
+                        f"≤ {imp['target_s']:.0f} s",
+                        f"{imp.get('seconds', imp['first']['seconds']):.0f} s "
+                        f"({imp['rows_per_s']:.0f} rows/s)"
+                        + (" projected" if imp.get("projected_from") else ""),
+                        verdict(imp["pass"]),
+                    )
+                )
+        else:
+            not_run.append(f"{label}: import benchmark")
+        if "http" in data:
+            http = data["http"]
+            parts.append(
+                f"### GET /api/v1/buildings/ over HTTP ({data.get('http_at', '')})\n\n"
+                f"gunicorn `config.wsgi:application`, {http['gunicorn']}, DEBUG off; "
+                f"{http['concurrency']} client "
+                "threads (http.client, keep-alive asked, TCP_NODELAY) for the c=4 "
+                "columns, one for c=1; "
+                "latencies are request-to-last-byte. *raw SQL*: the same "
+                "FeatureCollection from "
+                "`string_agg(ST_AsGeoJSON(t.*, 'geom', 6), ',')` through psycopg from "
+                "the same threads. "
+                "*drf-gis*: stock `GeoFeatureModelSerializer` over the same queryset "
+                "(bench/drfgis_urls.py). *API's SQL alone*: the statement the list "
+                "view sends (captured in-process), re-run through psycopg (median of "
+                "7): what is left between it and *API c=1* is Python, Django and "
+                "HTTP. *other load*: CPU busy before the run, from other users of "
+                "the box.\n\n" + http_section(http)
+            )
+            parts.append("#### Traps, controlled\n\n" + traps_section(http))
+            summary += [(f"{label}: {a}", b, c, d) for a, b, c, d in http_targets(http)]
+        else:
+            not_run.append(f"{label}: HTTP benchmark")
+        if "paging" in data:
+            parts.append(
+                f"### Deep pages and numberMatched ({data.get('paging_at', '')})\n\n"
+                + paging_section(data["paging"])
+            )
+            summary += [
+                (f"{label}: {a}", b, c, d)
+                for a, b, c, d in paging_targets(data["paging"])
+            ]
+        else:
+            not_run.append(f"{label}: paging benchmark")
+    parts.insert(
+        2 if machine else 1,
+        "## Targets\n\n" + table(("target", "goal", "measured", ""), summary),
+    )
+    for label in SIZES:
+        if label not in results:
+            not_run.append(f"{label}: no run recorded")
+    if not_run:
+        parts.append("## Not run\n\n" + "\n".join(f"- {item}" for item in not_run))
+    DOC_FILE.parent.mkdir(parents=True, exist_ok=True)
+    DOC_FILE.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

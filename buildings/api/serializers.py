@@ -1,0 +1,506 @@
+"""Translation between HTTP and the inventory: a GeoJSON Feature for one building,
+the write input checked for shape (geometry, identifiers, territory), and the
+schema of the list, whose bytes PostGIS writes (buildings/geojson.py)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
+from drf_spectacular.plumbing import (
+    ResolvedComponent,
+    build_array_type,
+    build_object_type,
+)
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from buildings.api.pagination import ORDERING_CHOICES
+from buildings.geojson import (
+    AGENT_PROPERTIES,
+    PRECISION,
+    PUBLIC_PROPERTIES,
+    GeometryKind,
+)
+from buildings.models import (
+    PARCEL_ID_PATTERN,
+    RNB_ID_PATTERN,
+    Building,
+    BuildingStatus,
+    BuildingStatusChange,
+    Friche,
+)
+from buildings.selectors import NEARBY_DEFAULT_M, NEARBY_MAX_M
+from buildings.services import EDITABLE_FIELDS, allowed_transitions
+
+DECIMAL_FIELDS = ("surface_m2", "energy_kwh_ef", "guarding_cost_monthly")
+# Numbers as JSON numbers, as the PostGIS-built list writes them.
+_NUMBERS = {name: {"coerce_to_string": False} for name in DECIMAL_FIELDS}
+
+
+class CounterClockwiseGeometryField(GeometryField):  # type: ignore[misc]
+    """RFC 7946 §3.1.6: exterior rings counter-clockwise, holes clockwise."""
+
+    def to_representation(self, value: Any) -> Any:
+        if isinstance(value, Polygon | MultiPolygon):
+            value = _counter_clockwise(value)
+        return super().to_representation(value)
+
+
+def _counter_clockwise(geometry: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
+    if isinstance(geometry, MultiPolygon):
+        return MultiPolygon(
+            *(_counter_clockwise(cast(Polygon, polygon)) for polygon in geometry),
+            srid=geometry.srid,
+        )
+    rings = []
+    for index, ring in enumerate(geometry):
+        coords = ring.coords
+        # The exterior (index 0) turns counter-clockwise, holes the other way.
+        if ring.is_counterclockwise != (index == 0):
+            coords = coords[::-1]
+        rings.append(coords)
+    return Polygon(*rings, srid=geometry.srid)
+
+
+@extend_schema_field(OpenApiTypes.STR)  # replaced by StatusFieldExtension
+class StatusField(serializers.ChoiceField):
+    """A building status. One schema component for every field that holds one:
+    drf-spectacular would name the same choices after each field (status,
+    to_status, to…) and warn about the duplicates."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=BuildingStatus.choices, **kwargs)
+
+
+class StatusFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    target_class = StatusField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        component = ResolvedComponent(  # type: ignore[no-untyped-call]
+            name="BuildingStatusEnum",
+            type=ResolvedComponent.SCHEMA,
+            object="BuildingStatusEnum",
+            schema={"type": "string", "enum": list(BuildingStatus.values)},
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
+# --- Read
+class NearbyFricheSerializer(serializers.ModelSerializer[Friche]):
+    distance_m = serializers.DecimalField(
+        max_digits=9, decimal_places=1, coerce_to_string=False, read_only=True
+    )
+
+    class Meta:
+        model = Friche
+        fields = (
+            "site_id", "site_nom", "site_type", "site_statut", "comm_insee",
+            "distance_m",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class NearbyBuildingSerializer(serializers.ModelSerializer[Building]):
+    status = StatusField(read_only=True)
+    distance_m = serializers.DecimalField(
+        max_digits=9, decimal_places=1, coerce_to_string=False, read_only=True
+    )
+
+    class Meta:
+        model = Building
+        fields = ("id", "designation", "status", "distance_m")
+        read_only_fields = fields
+
+
+class StatusChangeSerializer(serializers.ModelSerializer[BuildingStatusChange]):
+    from_status = StatusField(read_only=True)
+    to_status = StatusField(read_only=True)
+    changed_by = serializers.CharField(
+        source="changed_by.username", allow_null=True, default=None, read_only=True
+    )
+
+    class Meta:
+        model = BuildingStatusChange
+        fields = ("from_status", "to_status", "reason", "changed_by", "changed_at")
+        read_only_fields = fields
+
+
+class BuildingFeatureSerializer(GeoFeatureModelSerializer):  # type: ignore[misc]
+    """One building as a GeoJSON Feature, with what lies around it.
+
+    Context: ``nearby_friches`` and ``nearby_buildings`` (querysets from
+    buildings.selectors, with ``distance_m``), read by the view.
+    """
+
+    point = GeometryField(precision=PRECISION, read_only=True)
+    status = StatusField(read_only=True)
+    footprint = CounterClockwiseGeometryField(
+        precision=PRECISION, read_only=True, allow_null=True
+    )
+    nearby_friches = serializers.SerializerMethodField()
+    nearby_buildings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Building
+        geo_field = "point"
+        fields: tuple[str, ...] = (
+            "id",
+            "point",
+            *PUBLIC_PROPERTIES,
+            "footprint",
+            "nearby_friches",
+            "nearby_buildings",
+        )
+        read_only_fields = fields
+        extra_kwargs = _NUMBERS
+
+    @extend_schema_field(NearbyFricheSerializer(many=True))
+    def get_nearby_friches(self, building: Building) -> Any:
+        return NearbyFricheSerializer(self.context["nearby_friches"], many=True).data
+
+    @extend_schema_field(NearbyBuildingSerializer(many=True))
+    def get_nearby_buildings(self, building: Building) -> Any:
+        return NearbyBuildingSerializer(
+            self.context["nearby_buildings"], many=True
+        ).data
+
+
+class AgentBuildingFeatureSerializer(BuildingFeatureSerializer):
+    """The Feature as State agents read it (context adds ``status_history``)."""
+
+    status_history = serializers.SerializerMethodField()
+    allowed_transitions = serializers.SerializerMethodField(
+        help_text=_("Statuses POST …/transition/ accepts from the current one.")
+    )
+
+    class Meta(BuildingFeatureSerializer.Meta):
+        fields = (
+            "id",
+            "point",
+            *AGENT_PROPERTIES,
+            "footprint",
+            "suitability_details",
+            "nearby_friches",
+            "nearby_buildings",
+            "allowed_transitions",
+            "status_history",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=StatusField()))
+    def get_allowed_transitions(self, building: Building) -> list[str]:
+        return allowed_transitions(building)
+
+    @extend_schema_field(StatusChangeSerializer(many=True))
+    def get_status_history(self, building: Building) -> Any:
+        return StatusChangeSerializer(self.context["status_history"], many=True).data
+
+
+class BuildingPropertiesSerializer(serializers.ModelSerializer[Building]):
+    """The ``properties`` of a list Feature (State agents'; others get the public
+    subset). Used for the schema only: PostGIS writes the list."""
+
+    status = StatusField(read_only=True)
+
+    class Meta:
+        model = Building
+        fields = AGENT_PROPERTIES
+        read_only_fields = fields
+        extra_kwargs = _NUMBERS
+
+
+@extend_schema_serializer(many=False)
+class BuildingFeatureCollectionSerializer(serializers.Serializer[Any]):
+    """Schema of GET /buildings/ (see the extension below). Never instantiated
+    on the request path: serialising feature by feature is what the list avoids."""
+
+
+def _position() -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {"type": "number"},
+        "minItems": 2,
+        "maxItems": 2,
+        "description": "longitude, latitude (WGS84)",
+    }
+
+
+class BuildingFeatureCollectionExtension(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    target_class = BuildingFeatureCollectionSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        properties = auto_schema.resolve_serializer(
+            BuildingPropertiesSerializer, direction
+        )
+        ring = build_array_type(_position(), min_length=4)
+        point = build_object_type(
+            properties={
+                "type": {"type": "string", "enum": ["Point"]},
+                "coordinates": _position(),
+            },
+            required=["type", "coordinates"],
+        )
+        multipolygon = build_object_type(
+            properties={
+                "type": {"type": "string", "enum": ["MultiPolygon"]},
+                "coordinates": build_array_type(build_array_type(ring)),
+            },
+            required=["type", "coordinates"],
+        )
+        feature = build_object_type(
+            properties={
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "integer"},
+                "geometry": {
+                    "oneOf": [point, multipolygon],
+                    "nullable": True,
+                    "description": "Point, or the footprint with geometry=footprint "
+                    "(null where none is known).",
+                },
+                "properties": properties.ref,
+            },
+            required=["type", "id", "geometry", "properties"],
+        )
+        link = build_object_type(
+            properties={
+                "rel": {"type": "string", "enum": ["self", "next", "prev"]},
+                "href": {"type": "string", "format": "uri"},
+                "type": {"type": "string"},
+            },
+            required=["rel", "href", "type"],
+        )
+        return build_object_type(
+            properties={
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "features": build_array_type(feature),
+                "links": build_array_type(link),
+                "numberMatched": {"type": "integer"},
+                "numberMatchedIsEstimate": {
+                    "type": "boolean",
+                    "description": "true when numberMatched is the planner's "
+                    "estimate (more matches than the exact-count cap).",
+                },
+                "numberReturned": {"type": "integer"},
+                "timeStamp": {"type": "string", "format": "date-time"},
+            },
+            required=[
+                "type",
+                "features",
+                "links",
+                "numberMatched",
+                "numberMatchedIsEstimate",
+                "numberReturned",
+                "timeStamp",
+            ],
+        )
+
+
+class NearbyQuerySerializer(serializers.Serializer[Any]):
+    radius = serializers.FloatField(
+        required=False,
+        default=NEARBY_DEFAULT_M,
+        help_text=_("Radius of the nearby lists, in metres (geodesic)."),
+    )
+
+    def validate_radius(self, value: float) -> float:
+        if not math.isfinite(value) or not 0 < value <= NEARBY_MAX_M:
+            raise serializers.ValidationError(
+                _("Give a radius in metres, above 0 and up to %(max)d.")
+                % {"max": NEARBY_MAX_M}
+            )
+        return value
+
+
+# --- Write
+def _in_wgs84(geometry: GEOSGeometry) -> GEOSGeometry:
+    """Input in another CRS is moved to storage's; 2D only; within lon/lat bounds."""
+    if geometry.srid not in (None, 4326):
+        geometry = geometry.transform(4326, clone=True)
+    geometry.srid = 4326
+    if geometry.hasz:
+        raise serializers.ValidationError(_("Give 2D coordinates (no elevation)."))
+    if geometry.empty:
+        raise serializers.ValidationError(_("The geometry is empty."))
+    xmin, ymin, xmax, ymax = geometry.extent
+    if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+        raise serializers.ValidationError(
+            _("Coordinates must be longitude, latitude in WGS84 (EPSG:4326).")
+        )
+    return geometry
+
+
+class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
+    """What an agent sends to create or change a building: shapes only; the
+    services (buildings.services) hold the rules.
+
+    Context: ``departments``, the départements the caller may write in (None: all).
+    """
+
+    point = GeometryField(
+        required=False,
+        allow_null=True,
+        help_text=_("GeoJSON Point, longitude and latitude in WGS84."),
+    )
+    footprint = GeometryField(
+        required=False,
+        allow_null=True,
+        help_text=_("GeoJSON Polygon or MultiPolygon, WGS84."),
+    )
+    parcel_ids = serializers.ListField(
+        child=serializers.CharField(
+            validators=[
+                RegexValidator(
+                    PARCEL_ID_PATTERN,
+                    _(
+                        "A cadastral parcel id (IDU) has 14 characters: INSEE code, "
+                        "prefix, section, number."
+                    ),
+                )
+            ]
+        ),
+        required=False,
+        max_length=200,
+    )
+    rnb_ids = serializers.ListField(
+        child=serializers.CharField(
+            validators=[
+                RegexValidator(
+                    RNB_ID_PATTERN,
+                    _("An RNB id has 12 capital letters or digits."),
+                )
+            ]
+        ),
+        required=False,
+        max_length=200,
+    )
+
+    class Meta:
+        model = Building
+        fields = tuple(sorted(EDITABLE_FIELDS))
+        # The table's check constraints, repeated so that a bad value is a 400
+        # on its field rather than on the whole row (model validation reports a
+        # violated CheckConstraint without a field).
+        extra_kwargs = {
+            "surface_m2": {"min_value": 0},
+            "energy_kwh_ef": {"min_value": 0},
+            "guarding_cost_monthly": {"min_value": 0},
+            "year_built": {"min_value": 1000, "max_value": 2100},
+            "erp_category": {"min_value": 1, "max_value": 5},
+            "postal_code": {
+                "validators": [
+                    RegexValidator(r"^[0-9]{5}$", _("A postal code has 5 digits."))
+                ]
+            },
+        }
+
+    def validate_point(self, value: GEOSGeometry | None) -> GEOSGeometry | None:
+        if value is None:
+            return None
+        if not isinstance(value, Point):
+            raise serializers.ValidationError(_("Expected a GeoJSON Point."))
+        return _in_wgs84(value)
+
+    def validate_footprint(self, value: GEOSGeometry | None) -> GEOSGeometry | None:
+        if value is None:
+            return None
+        if isinstance(value, Polygon):
+            value = MultiPolygon(value, srid=value.srid)
+        if not isinstance(value, MultiPolygon):
+            raise serializers.ValidationError(
+                _("Expected a GeoJSON Polygon or MultiPolygon.")
+            )
+        value = _in_wgs84(value)
+        if not value.valid:
+            raise serializers.ValidationError(
+                _("The footprint is not a valid polygon: %(reason)s.")
+                % {"reason": value.valid_reason}
+            )
+        return value
+
+    def validate_department(self, value: Any) -> Any:
+        departments: frozenset[str] | None = self.context["departments"]
+        if (
+            value is not None
+            and departments is not None
+            and value.pk not in departments
+        ):
+            raise serializers.ValidationError(
+                _("This département is outside the territory you may edit.")
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Silently dropping a key would let a client believe it changed the
+        # status or a computed score; name what is not accepted instead.
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    name: [
+                        _("Change the status with POST …/transition/.")
+                        if name == "status"
+                        else _("This field cannot be set.")
+                    ]
+                    for name in sorted(unknown)
+                }
+            )
+        if (
+            self.instance is None
+            and self.context["departments"] is not None
+            and attrs.get("department") is None
+        ):
+            raise serializers.ValidationError(
+                {"department": [_("Give the building's département.")]}
+            )
+        return attrs
+
+
+class TransitionSerializer(serializers.Serializer[Any]):
+    to = StatusField()
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
+
+
+class ListQuerySerializer(serializers.Serializer[Any]):
+    """Query parameters of the list besides the filters (which BuildingFilterSet
+    declares)."""
+
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_(
+            "Features per page; larger values are lowered to the maximum "
+            "(OGC API – Features)."
+        ),
+    )
+    cursor = serializers.CharField(
+        required=False,
+        max_length=1024,
+        help_text=_("Opaque: copy it from a next or prev link."),
+    )
+    ordering = serializers.ChoiceField(
+        choices=ORDERING_CHOICES,
+        required=False,
+        help_text=_("Sort key; '-' for descending. Ties are broken by id."),
+    )
+    geometry = serializers.ChoiceField(
+        choices=[kind.value for kind in GeometryKind],
+        default=GeometryKind.POINT.value,
+        help_text=_(
+            "point: the building's location; footprint: its outline (null "
+            "where none is known)."
+        ),
+    )

@@ -1,0 +1,299 @@
+"""GeoJSON of the inventory (RFC 7946), built in PostGIS.
+
+Python never loops over features on the list path (DESIGN.md, "Serving fast"):
+the ORM and the shared filter set build the scoped, filtered, ordered queryset,
+and this module wraps its SQL so that PostgreSQL writes each Feature's text and
+``string_agg`` joins a page of them. Geometries leave as RFC 7946 wants them:
+lon/lat (storage is EPSG:4326), 6 decimals (≈0.1 m), no ``crs`` member, exterior
+rings counter-clockwise (``ST_ForcePolygonCCW``; imported footprints come in both
+orientations).
+
+Each Feature is spliced from ``ST_AsGeoJSON(geometry)`` and ``row_to_json`` of
+the properties rather than ``ST_AsGeoJSON(record)``: PostGIS 3.3 writes a missing
+geometry as ``{"type": null}`` (not ``null``) and cannot promote ``id`` to the
+Feature's top level (``id_column`` arrived in 3.5).
+"""
+
+# This module composes SQL from ORM-compiled SQL and quoted identifiers taken
+# from the allow-lists below; every value travels as a query parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.gis.db.models import GeometryField
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import F, Func, QuerySet
+from django.db.models.expressions import Combinable, OrderBy
+
+from buildings.models import Building
+
+if TYPE_CHECKING:
+    from organizations.selectors import Scope
+
+MEDIA_TYPE = "application/geo+json"
+PRECISION = 6
+
+# What anyone may read of a building of the public stock: no owner, manager or
+# ministry labels, no costs, no internal condition notes (DESIGN.md, "Users").
+PUBLIC_PROPERTIES: tuple[str, ...] = (
+    "designation", "asset_type", "function", "address", "postal_code", "city",
+    "commune", "department", "surface_m2", "year_built", "status", "erp",
+    "accessibility", "vacancy_since", "next_use_date", "suitability_shelter",
+    "suitability_workspace", "suitability_mixed", "suitability_completeness",
+)  # fmt: skip
+# What State agents read besides. ``owner_type`` and the import fingerprint are
+# never exposed; neither is ``suitability_details`` in lists (the detail has it).
+AGENT_PROPERTIES: tuple[str, ...] = (
+    *PUBLIC_PROPERTIES,
+    "inventory_id", "code_chorus", "site", "source", "ministry", "manager_label",
+    "manager_type", "domaniality", "is_confidential", "guarding_cost_monthly",
+    "outside_declared_commune", "condition", "energy_kwh_ef", "heating_type",
+    "erp_type", "erp_category", "surface_kind", "vacancy_cause", "next_use",
+    "parcel_ids", "rnb_ids",
+)  # fmt: skip
+
+
+def properties_for(scope: Scope) -> tuple[str, ...]:
+    return AGENT_PROPERTIES if scope.is_state_agent else PUBLIC_PROPERTIES
+
+
+class GeometryKind(StrEnum):
+    """Which geometry a Feature carries. One kind per collection, so that GIS
+    clients (QGIS, ogr2ogr) see a single geometry type per layer."""
+
+    POINT = "point"
+    FOOTPRINT = "footprint"  # null where no footprint is known
+
+
+def geometry_expression(kind: GeometryKind) -> Combinable:
+    if kind is GeometryKind.FOOTPRINT:
+        return Func(
+            F("footprint"),
+            function="ST_ForcePolygonCCW",
+            output_field=GeometryField(srid=4326),
+        )
+    return F("point")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY term, rendered both for the ORM and for the wrapping SQL,
+    so that the page's rows and the aggregate's order cannot disagree."""
+
+    column: str
+    descending: bool = False
+    # Where nulls go; None for a column that is never null (``id``), which then
+    # keeps the default placement so that its btree index serves the order.
+    nulls_last: bool | None = True
+
+    def expression(self) -> OrderBy:
+        placement = {}
+        if self.nulls_last is not None:
+            placement = (
+                {"nulls_last": True} if self.nulls_last else {"nulls_first": True}
+            )
+        if self.descending:
+            return F(self.column).desc(**placement)
+        return F(self.column).asc(**placement)
+
+    def sql(self, alias: str) -> str:
+        nulls = ""
+        if self.nulls_last is not None:
+            nulls = " NULLS LAST" if self.nulls_last else " NULLS FIRST"
+        return (
+            f"{alias}.{connection.ops.quote_name(self.column)}"
+            f" {'DESC' if self.descending else 'ASC'}{nulls}"
+        )
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    features: str  # Feature texts joined by commas, in output order
+    returned: int
+    more: bool  # rows lie beyond this page in the direction of travel
+    # The sort-key values of the first and last rows in travel order.
+    head: tuple[Any, ...] | None
+    tail: tuple[Any, ...] | None
+    matched: int  # exact up to the cap; ``cap + 1`` means "more than the cap"
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _rows_sql(
+    queryset: QuerySet[Building], properties: Sequence[str], geometry: GeometryKind
+) -> tuple[str, tuple[Any, ...], list[str]]:
+    """The queryset's SQL selecting id, the properties and the geometry, and the
+    column names to give its output (foreign keys come out as ``commune_id``;
+    renaming by position gives them their property name)."""
+    rows = queryset.values(
+        "id", *properties, feature_geometry=geometry_expression(geometry)
+    )
+    sql, params = rows.query.sql_with_params()
+    return sql, tuple(params), ["id", *properties, "feature_geometry"]
+
+
+def _feature_sql(alias: str, properties: Sequence[str]) -> str:
+    """SQL text of one Feature from row ``alias``; the properties are a sub-row of
+    it, so that ``id`` and the geometry stay out of them. Measured within noise of
+    ``ST_AsGeoJSON(record)`` and ``json_build_object`` for 1,000 features."""
+    columns = ", ".join(f"{alias}.{_quote(name)}" for name in properties)
+    return (
+        '\'{"type":"Feature","id":\' || '
+        + f"{alias}.id"
+        + " || ',\"geometry\":' || "
+        + f"COALESCE(ST_AsGeoJSON({alias}.feature_geometry, {PRECISION}, 0), 'null')"
+        + " || ',\"properties\":' || "
+        + f"(SELECT row_to_json(p) FROM (SELECT {columns}) AS p)::text"
+        + " || '}'"
+    )
+
+
+def _aliases(columns: Sequence[str]) -> str:
+    return ", ".join(_quote(name) for name in columns)
+
+
+def serial_plans_only() -> None:
+    """Keep this transaction's queries off parallel plans.
+
+    On two cores a parallel plan for one list or tile request takes both
+    (performance.md §4.2: 51 ms instead of 7–9 ms); request-serving queries run
+    serially and leave the other core to the next request. ``SET LOCAL`` ends with
+    the transaction, so other users of the pooled connection are unaffected.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
+def feature_page(
+    queryset: QuerySet[Building],
+    *,
+    matched_of: QuerySet[Building],
+    properties: Sequence[str],
+    geometry: GeometryKind,
+    sort: Sequence[SortKey],
+    limit: int,
+    reverse_output: bool = False,
+    count_cap: int,
+) -> FeaturePage:
+    """One page of Features in a single SQL statement, with the capped count.
+
+    ``queryset`` is already narrowed past the cursor; it is ordered by ``sort``
+    here and read ``limit + 1`` rows deep (the extra row only says whether more
+    follow). ``reverse_output`` returns the rows in the opposite of ``sort``, for
+    pages read backwards. ``matched_of`` is the selection without the cursor,
+    counted up to ``count_cap + 1`` rows (performance.md §3.6: a capped count
+    costs a bounded time, an exact one grows with the table).
+    """
+    # The ORM raises EmptyResultSet for a WHERE it knows matches nothing
+    # (``id__in=[]``) rather than sending it.
+    try:
+        count_sql, count_params = (
+            matched_of.order_by().values("id").query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return FeaturePage("", 0, more=False, head=None, tail=None, matched=0)
+    try:
+        rows_sql, rows_params, columns = _rows_sql(
+            queryset.order_by(*(key.expression() for key in sort))[: limit + 1],
+            properties,
+            geometry,
+        )
+    except EmptyResultSet:
+        matched = matched_of.order_by()[: count_cap + 1].count()
+        return FeaturePage("", 0, more=False, head=None, tail=None, matched=matched)
+    window = ", ".join(key.sql("i") for key in sort)
+    direction = "DESC" if reverse_output else "ASC"
+    keys = []
+    for key in sort:
+        column = f"w.{_quote(key.column)}"
+        keys.append(f"(array_agg({column} ORDER BY w._rn))[1]")
+        keys.append(
+            f"(array_agg({column} ORDER BY w._rn DESC) FILTER (WHERE w._rn <= %s))[1]"
+        )
+    sql = (
+        f"SELECT (SELECT count(*) FROM ({count_sql} LIMIT %s) AS c), count(w.id), "
+        f"coalesce(string_agg({_feature_sql('w', properties)}, ',' "
+        f"ORDER BY w._rn {direction}) FILTER (WHERE w._rn <= %s), ''), "
+        + ", ".join(keys)
+        + f" FROM (SELECT i.*, row_number() OVER (ORDER BY {window}) AS _rn "
+        f"FROM ({rows_sql}) AS i ({_aliases(columns)})) AS w"
+    )
+    params = (
+        *count_params,
+        count_cap + 1,
+        limit,
+        *([limit] * len(sort)),
+        *rows_params,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        matched, fetched, features, *key_values = cursor.fetchone()
+    head = tuple(key_values[0::2]) if fetched else None
+    tail = tuple(key_values[1::2]) if fetched else None
+    return FeaturePage(
+        features=features,
+        returned=min(fetched, limit),
+        more=fetched > limit,
+        head=head,
+        tail=tail,
+        matched=matched,
+    )
+
+
+def estimated_count(queryset: QuerySet[Building]) -> int:
+    """The planner's row estimate for ``queryset`` (0.6 ms against 151 ms for an
+    exact count of 194k rows: performance.md §3.6). Statistics-based: it can be
+    off by a factor on skewed filters, hence labelled as an estimate."""
+    try:
+        sql, params = queryset.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):  # parsed or not, depending on the driver's loaders
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def feature_stream(
+    queryset: QuerySet[Building],
+    *,
+    properties: Sequence[str],
+    geometry: GeometryKind,
+    sort: Sequence[SortKey],
+    chunk_size: int = 2000,
+) -> Iterator[str]:
+    """Every Feature of ``queryset`` in ``sort`` order, read through a server-side
+    cursor so that memory stays flat for exports of any size.
+
+    The transaction lives as long as the iteration: a consumer that stops early
+    (a client hanging up) closes the generator, which rolls it back.
+    """
+    try:
+        rows_sql, rows_params, columns = _rows_sql(
+            queryset.order_by(*(key.expression() for key in sort)), properties, geometry
+        )
+    except EmptyResultSet:
+        return
+    order = ", ".join(key.sql("w") for key in sort)
+    sql = (
+        f"SELECT {_feature_sql('w', properties)} "
+        f"FROM ({rows_sql}) AS w ({_aliases(columns)}) ORDER BY {order}"
+    )
+    with transaction.atomic():
+        serial_plans_only()
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, rows_params)
+            while rows := cursor.fetchmany(chunk_size):
+                for (feature,) in rows:
+                    yield feature

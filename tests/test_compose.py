@@ -1,0 +1,211 @@
+"""docker-compose.yml and the Dockerfile, kept correct without Docker: their shape,
+their agreement with the settings, and the commands they run, run here."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config import env
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+WEB: dict[str, Any] = SERVICES["web"]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    instructions = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, arguments = line.strip().partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
+def healthcheck_code(test: list[str]) -> str:
+    """The Python source of a ``["CMD", "python", "-c", code]`` healthcheck."""
+    assert test[:3] == ["CMD", "python", "-c"], test
+    return test[3]
+
+
+# --- docker-compose.yml
+
+
+def test_the_database_is_postgis_15_with_a_volume_and_a_pg_isready_healthcheck() -> (
+    None
+):
+    db = SERVICES["db"]
+    assert re.fullmatch(r"postgis/postgis:15-3\.\d+", db["image"])
+    volume = db["volumes"][0].split(":")
+    assert volume == ["pgdata", "/var/lib/postgresql/data"]
+    assert "pgdata" in COMPOSE["volumes"]
+    test = db["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    assert test[1].startswith("pg_isready ")
+    assert "-d intercalaire" in test[1]
+
+
+def test_web_is_built_from_the_dockerfile_and_waits_for_a_healthy_database() -> None:
+    assert WEB["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+    assert WEB["depends_on"]["db"] == {"condition": "service_healthy"}
+
+
+def test_web_migrates_then_serves_with_gunicorn() -> None:
+    command = WEB["command"]
+    assert command[:2] == ["sh", "-c"]
+    steps = [step.strip() for step in command[2].split("&&")]
+    assert steps[0] == "python manage.py migrate --noinput"
+    assert steps[-1].startswith("exec gunicorn config.wsgi:application ")
+    gunicorn = shlex.split(steps[-1])
+    for option, value in [("--bind", "0.0.0.0:8000"), ("--workers", "2")]:
+        assert gunicorn[gunicorn.index(option) + 1] == value
+
+
+def test_web_healthcheck_asks_healthz() -> None:
+    code = healthcheck_code(WEB["healthcheck"]["test"])
+    assert "http://127.0.0.1:8000/healthz" in code
+    compile(code, "healthcheck", "exec")
+
+
+def test_the_shared_cache_the_web_tier_needs_is_created_on_start() -> None:
+    assert WEB["environment"]["CACHE_BACKEND"] == "database"
+    assert "python manage.py createcachetable" in WEB["command"][2]
+
+
+@pytest.mark.parametrize("service", ["web", "worker"])
+def test_every_variable_a_service_sets_is_read_by_the_settings(service: str) -> None:
+    unknown = set(SERVICES[service]["environment"]) - env.READ
+    assert not unknown, f"{service} sets variables the settings ignore: {unknown}"
+
+
+def test_every_required_variable_is_set_by_the_web_service() -> None:
+    assert env.REQUIRED, "settings were not imported: the check below means nothing"
+    assert env.REQUIRED - set(WEB["environment"]) == set()
+
+
+def test_web_runs_production_settings() -> None:
+    environment = WEB["environment"]
+    assert environment["DJANGO_DEBUG"] == "false"
+    assert environment["DJANGO_SECURE"] == "true"
+    # Secrets come from the operator's environment, never from the file.
+    for secret in ("DJANGO_SECRET_KEY", "RESIDENT_PSEUDONYM_KEY"):
+        assert environment[secret].startswith(f"${{{secret}:?"), secret
+    assert "${POSTGRES_PASSWORD" in environment["DATABASE_URL"]
+
+
+def test_the_worker_runs_the_job_queue_with_the_web_image_and_volumes() -> None:
+    worker = SERVICES["worker"]
+    assert (worker["build"], worker["image"]) == (WEB["build"], WEB["image"])
+    assert worker["command"] == ["python", "manage.py", "procrastinate", "worker"]
+    assert worker["volumes"] == WEB["volumes"]
+    assert worker["depends_on"]["web"] == {"condition": "service_healthy"}
+
+
+# --- Dockerfile
+
+
+def test_the_dockerfile_builds_a_non_root_python_311_image_with_gdal() -> None:
+    instructions = dockerfile_instructions()
+    froms = [arguments for keyword, arguments in instructions if keyword == "FROM"]
+    assert froms[-1] == "python:3.11-slim-bookworm"
+    runs = " ".join(
+        arguments for keyword, arguments in instructions if keyword == "RUN"
+    )
+    for needed in ("gdal-bin", "libgdal32", "gettext", "npm ci", "msgfmt"):
+        assert needed in runs, needed
+    assert "pip install --no-deps -r requirements.lock" in runs
+    assert "collectstatic --noinput" in runs
+    users = [arguments for keyword, arguments in instructions if keyword == "USER"]
+    assert users
+    assert users[-1] not in ("root", "0")
+
+
+def test_the_dockerfile_serves_gunicorn_and_checks_its_health() -> None:
+    instructions = dict(dockerfile_instructions())
+    command = yaml.safe_load(instructions["CMD"])
+    assert command[:2] == ["gunicorn", "config.wsgi:application"]
+    for option, value in [("--bind", "0.0.0.0:8000"), ("--workers", "2")]:
+        assert command[command.index(option) + 1] == value
+    assert command[command.index("--threads") + 1] == "4"
+    healthcheck = shlex.split(instructions["HEALTHCHECK"])
+    test = healthcheck[healthcheck.index("CMD") :]
+    assert "http://127.0.0.1:8000/healthz" in healthcheck_code(test)
+
+
+def test_the_build_context_leaves_local_state_out() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", "node_modules", "var", ".git"} <= ignored
+
+
+# --- The commands, run here
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("source", ["compose", "dockerfile"])
+def test_the_healthcheck_passes_on_a_live_server_and_fails_on_an_error(
+    live_server: Any, source: str
+) -> None:
+    if source == "compose":
+        code = healthcheck_code(WEB["healthcheck"]["test"])
+    else:
+        healthcheck = shlex.split(dict(dockerfile_instructions())["HEALTHCHECK"])
+        code = healthcheck_code(healthcheck[healthcheck.index("CMD") :])
+    environment = {**os.environ, "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1"}
+
+    def run(url: str) -> int:
+        here = code.replace("http://127.0.0.1:8000/healthz", url)
+        return subprocess.run(
+            [sys.executable, "-c", here], env=environment, timeout=30, check=False
+        ).returncode
+
+    assert run(f"{live_server.url}/healthz") == 0
+    assert run(f"{live_server.url}/no-such-page") != 0
+
+
+@pytest.mark.slow
+def test_the_dockerfile_collectstatic_step_succeeds_with_its_throwaway_settings(
+    tmp_path: Path,
+) -> None:
+    """The manifest storage refuses a stylesheet naming a missing file: try it here."""
+    run = next(
+        arguments
+        for keyword, arguments in dockerfile_instructions()
+        if keyword == "RUN" and "collectstatic" in arguments
+    )
+    words = shlex.split(run)
+    assignments = dict(
+        word.split("=", 1) for word in words if re.match(r"^[A-Z_]+=", word)
+    )
+    assert assignments["DJANGO_DEBUG"] == "false"
+    command = words[len(assignments) :]
+    assert command[:2] == ["python", "manage.py"]
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in env.READ and key != "DJANGO_SETTINGS_MODULE"
+    }
+    environment.update(assignments, STATIC_ROOT=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "staticfiles.json").is_file()
