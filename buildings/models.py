@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
+from organizations.models import DEPARTMENT_CODE_PATTERN
+
 if TYPE_CHECKING:
     from organizations.selectors import Scope
 
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 COMMUNE_CODE_PATTERN = (
     r"^((0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2[AB])[0-9]{3}|97[1-8][0-9]{2})$"
 )
-DEPARTMENT_CODE_PATTERN = r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-8])$"
 # Cadastral parcel id (IDU): INSEE(5) + prefix(3) + section(2, not "00") + number(4).
 PARCEL_ID_PATTERN = (
     r"^((0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2[AB])[0-9]{3}|97[1-6][0-9]{2})"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -22,7 +22,17 @@ from organizations.identifiers import (
 )
 
 # Corsica has been 2A and 2B since 1976: "20" is no département.
+if TYPE_CHECKING:
+    from organizations.selectors import Scope
+
 DEPARTMENT_CODE_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6])$"
+# The same codes as a list, for array columns (Corsica is 2A/2B since 1976: no 20).
+DEPARTMENT_CODES = [
+    *(f"{n:02d}" for n in range(1, 96) if n != 20),
+    "2A",
+    "2B",
+    *(str(n) for n in range(971, 977)),
+]
 
 
 class OrganizationKind(models.TextChoices):
@@ -52,6 +62,12 @@ class OrganizationQuerySet(models.QuerySet["Organization"]):
 
     def funders(self) -> OrganizationQuerySet:
         return self.filter(kind=OrganizationKind.FUNDER)
+
+    def visible_to(self, scope: Scope) -> OrganizationQuerySet:
+        """State agents see the whole directory; others, their own organizations."""
+        if scope.is_state_agent:
+            return self.all()
+        return self.filter(pk__in=scope.organization_ids)
 
 
 class Organization(models.Model):

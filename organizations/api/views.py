@@ -4,6 +4,7 @@ from typing import cast
 
 from django.contrib.auth import authenticate, user_logged_in
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from knox.auth import TokenAuthentication
 from rest_framework import mixins, permissions, status, viewsets
@@ -98,9 +99,14 @@ class OrganizationViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Organization],
 ):
-    """The directory of organizations (public business identifiers only)."""
+    """The directory of organizations (public business identifiers only): State
+    agents see all of it, others their own organizations."""
 
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = OrganizationSerializer
-    queryset = Organization.objects.order_by("name", "pk")
+    queryset = Organization.objects.none()
     filterset_fields = ["kind"]
+
+    def get_queryset(self) -> QuerySet[Organization]:
+        scope = scope_for(self.request.user)
+        return Organization.objects.visible_to(scope).order_by("name", "pk")
