@@ -92,8 +92,8 @@ _RUNNING_STAYS = ("active", "exit_planned")
 
 def _handed_back(building: Building) -> bool:
     return not (
-        building.agreements.filter(status__in=_HOLDING_AGREEMENTS).exists()  # type: ignore[attr-defined]
-        or building.spaces.filter(stays__status__in=_RUNNING_STAYS).exists()  # type: ignore[attr-defined]
+        building.agreements.filter(status__in=_HOLDING_AGREEMENTS).exists()
+        or building.spaces.filter(stays__status__in=_RUNNING_STAYS).exists()
     )
 
 

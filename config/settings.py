@@ -258,6 +258,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- API
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100, minimum=1, maximum=1000)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=10_000)
+# numberMatched is exact up to this many rows, then the planner's estimate: an exact
+# count grows with the table (reference/performance.md §3.6).
+API_COUNT_CAP = env_int("API_COUNT_CAP", 10_000, minimum=100, maximum=1_000_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",

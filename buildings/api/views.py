@@ -79,7 +79,6 @@ from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
 
 # numberMatched is exact up to this many rows, then the planner's estimate.
-DEFAULT_COUNT_CAP = 10_000
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -249,7 +248,7 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
         keys = ordering.sort_keys(backwards=backwards)
         selection = self.selection()
         rows = selection.filter(after(keys, cursor.key)) if cursor else selection
-        cap = int(getattr(settings, "API_COUNT_CAP", DEFAULT_COUNT_CAP))
+        cap: int = settings.API_COUNT_CAP
         with transaction.atomic():
             serial_plans_only()
             page = feature_page(

@@ -8,14 +8,15 @@ that it is rejected with its column; structural problems refuse the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from ctypes import c_char_p, c_void_p
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from django.contrib.gis.gdal import GDALException, SpatialReference
 from django.contrib.gis.gdal.libgdal import lgdal
@@ -25,6 +26,7 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.utils.translation import gettext as _
 
 from buildings.importers.files import (
+    CHUNK,
     GDAL_DRIVERS,
     FileRefused,
     StagedFile,
@@ -79,50 +81,75 @@ def read(
 
 # --- CSV
 def read_csv(staged: StagedFile, *, delimiter: str | None = None) -> Table:
-    """``delimiter``: the one a profile requires, or None to recognise it."""
-    raw = staged.path.read_bytes()
-    if raw.startswith(UTF16_BOMS):
-        raise FileRefused(_("The file is UTF-16: save it as CSV UTF-8."))
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise FileRefused(
-            _("The file holds a NUL byte: it is binary or damaged."),
-            row=raw.count(b"\n", 0, nul) + 1,
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        # Mostly Windows-1252 exports: guessing would garble names silently.
-        raise FileRefused(
-            _(
-                "The file is not UTF-8 (byte 0x%(byte)02X): save it as CSV UTF-8, "
-                "then import it again."
-            )
-            % {"byte": raw[error.start]},
-            row=raw.count(b"\n", 0, error.start) + 1,
-        ) from error
-    del raw
-    header_line = text.split("\n", 1)[0]
-    found = _delimiter(header_line)
+    """``delimiter``: the one a profile requires, or None to recognise it.
+
+    The file is checked in one streaming pass, then parsed in a second one: memory
+    stays at one row, whatever the file's size."""
+    _check_text(staged.path)
+    # newline="": the csv module handles line ends itself, inside quotes too.
+    handle = staged.path.open(encoding="utf-8-sig", newline="")
+    found = _delimiter(handle.readline())
+    handle.seek(0)
     if delimiter is not None and found not in (None, delimiter):
+        handle.close()
         raise FileRefused(
             _("Columns are separated by “%(found)s”; this format uses “%(expected)s”.")
             % {"found": found, "expected": delimiter}
         )
-    separator = delimiter or found or ";"
     # strict: a stray quote is an error, not a silently merged field. No escape
     # character: the DIE file has literal backslashes inside quoted fields.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    reader = csv.reader(handle, delimiter=delimiter or found or ";", strict=True)
     try:
         header = next(reader)
     except StopIteration:
+        handle.close()
         raise FileRefused(_("The file is empty.")) from None
     except csv.Error as error:
+        handle.close()
         raise FileRefused(
             _("The header is malformed: %(reason)s") % {"reason": error}, row=1
         ) from error
     columns = _columns(header)
-    return Table(columns=columns, rows=_csv_rows(reader, columns))
+    return Table(columns=columns, rows=_csv_rows(handle, reader, columns))
+
+
+def _check_text(path: Path) -> None:
+    """UTF-8 without NUL bytes, or a refusal naming the line at fault."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as reader:
+        head = reader.read(2)
+        if head in UTF16_BOMS:
+            raise FileRefused(_("The file is UTF-16: save it as CSV UTF-8."))
+        reader.seek(0)
+        while chunk := reader.read(CHUNK):
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                raise FileRefused(
+                    _("The file holds a NUL byte: it is binary or damaged."),
+                    row=line + chunk.count(b"\n", 0, nul),
+                )
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                # Mostly Windows-1252 exports: guessing would garble names.
+                # (error.start may count up to 3 bytes left from the chunk before.)
+                at = max(0, error.start - len(error.object) + len(chunk))
+                raise FileRefused(
+                    _(
+                        "The file is not UTF-8 (byte 0x%(byte)02X): save it as CSV "
+                        "UTF-8, then import it again."
+                    )
+                    % {"byte": error.object[error.start]},
+                    row=line + chunk.count(b"\n", 0, at),
+                ) from error
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as error:
+            raise FileRefused(
+                _("The file ends in the middle of a character."), row=line
+            ) from error
 
 
 def _delimiter(header_line: str) -> str | None:
@@ -145,7 +172,12 @@ def _columns(header: list[str]) -> list[str]:
     return columns
 
 
-def _csv_rows(reader: Any, columns: list[str]) -> Iterator[RawRow]:
+def _csv_rows(handle: TextIO, reader: Any, columns: list[str]) -> Iterator[RawRow]:
+    with handle:
+        yield from _records(reader, columns)
+
+
+def _records(reader: Any, columns: list[str]) -> Iterator[RawRow]:
     line = reader.line_num
     while True:
         try:

@@ -16,12 +16,8 @@ from decimal import Decimal, InvalidOperation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from buildings.models import (
-    COMMUNE_CODE_PATTERN,
-    DEPARTMENT_CODE_PATTERN,
-    PARCEL_ID_PATTERN,
-    RNB_ID_PATTERN,
-)
+from buildings.models import COMMUNE_CODE_PATTERN, PARCEL_ID_PATTERN, RNB_ID_PATTERN
+from organizations.models import DEPARTMENT_CODE_PATTERN
 
 # Written in the files for "no value": DIE coordinates use "-", CNIG uses "NA".
 MISSING = frozenset({"", "-", "na", "n/a", "null", "(null)", "none", "nan"})
