@@ -314,9 +314,8 @@ def machine_facts() -> dict[str, Any]:
 
         facts["django"] = django.get_version()
         facts["drf"] = rest_framework.VERSION
-        facts["drf_gis"] = getattr(
-            rest_framework_gis, "__version__", None
-        ) or _dist_version("djangorestframework-gis")
+        del rest_framework_gis  # its __version__ is a tuple; the package's is plain
+        facts["drf_gis"] = _dist_version("djangorestframework-gis")
         facts["gunicorn"] = gunicorn.__version__
         facts["psycopg"] = psycopg.__version__
     except ImportError:
@@ -339,8 +338,8 @@ def machine_facts() -> dict[str, Any]:
             except Exception:  # noqa: BLE001 - postgis not installed in that database
                 conn.rollback()
             rows = conn.execute(
-                "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) "
-                "ORDER BY name",
+                "SELECT name, current_setting(name) FROM pg_settings "
+                "WHERE name = ANY(%s) ORDER BY name",
                 [
                     [
                         "shared_buffers",
@@ -352,13 +351,11 @@ def machine_facts() -> dict[str, Any]:
                         "max_parallel_workers_per_gather",
                         "max_connections",
                         "synchronous_commit",
+                        "jit_above_cost",
                     ]
                 ],
             ).fetchall()
-            facts["pg_settings"] = {
-                name: f"{setting}{'×' + unit if unit else ''}"
-                for name, setting, unit in rows
-            }
+            facts["pg_settings"] = dict(rows)
     except Exception as error:  # noqa: BLE001 - facts are best effort
         facts["postgresql"] = f"unavailable: {error}"
     return facts

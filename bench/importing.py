@@ -53,7 +53,7 @@ PROBE_ROWS = 10_000
 PROFILE_ROWS = 3_000
 
 # Runs in the child process: Django set up on the import database, then one call.
-CHILD = """
+CHILD = r"""
 import json, sys, time
 import django
 django.setup()

@@ -18,6 +18,7 @@ the cap.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -181,6 +182,8 @@ def run() -> dict[str, Any]:
             }
             log(f"  count {label}: {counts[label]}")
 
+        diagnosis = diagnose(conn, pages[-1]["last_id"] if use_box else None)
+
     # Through the API: crafted cursors, one followed next link, and a 10,000 page.
     ordering = Ordering.parse("id")
     api: list[dict[str, Any]] = []
@@ -261,6 +264,31 @@ def run() -> dict[str, Any]:
         }
         log(f"  API 10,000 features: {big_page}")
 
+    # numberMatched through the API: the first page under three caps (settings
+    # API_COUNT_CAP): 100 (a capped count, then the estimate), the default 10,000,
+    # and 1,000,000 (an exact count of the whole selection).
+    path = "/api/v1/buildings/?" + urlencode(query_base)
+    count_caps = []
+    for cap in (100, CAP, 1_000_000):
+        with Server(API_COUNT_CAP=str(cap)) as server:
+            samples = []
+            document = {}
+            for run_index in range(7):
+                t0 = time.perf_counter()
+                status, body, _h = request_once(server.port, path, headers)
+                if run_index >= 2:
+                    samples.append(time.perf_counter() - t0)
+                document = json.loads(body) if status == 200 else {}
+        count_caps.append(
+            {
+                "cap": cap,
+                "api_ms": median(samples) * 1000,
+                "numberMatched": document.get("numberMatched"),
+                "estimate": document.get("numberMatchedIsEstimate"),
+            }
+        )
+        log(f"  API first page with API_COUNT_CAP={cap}: {count_caps[-1]}")
+
     for page in pages:
         page.pop("ids")
     first = next(a["api_ms"] for a in api if a["offset"] == 0)
@@ -272,8 +300,80 @@ def run() -> dict[str, Any]:
         "sql": pages,
         "api": api,
         "api_10000": big_page,
+        "api_count_caps": count_caps,
         "counts": counts,
         "deep_over_first": deepest["api_ms"] / first if first else None,
+        "diagnosis": diagnosis,
         "targets": TARGETS,
         "background_cpu": background,
     }
+
+
+# The list filter's spelling (buildings/api/filters.py): an explicit ``&&`` and then
+# ``ST_Intersects``, whose PostGIS 3 support function adds the same ``&&`` again.
+BOX = "ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)"
+FILTERS = {
+    "&& + ST_Intersects (as the API)": (
+        f"point && {BOX} AND ST_Intersects(point, {BOX})"
+    ),
+    "ST_Intersects alone": f"ST_Intersects(point, {BOX})",
+}
+
+
+def diagnose(conn: Any, last_id: int | None) -> dict[str, Any]:
+    """Why a keyset page of the Île-de-France box costs what it costs: the filter's
+    spelling (row estimate, plan) and JIT compilation, each switched on and off."""
+    box = dict(zip(("x0", "y0", "x1", "y1"), IDF, strict=True))
+    exact = conn.execute(
+        "SELECT count(*) FROM buildings_building WHERE "
+        + FILTERS["ST_Intersects alone"],
+        box,
+    ).fetchone()[0]
+    out: dict[str, Any] = {
+        "box": IDF,
+        "exact": exact,
+        "after_id": last_id or 0,
+        "rows": [],
+    }
+    for label, where in FILTERS.items():
+        plan = conn.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT id FROM buildings_building WHERE {where}",
+            box,
+        ).fetchone()[0]
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        sql = (
+            f"SELECT id FROM buildings_building WHERE {where} AND id > %(last)s "
+            f"ORDER BY id LIMIT {PAGE}"
+        )
+        params = {**box, "last": last_id or 0}
+        for jit in ("on", "off"):
+            conn.execute(f"SET jit = {jit}")
+            text = "\n".join(
+                row[0]
+                for row in conn.execute(f"EXPLAIN (ANALYZE, FORMAT TEXT) {sql}", params)
+            )
+            jit_ms = re.search(r"Timing: .*Total ([\d.]+) ms", text)
+            elapsed, _ = _time(conn, sql, params, runs=5)
+            top = next(
+                (
+                    line.strip(" ->")
+                    for line in text.splitlines()[1:]
+                    if "Scan" in line or "Sort" in line
+                ),
+                "",
+            ).split("  (")[0]
+            out["rows"].append(
+                {
+                    "filter": label,
+                    "jit": jit,
+                    "estimate": estimate,
+                    "ms": elapsed,
+                    "jit_ms": float(jit_ms.group(1)) if jit_ms else 0.0,
+                    "plan": top,
+                }
+            )
+        conn.execute("RESET jit")
+    log(f"  diagnosis: {out}")
+    return out

@@ -16,6 +16,33 @@ VENDOR_FILES = {
     "vendor/ol/ol.js": "ol/dist/ol.js",
     "vendor/ol/ol.js.map": "ol/dist/ol.js.map",
     "vendor/ol/ol.css": "ol/ol.css",
+    # Maps (maps/render.py): Leaflet and the plugins folium would load from CDNs.
+    "vendor/leaflet/leaflet.js": "leaflet/dist/leaflet.js",
+    "vendor/leaflet/leaflet.js.map": "leaflet/dist/leaflet.js.map",
+    "vendor/leaflet/leaflet.css": "leaflet/dist/leaflet.css",
+    "vendor/leaflet/images/layers.png": "leaflet/dist/images/layers.png",
+    "vendor/leaflet/images/layers-2x.png": "leaflet/dist/images/layers-2x.png",
+    "vendor/leaflet/images/marker-icon.png": "leaflet/dist/images/marker-icon.png",
+    "vendor/leaflet/images/marker-icon-2x.png": (
+        "leaflet/dist/images/marker-icon-2x.png"
+    ),
+    "vendor/leaflet/images/marker-shadow.png": "leaflet/dist/images/marker-shadow.png",
+    "vendor/leaflet.markercluster/leaflet.markercluster.js": (
+        "leaflet.markercluster/dist/leaflet.markercluster.js"
+    ),
+    "vendor/leaflet.markercluster/leaflet.markercluster.js.map": (
+        "leaflet.markercluster/dist/leaflet.markercluster.js.map"
+    ),
+    "vendor/leaflet.markercluster/MarkerCluster.css": (
+        "leaflet.markercluster/dist/MarkerCluster.css"
+    ),
+    "vendor/leaflet.markercluster/MarkerCluster.Default.css": (
+        "leaflet.markercluster/dist/MarkerCluster.Default.css"
+    ),
+    "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js": (
+        "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"
+    ),
+    "vendor/leaflet.heat/leaflet-heat.js": "leaflet.heat/dist/leaflet-heat.js",
 }
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from occupancy import views as occupancy_views
 from organizations.selectors import Persona, scope_for
 
 # The landing page of each persona, by URL slug.
@@ -36,6 +37,9 @@ def persona_space(request: HttpRequest, space: str) -> HttpResponse:
         return redirect(f"{reverse('login')}?next={request.path}")
     if SPACES.get(scope.persona) != space:
         raise Http404
+    if scope.persona is Persona.OPERATOR:
+        # The operator space is the list of its sites.
+        return occupancy_views.my_sites_page(request)
     return render(request, f"pages/space_{scope.persona.value}.html", {"scope": scope})
 
 

@@ -100,7 +100,8 @@ class Profile:
     delimiter: ClassVar[str | None] = None
     layer: ClassVar[str | None] = None
     vintage_required: ClassVar[bool] = False
-    # The columns a file must have, and every column the profile reads.
+    # The columns a file must have, and those it may have: any other column is
+    # reported once as not read.
     required: tuple[str, ...] = ()
     known: tuple[str, ...] = ()
     # The columns ``normalise`` reads, when fewer than ``known`` (GDAL layers are

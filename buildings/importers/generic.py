@@ -91,8 +91,7 @@ class GenericProfile(Profile):
         self.mapping = dict(mapping)
         self.column_of = {target: column for column, target in mapping.items()}
         self.key_column = self.column_of["inventory_id"]
-        self.required = tuple(mapping)
-        self.known = tuple(mapping)
+        self.required = self.known = self.reads = tuple(mapping)
         self.choices = {
             target: _choice_lookup(Building._meta.get_field(target))
             for target in targets

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pghistory
+import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.gis.db.models import GeometryField
@@ -49,11 +50,11 @@ from config.errors import DomainError
 
 PROFILES = ("die", "cnig-friches", "generic")
 ON_ERROR = ("abort", "skip")
-# Rows per INSERT … ON CONFLICT statement, and keys per lookup: big enough that
-# 20,000 rows take a few dozen queries, small enough to keep statements modest.
-BATCH_SIZE = 2000
+# Keys per lookup query: 20,000 rows take two, and statements stay modest.
 LOOKUP_SIZE = 10_000
+# Rows between two progress reports, while reading and while copying.
 PROGRESS_EVERY = 500
+COPY_PROGRESS_EVERY = 2000
 STAGING = "buildings_import_staging"
 SITE_UPSERT = """
     INSERT INTO buildings_site (code, designation, commune_id, created_at)
@@ -77,7 +78,7 @@ SUITABILITY_FIELDS = (
 )
 # What a lookup needs from a stored building to decide and to score.
 EXISTING_FIELDS = (
-    "pk", "inventory_id", "source", "source_vintage", "source_fingerprint",
+    "inventory_id", "source", "source_vintage", "source_fingerprint",
     "is_confidential", *sorted(suitability.INPUT_FIELDS),
 )  # fmt: skip
 
@@ -94,7 +95,7 @@ def import_file(
     dry_run: bool = False,
     srid: int | None = None,
     mapping: Mapping[str, str] | None = None,
-    vintage: date | None = None,
+    vintage: date | str | None = None,
     by: User | None = None,
     progress: Progress | None = None,
     file_name: str | None = None,
@@ -119,6 +120,14 @@ def import_file(
             _("on_error is “abort” or “skip”, not “%(value)s”.") % {"value": on_error},
             field="on_error",
         )
+    if isinstance(vintage, str):
+        # Job options travel as JSON: the vintage comes back as text.
+        try:
+            vintage = date.fromisoformat(vintage)
+        except ValueError as error:
+            raise DomainError(
+                _("The vintage is a date, YYYY-MM-DD."), field="vintage"
+            ) from error
     path = Path(path)
     name = file_name or path.name
     report = ImportReport(
@@ -138,8 +147,8 @@ def import_file(
         if chosen.vintage_required and context.vintage is None:
             raise FileRefused(
                 _(
-                    "Give the inventory's vintage (--vintage YYYY-MM-DD): the "
-                    "file's date_de_reference column is not reliable."
+                    "Give the inventory's vintage (YYYY-MM-DD; --vintage on the "
+                    "command line): its date_de_reference column is not reliable."
                 )
             )
         with tempfile.TemporaryDirectory(prefix="intercalaire-import-") as directory:
@@ -221,17 +230,14 @@ def _validate(
     context.projection = projection
     if warning:
         report.warn(None, None, warning)
-    for table_name, codes in (
-        ("communes", context.communes),
-        ("départements", context.departments),
-    ):
-        if not codes:
-            report.warn(
-                None,
-                None,
-                _("No %(table)s are loaded: rows are not linked to any.")
-                % {"table": table_name},
-            )
+    if not context.communes:
+        report.warn(
+            None, None, _("No communes are loaded: rows are not linked to any.")
+        )
+    if not context.departments:
+        report.warn(
+            None, None, _("No départements are loaded: rows are not linked to any.")
+        )
     candidates: list[Candidate] = []
     rows_by_key: dict[str, list[int]] = defaultdict(list)
     rejected: set[int] = set()
@@ -300,9 +306,10 @@ def _write(
             _upsert(report, candidates, profile, context, notify=notify)
             if dry_run:
                 transaction.set_rollback(True)
-    except DatabaseError as error:
+    except (DatabaseError, psycopg.Error) as error:
         # Validation mirrors the constraints, so this is a bug or a race; either
-        # way the transaction is gone and nothing was written.
+        # way the transaction is gone and nothing was written. (COPY runs on the
+        # psycopg cursor, whose errors Django does not wrap.)
         report.created = report.updated = report.unchanged = 0
         report.refuse(
             _("The database refused the import, nothing was written: %(error)s")
@@ -356,7 +363,8 @@ def _upsert(
     for candidate, stored in to_write:
         building = _building(candidate, stored, site_ids, profile, context)
         groups[frozenset(candidate.fields)].append(building)
-    _copy_buildings(groups, notify=notify)
+    if groups:
+        _copy_buildings(groups, notify=notify)
 
 
 def _copy_buildings(
@@ -396,7 +404,7 @@ def _copy_buildings(
                     building.created_at = building.updated_at = now
                     copy.write_row([*row(building), group])
                     done += 1
-                    if done % BATCH_SIZE == 0:
+                    if done % COPY_PROGRESS_EVERY == 0:
                         notify("writing", done, total)
         for group, names in enumerate(groups):
             updated = sorted(

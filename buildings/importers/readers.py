@@ -194,7 +194,10 @@ def _records(reader: Any, columns: list[str]) -> Iterator[RawRow]:
         number, line = line + 1, reader.line_num
         if not any(cell.strip() for cell in record):
             continue  # blank lines, and rows of empty cells (";;;;")
-        row = RawRow(number, dict(zip(columns, record, strict=False)))
+        # A short row gets empty cells: it is rejected for its length, and its
+        # other cells are still checked.
+        row = RawRow(number, dict.fromkeys(columns, ""))
+        row.values.update(zip(columns, record, strict=False))
         if len(record) != len(columns):
             # Named after the first column without a value, or the first surplus one.
             column = (
@@ -250,7 +253,7 @@ def _xlsx_rows(
             if not any(c.value not in (None, "") for c in row_cells):
                 continue
             number = next((c.row for c in row_cells if getattr(c, "row", None)), number)
-            row = RawRow(number, {})
+            row = RawRow(number, dict.fromkeys(columns, ""))
             for column, cell in zip(columns, row_cells, strict=False):
                 if cell.data_type == "f":
                     row.problems.append(

@@ -7,6 +7,8 @@ import io
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from django.utils.translation import gettext as _
+
 Level = Literal["error", "warning"]
 # A cell opening with one of these is run as a formula by spreadsheet software
 # (reference/reliability.md F2): the report quotes values from untrusted files.
@@ -32,9 +34,9 @@ class Issue:
     def __str__(self) -> str:
         place = self.file
         if self.row is not None:
-            place += f", row {self.row}"
+            place += _(", row %(row)s") % {"row": self.row}
         if self.column:
-            place += f", column “{self.column}”"
+            place += _(", column “%(column)s”") % {"column": self.column}
         return f"{place}: {self.reason}"
 
 
@@ -92,16 +94,30 @@ class ImportReport:
         return data
 
     def summary(self) -> str:
-        note = " (dry run)" if self.dry_run else ""
+        note = _(" (dry run)") if self.dry_run else ""
         if self.refused:
-            note = " (file refused: nothing written)"
+            note = _(" (file refused: nothing written)")
         elif not self.written and not self.dry_run and self.rejected:
-            note = " (rows rejected: nothing written)"
+            note = _(" (rows rejected: nothing written)")
+        counts = {
+            "file": self.file,
+            "profile": self.profile,
+            "read": self.rows_read,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "note": note,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+        }
         return (
-            f"{self.file} ({self.profile}): {self.rows_read} rows read; "
-            f"{self.created} created, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.rejected} rejected{note}; "
-            f"{len(self.errors)} errors, {len(self.warnings)} warnings."
+            _(
+                "%(file)s (%(profile)s): %(read)d rows read; %(created)d created, "
+                "%(updated)d updated, %(unchanged)d unchanged, %(rejected)d "
+                "rejected%(note)s; %(errors)d errors, %(warnings)d warnings."
+            )
+            % counts
         )
 
     def to_csv(self) -> str:

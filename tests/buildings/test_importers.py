@@ -39,7 +39,9 @@ from buildings.models import (
 from config.errors import DomainError
 from tests.buildings.factories import BuildingFactory, CommuneFactory
 from tests.data.import_corpus import (
+    DIE_NAME,
     die_row,
+    die_text,
     feature_collection,
     ogr2ogr,
     write_die,
@@ -391,6 +393,45 @@ def test_the_vintage_comes_from_the_option_before_the_file_name(tmp_path: Path) 
     assert Building.objects.get().source_vintage == date(2022, 12, 31)
 
 
+def test_unknown_columns_are_allowed_and_reported_once(tmp_path: Path) -> None:
+    path = tmp_path / DIE_NAME
+    lines = die_text([die_row(1), die_row(2)]).splitlines()
+    path.write_text(
+        "\n".join(
+            [lines[0] + ";commentaire"] + [line + ";à revoir" for line in lines[1:]]
+        )
+        + "\n"
+    )
+
+    report = import_file(path, profile="die")
+
+    assert report.created == 2
+    assert [(w.row, w.reason) for w in report.warnings if w.row] == [
+        (1, "Columns not read: commentaire.")
+    ]
+
+
+def test_the_official_files_bom_and_windows_line_ends_are_read(tmp_path: Path) -> None:
+    path = tmp_path / DIE_NAME
+    text = die_text([die_row(1, designation_batiment_terrain="AILE “NORD”; 2e")])
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+
+    report = import_file(path, profile="die")
+
+    assert report.created == 1, report.errors
+    assert Building.objects.get().designation == "AILE “NORD”; 2e"
+
+
+def test_a_vintage_given_as_text_is_read_as_a_date(tmp_path: Path) -> None:
+    path = write_die(tmp_path, [die_row(1)], "inventaire.csv")
+
+    import_file(path, profile="die", vintage="2022-12-31")
+
+    assert Building.objects.get().source_vintage == date(2022, 12, 31)
+    with pytest.raises(DomainError):
+        import_file(path, profile="die", vintage="31/12/2022")
+
+
 # --- on_error and dry_run
 def test_skip_writes_the_valid_rows_and_reports_the_rejected_ones(
     tmp_path: Path,
@@ -704,6 +745,46 @@ def test_a_mapped_xlsx_reads_numbers_dates_and_text(tmp_path: Path) -> None:
     building = Building.objects.get()
     assert (building.year_built, building.vacancy_since) == (1965, date(2022, 5, 1))
     assert building.status == BuildingStatus.VACANT
+
+
+def test_a_geopackage_of_polygons_gives_footprints_and_points_inside(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "source.geojson"
+    square = [[5.36, 43.29], [5.37, 43.29], [5.37, 43.30], [5.36, 43.30], [5.36, 43.29]]
+    # A "C": its centroid falls outside, its point on surface does not.
+    c_shape = [
+        [5.40, 43.30], [5.43, 43.30], [5.43, 43.31], [5.41, 43.31], [5.41, 43.32],
+        [5.43, 43.32], [5.43, 43.33], [5.40, 43.33], [5.40, 43.30],
+    ]  # fmt: skip
+    source.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"ref": f"P-{n}", "nom": f"Îlot {n}"},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                    for n, ring in enumerate([square, c_shape], start=1)
+                ],
+            }
+        )
+    )
+    path = tmp_path / "ilots.gpkg"
+    ogr2ogr(source, path, "GPKG", "-nln", "ilots")
+
+    report = import_file(
+        path, profile="generic", mapping={"ref": "inventory_id", "nom": "designation"}
+    )
+
+    assert report.created == 2, report.errors
+    for building in Building.objects.all():
+        assert building.footprint is not None
+        assert building.footprint.geom_type == "MultiPolygon"
+        assert building.point is not None
+        assert building.footprint.contains(building.point)
 
 
 # --- The report

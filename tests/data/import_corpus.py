@@ -351,6 +351,13 @@ CORPUS: list[BadFile] = [
         row=4,
         column="(29)",
     ),
+    BadFile(
+        "a row of two fields",
+        "die",
+        write_text(DIE_NAME, GOOD_DIE + "PACA/1/2;IB00100999999\n"),
+        row=5,
+        column="designation_site",
+    ),
     BadFile("no vintage in the name", "die", _die([die_row(1)], "inventaire.csv")),
     BadFile(
         "zip renamed .csv", "die", write_bytes(DIE_NAME, zip_bytes([("a.csv", b"x")]))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from buildings.importers import ON_ERROR, PROFILES, ImportReport, import_file
 from config.errors import DomainError
@@ -94,31 +95,39 @@ class Command(BaseCommand):
         self._print(report)
         if options["report"]:
             options["report"].write_text(report.to_csv(), encoding="utf-8")
-            self.stdout.write(f"Report written to {options['report']}.")
+            self.stdout.write(
+                _("Report written to %(path)s.") % {"path": options["report"]}
+            )
         if not report.ok:
             raise CommandError(
-                "The file was refused: nothing was written."
+                _("The file was refused: nothing was written.")
                 if report.refused
-                else "Rows were rejected: nothing was written (--on-error skip "
-                "imports the valid rows)."
+                else _(
+                    "Rows were rejected: nothing was written (--on-error skip "
+                    "imports the valid rows)."
+                )
             )
 
     def _print(self, report: ImportReport) -> None:
         self.stdout.write(report.summary())
-        for title, issues in (("Errors", report.errors), ("Warnings", report.warnings)):
+        for title, issues in (
+            (_("Errors:"), report.errors),
+            (_("Warnings:"), report.warnings),
+        ):
             if not issues:
                 continue
-            self.stdout.write(f"{title}:")
+            self.stdout.write(title)
             for issue in issues[:SHOWN_ISSUES]:
                 self.stdout.write(f"  {issue}")
             if len(issues) > SHOWN_ISSUES:
                 self.stdout.write(
-                    f"  … and {len(issues) - SHOWN_ISSUES} more (see --report)."
+                    _("  … and %(count)d more (see --report).")
+                    % {"count": len(issues) - SHOWN_ISSUES}
                 )
         if report.dry_run:
-            self.stdout.write("Dry run: nothing was written.")
+            self.stdout.write(_("Dry run: nothing was written."))
         elif report.written:
-            self.stdout.write(self.style.SUCCESS("Imported."))
+            self.stdout.write(self.style.SUCCESS(_("Imported.")))
 
     def _progress_writer(self) -> Any:
         interactive = sys.stderr.isatty()
@@ -140,13 +149,18 @@ class Command(BaseCommand):
 def _read_mapping(path: Path) -> dict[str, str]:
     try:
         if path.stat().st_size > MAPPING_MAX_BYTES:
-            raise CommandError(f"The mapping file {path} is too large.")
+            raise CommandError(
+                _("The mapping file %(path)s is too large.") % {"path": path}
+            )
         mapping = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise CommandError(f"Cannot read the mapping {path}: {error}") from error
+        raise CommandError(
+            _("Cannot read the mapping %(path)s: %(error)s")
+            % {"path": path, "error": error}
+        ) from error
     if not isinstance(mapping, dict) or not all(
         isinstance(key, str) and isinstance(value, str)
         for key, value in mapping.items()
     ):
-        raise CommandError("The mapping must be a JSON object of column → field.")
+        raise CommandError(_("The mapping must be a JSON object of column → field."))
     return mapping

@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from buildings import demo as buildings_demo
+from finance import demo as finance_demo
+from occupancy import demo as occupancy_demo
 from organizations import demo as organizations_demo
 
 
@@ -19,6 +21,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             accounts = organizations_demo.load()
             buildings_demo.load()
+            occupancy_demo.load()
+            # Last: it attaches to the occupancy demo's agreement when there is one.
+            finance_demo.load()
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self.stdout.write(f"Demo accounts (password: {settings.DEMO_PASSWORD}):")
         for account in accounts:

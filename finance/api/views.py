@@ -1,0 +1,499 @@
+"""Finance over HTTP (/api/v1/finance/): scoped reads, State editors' writes.
+
+Reads start from the scoped selectors (finance/selectors.py): funders get their own
+commitments and disbursements, operators those of their agreements, State agents
+their territory's, and anything else answers 404. Writes are for admins and
+editors of a State service, within its territory; they call the services, which
+hold the rules. Updates need the ETag of the version read (If-Match: 428 without,
+412 when stale); disbursements need an ``Idempotency-Key`` header, and a retry with
+the same key returns the first disbursement (200) instead of paying twice.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, parsers, permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from buildings.models import Building
+from config.etag import ConditionalWriteMixin
+from finance import services
+from finance.api.serializers import (
+    CommitmentSerializer,
+    CommitmentWriteSerializer,
+    CostLineSerializer,
+    CostLineWriteSerializer,
+    DashboardSerializer,
+    DisbursementSerializer,
+    DisbursementWriteSerializer,
+    FeePaymentSerializer,
+    FeePaymentWriteSerializer,
+    FilterQuerySerializer,
+    SecurityBaselineSerializer,
+    SecurityBaselineWriteSerializer,
+    SubLettingSerializer,
+    SubLettingWriteSerializer,
+)
+from finance.indicators import dashboard_get
+from finance.models import (
+    Commitment,
+    CostLine,
+    Disbursement,
+    FeePayment,
+    SecurityBaseline,
+    SubLetting,
+)
+from finance.selectors import (
+    Filters,
+    commitment_rows,
+    cost_line_list,
+    disbursement_list,
+    fee_payment_list,
+    security_baseline_list,
+    subletting_list,
+    writable_departments,
+)
+from organizations.selectors import Scope, scope_for
+
+M = TypeVar("M", bound=models.Model)
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag of the version you read: 428 without it, 412 if stale.",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "A key of yours for this payment (a UUID): a retry with the same key "
+        "returns the first disbursement (200) instead of recording a second."
+    ),
+)
+READ_ERRORS = {404: OpenApiResponse(description="No such row in your scope.")}
+WRITE_ERRORS = {
+    400: OpenApiResponse(description="Invalid input, with the field at fault."),
+    403: OpenApiResponse(description="Not an editor of a State service here."),
+    409: OpenApiResponse(description="Conflicts with recorded data (the field)."),
+}
+UPDATE_ERRORS = {
+    **WRITE_ERRORS,
+    404: READ_ERRORS[404],
+    412: OpenApiResponse(description="The row changed since you read it."),
+    428: OpenApiResponse(description="If-Match is missing."),
+}
+
+
+def _acting(request: Request) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+class FinanceAccess(permissions.BasePermission):
+    """Signed-in callers read within their scope; admins and editors of a State
+    service write, within that service's territory."""
+
+    message = _("Only editors of a State service may record finance data.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not user.is_authenticated:
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return view.writable_departments is None or bool(view.writable_departments)
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        departments: frozenset[str] | None = view.writable_departments
+        building: Building = view.building_of(obj)
+        return departments is None or building.department_id in departments
+
+
+class _FinanceView(APIView):
+    @property
+    def scope(self) -> Scope:
+        return scope_for(self.request.user)
+
+    @cached_property
+    def writable_departments(self) -> frozenset[str] | None:
+        scope = self.scope
+        if not (
+            scope.is_state_agent or getattr(self.request.user, "is_superuser", False)
+        ):
+            return frozenset()
+        return writable_departments(scope=scope, user=self.request.user)
+
+    def write_context(self) -> dict[str, Any]:
+        return {"request": self.request, "departments": self.writable_departments}
+
+
+class _RowViewSet(
+    ConditionalWriteMixin,
+    _FinanceView,
+    mixins.ListModelMixin,
+    GenericViewSet[M],
+    Generic[M],
+):
+    """List, retrieve (with ETag) and the locked lookup that writes share."""
+
+    permission_classes = [FinanceAccess]
+    lookup_value_regex = "[0-9]+"
+    parser_classes = [parsers.JSONParser]
+
+    def scoped(self) -> QuerySet[M]:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet[M]:
+        return self.scoped()
+
+    def building_of(self, obj: M) -> Building:
+        raise NotImplementedError
+
+    def get_object(self) -> M:
+        queryset = self.scoped()
+        if self.request.method not in permissions.SAFE_METHODS:
+            # Locked for the write's transaction, so that the If-Match check and
+            # the write see the same version.
+            queryset = queryset.select_for_update(of=("self",))
+        try:
+            obj = queryset.get(pk=int(self.kwargs["pk"]))
+        except ObjectDoesNotExist:
+            raise exceptions.NotFound from None
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    def _one(self, obj: M, status_code: int = status.HTTP_200_OK) -> Response:
+        serializer = self.get_serializer(obj)
+        return self.with_etag(Response(serializer.data, status=status_code), obj)  # type: ignore[arg-type]
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return self._one(self.get_object())
+
+    def _input(
+        self, serializer_class: type[BaseSerializer[Any]], **kwargs: Any
+    ) -> dict[str, Any]:
+        data = serializer_class(
+            data=self.request.data, context=self.write_context(), **kwargs
+        )
+        data.is_valid(raise_exception=True)
+        return dict(data.validated_data)
+
+
+# --- Commitments
+@extend_schema(tags=["finance"])
+class CommitmentViewSet(_RowViewSet[Commitment]):
+    """Commitments: funders read theirs, operators those of their agreements,
+    State agents their territory's; State editors record and change them."""
+
+    queryset = Commitment.objects.none()  # schema generation only
+    serializer_class = CommitmentSerializer
+
+    def scoped(self) -> QuerySet[Commitment]:
+        return commitment_rows(scope=self.scope, filters=Filters())
+
+    def get_queryset(self) -> QuerySet[Commitment]:
+        if self.action != "list":
+            return self.scoped()
+        query = FilterQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        filters = Filters(
+            year=params.get("year"),
+            building_id=params.get("building"),
+            nature=params.get("nature"),
+            funder_id=params.get("funder"),
+        )
+        return commitment_rows(scope=self.scope, filters=filters)
+
+    def building_of(self, obj: Commitment) -> Building:
+        return obj.site
+
+    @extend_schema(parameters=[FilterQuerySerializer])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: CommitmentSerializer, **READ_ERRORS})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return super().retrieve(request, pk)
+
+    @extend_schema(
+        request=CommitmentWriteSerializer,
+        responses={201: CommitmentSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._input(CommitmentWriteSerializer)
+        commitment = services.commitment_create(by=_acting(request), **data)
+        return self._one(self.scoped().get(pk=commitment.pk), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=CommitmentWriteSerializer,
+        parameters=[IF_MATCH],
+        responses={200: CommitmentSerializer, **UPDATE_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        with transaction.atomic():
+            commitment = self.get_object()
+            data = self._input(CommitmentWriteSerializer, partial=True)
+            services.commitment_update(
+                commitment=commitment, by=_acting(request), **data
+            )
+        return self._one(self.scoped().get(pk=commitment.pk))
+
+
+# --- Disbursements
+@extend_schema(tags=["finance"])
+class DisbursementViewSet(_RowViewSet[Disbursement]):
+    """Payments against commitments, read within the commitments' scope. A
+    disbursement is never edited: a mistake is corrected by the administration,
+    and the audit trail keeps both versions."""
+
+    queryset = Disbursement.objects.none()
+    serializer_class = DisbursementSerializer
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+
+    def scoped(self) -> QuerySet[Disbursement]:
+        return disbursement_list(scope=self.scope)
+
+    def building_of(self, obj: Disbursement) -> Building:
+        return obj.commitment.site
+
+    @extend_schema(responses={200: DisbursementSerializer, **READ_ERRORS})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return super().retrieve(request, pk)
+
+    @extend_schema(
+        request={
+            "application/json": DisbursementWriteSerializer,
+            "multipart/form-data": DisbursementWriteSerializer,
+        },
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: DisbursementSerializer,
+            200: OpenApiResponse(
+                DisbursementSerializer,
+                description="A retry: the disbursement first recorded with this key.",
+            ),
+            **WRITE_ERRORS,
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = self._input(DisbursementWriteSerializer)
+        document = data.pop("evidence_file", None)
+        reference = data.pop("evidence_reference", "")
+        disbursement, created = services.disbursement_record(
+            by=_acting(request),
+            evidence=document if document is not None else reference,
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            **data,
+        )
+        response = self._one(
+            disbursement, status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+# --- The State's books: cost lines, baselines, fees, sub-lettings
+@extend_schema(tags=["finance"])
+class CostLineViewSet(_RowViewSet[CostLine]):
+    """What a site costs, by category and payer (State agents of the territory)."""
+
+    queryset = CostLine.objects.none()
+    serializer_class = CostLineSerializer
+
+    def scoped(self) -> QuerySet[CostLine]:
+        return cost_line_list(scope=self.scope)
+
+    def building_of(self, obj: CostLine) -> Building:
+        return obj.building
+
+    @extend_schema(responses={200: CostLineSerializer, **READ_ERRORS})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return super().retrieve(request, pk)
+
+    @extend_schema(
+        request=CostLineWriteSerializer,
+        responses={201: CostLineSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._input(CostLineWriteSerializer)
+        line = services.cost_line_create(by=_acting(request), **data)
+        return self._one(line, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=CostLineWriteSerializer,
+        parameters=[IF_MATCH],
+        responses={200: CostLineSerializer, **UPDATE_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        with transaction.atomic():
+            line = self.get_object()
+            data = self._input(CostLineWriteSerializer, partial=True)
+            data.pop("building", None)  # a cost line stays on its building
+            line = services.cost_line_update(
+                cost_line=line, by=_acting(request), **data
+            )
+        return self._one(line)
+
+
+@extend_schema(tags=["finance"])
+class SecurityBaselineViewSet(_RowViewSet[SecurityBaseline]):
+    """What guarding each building empty would cost (one per building)."""
+
+    queryset = SecurityBaseline.objects.none()
+    serializer_class = SecurityBaselineSerializer
+
+    def scoped(self) -> QuerySet[SecurityBaseline]:
+        return security_baseline_list(scope=self.scope)
+
+    def building_of(self, obj: SecurityBaseline) -> Building:
+        return obj.building
+
+    @extend_schema(responses={200: SecurityBaselineSerializer, **READ_ERRORS})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return super().retrieve(request, pk)
+
+    @extend_schema(
+        summary="Set a building's baseline (replaces the one it has)",
+        request=SecurityBaselineWriteSerializer,
+        responses={201: SecurityBaselineSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._input(SecurityBaselineWriteSerializer)
+        baseline = services.security_baseline_set(by=_acting(request), **data)
+        return self._one(baseline, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=SecurityBaselineWriteSerializer,
+        parameters=[IF_MATCH],
+        responses={200: SecurityBaselineSerializer, **UPDATE_ERRORS},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        with transaction.atomic():
+            baseline = self.get_object()
+            data = self._input(SecurityBaselineWriteSerializer, partial=True)
+            data.pop("building", None)
+            current = {
+                "method": baseline.method,
+                "hourly_rate": baseline.hourly_rate,
+                "hours_per_month": baseline.hours_per_month,
+                "monthly_amount": baseline.monthly_amount,
+                "source": baseline.source,
+                "illustrative": baseline.illustrative,
+            }
+            baseline = services.security_baseline_set(
+                by=_acting(request),
+                building=baseline.building,
+                **(current | data),
+            )
+        return self._one(baseline)
+
+
+@extend_schema(tags=["finance"])
+class FeePaymentViewSet(_RowViewSet[FeePayment]):
+    """Occupation fees actually paid (State agents of the territory)."""
+
+    queryset = FeePayment.objects.none()
+    serializer_class = FeePaymentSerializer
+
+    def scoped(self) -> QuerySet[FeePayment]:
+        return fee_payment_list(scope=self.scope)
+
+    def building_of(self, obj: FeePayment) -> Building:
+        return obj.agreement.building
+
+    @extend_schema(responses={200: FeePaymentSerializer, **READ_ERRORS})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return super().retrieve(request, pk)
+
+    @extend_schema(
+        request=FeePaymentWriteSerializer,
+        responses={201: FeePaymentSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._input(FeePaymentWriteSerializer)
+        payment = services.fee_payment_record(by=_acting(request), **data)
+        return self._one(payment, status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["finance"])
+class SubLettingViewSet(_RowViewSet[SubLetting]):
+    """Space let to hosted organisations, for indicator 17 (sub-letting revenue)."""
+
+    queryset = SubLetting.objects.none()
+    serializer_class = SubLettingSerializer
+
+    def scoped(self) -> QuerySet[SubLetting]:
+        return subletting_list(scope=self.scope)
+
+    def building_of(self, obj: SubLetting) -> Building:
+        return obj.agreement.building
+
+    @extend_schema(responses={200: SubLettingSerializer, **READ_ERRORS})
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return super().retrieve(request, pk)
+
+    @extend_schema(
+        request=SubLettingWriteSerializer,
+        responses={201: SubLettingSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = self._input(SubLettingWriteSerializer)
+        row = services.subletting_create(by=_acting(request), **data)
+        return self._one(row, status.HTTP_201_CREATED)
+
+
+# --- Indicators
+class IndicatorsView(_FinanceView):
+    """The dashboard's figures for the caller's commitments."""
+
+    permission_classes = [FinanceAccess]
+
+    @extend_schema(
+        tags=["finance"],
+        summary="Finance indicators of the caller's commitments",
+        description=(
+            "Committed vs disbursed by funder, site, nature and year; co-funding "
+            "shares (cash and valued in kind, cash only; committed and disbursed); "
+            "leverage (non-State ÷ State, total ÷ State); per site: costs per "
+            "place per day and per night provided, guarding cost avoided and the "
+            "owner's net balance (estimates), the State's contribution in kind, "
+            "sub-letting revenue; occupancy aggregates with counts under 5 people "
+            "withheld. `methodology` states every definition."
+        ),
+        parameters=[FilterQuerySerializer],
+        responses={200: DashboardSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        query = FilterQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        dashboard = dashboard_get(
+            scope=self.scope,
+            filters=Filters(
+                year=params.get("year"),
+                building_id=params.get("building"),
+                nature=params.get("nature"),
+                funder_id=params.get("funder"),
+            ),
+        )
+        return Response(DashboardSerializer(dashboard).data)

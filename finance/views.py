@@ -1,0 +1,167 @@
+"""The finance dashboard pages, under /financement/.
+
+Funders see their own commitments; State agents every commitment of their
+territory's buildings. Other personas get a 404, anonymous visitors the login
+page. Reads go through finance.selectors and finance.indicators; this module only
+shapes what the template shows and writes the downloads.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from finance import charts, exports
+from finance.forms import DashboardFilterForm
+from finance.indicators import Dashboard, dashboard_get
+from finance.selectors import (
+    commitment_rows,
+    filter_choices,
+    filtered_commitments,
+    filtered_disbursements,
+)
+from organizations.selectors import Persona, Scope, scope_for
+
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
+PAGE_SIZE = 50
+PERSONAS = (Persona.FUNDER, Persona.STATE_AGENT)
+
+
+def finance_page(
+    view: Callable[Concatenate[HttpRequest, Scope, P], R],
+) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseBase]:
+    """Login for anonymous visitors, 404 but for funders and State agents."""
+
+    def page(
+        request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
+    ) -> R | HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        scope = scope_for(request.user)
+        if scope.persona not in PERSONAS:
+            raise Http404
+        return view(request, scope, *args, **kwargs)
+
+    functools.update_wrapper(page, view)
+    return page
+
+
+def _form(request: HttpRequest, scope: Scope) -> DashboardFilterForm:
+    return DashboardFilterForm(
+        request.GET or None,
+        choices=filter_choices(scope=scope),
+        with_funder=scope.is_state_agent,
+    )
+
+
+def _charts(dashboard: Dashboard) -> dict[str, Any]:
+    progress = [
+        charts.progress_chart(rows, chart_id=chart_id, title=title)
+        for chart_id, title, rows in (
+            ("by-funder", _("By funder"), dashboard.by_funder),
+            ("by-nature", _("By nature"), dashboard.by_nature),
+            ("by-year", _("By year (decisions / payments)"), dashboard.by_year),
+            ("by-site", _("By site"), dashboard.by_site),
+        )
+        if rows
+    ]
+    committed, cash_only, paid, paid_cash = dashboard.cofunding
+    shares = [
+        charts.share_chart(variant, chart_id=chart_id, title=title)
+        for chart_id, title, variant in (
+            (
+                "shares-committed",
+                _("Shares of committed contributions, cash and valued in kind"),
+                committed,
+            ),
+            ("shares-cash", _("Shares of committed cash only"), cash_only),
+            (
+                "shares-disbursed",
+                _("Shares of disbursed contributions, cash and valued in kind"),
+                paid,
+            ),
+            ("shares-disbursed-cash", _("Shares of disbursed cash only"), paid_cash),
+        )
+        if variant.shares
+    ]
+    return {
+        "progress_charts": progress,
+        "share_charts": shares,
+        "site_map": charts.site_map(dashboard.sites),
+    }
+
+
+@finance_page
+@require_GET
+def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
+    form = _form(request, scope)
+    filters = form.filters()
+    dashboard = dashboard_get(scope=scope, filters=filters)
+    page = Paginator(commitment_rows(scope=scope, filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    filters_query = query.urlencode()
+    return render(
+        request,
+        "finance/dashboard.html",
+        {
+            "form": form,
+            "dashboard": dashboard,
+            "page": page,
+            "page_query": filters_query,
+            "is_agent": scope.is_state_agent,
+            "exports": [
+                (
+                    label,
+                    reverse("finance:export", kwargs={"fmt": fmt})
+                    + (f"?{filters_query}" if filters_query else ""),
+                )
+                for fmt, label in (("csv", "CSV"), ("xlsx", "XLSX"))
+            ],
+            **_charts(dashboard),
+        },
+    )
+
+
+@finance_page
+@require_GET
+def export_page(request: HttpRequest, scope: Scope, fmt: str) -> HttpResponseBase:
+    if fmt not in exports.FORMATS:
+        raise Http404
+    filters = _form(request, scope).filters()
+    rows = commitment_rows(scope=scope, filters=filters)
+    response: HttpResponseBase
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            exports.export_csv(rows), content_type=exports.FORMATS[fmt]
+        )
+    else:
+        response = HttpResponse(
+            exports.export_xlsx(
+                rows=rows,
+                disbursements=filtered_disbursements(
+                    commitments=filtered_commitments(scope=scope, filters=filters),
+                    filters=filters,
+                ).order_by("date", "pk"),
+                dashboard=dashboard_get(scope=scope, filters=filters),
+            ),
+            content_type=exports.FORMATS[fmt],
+        )
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=exports.filename(fmt)
+    )
+    return response

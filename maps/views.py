@@ -1,0 +1,154 @@
+"""Map pages and tiles: selector → layers → render → template (STYLE.md R8).
+
+Tiles answer per caller like the API: anonymous visitors and non-agents get the
+public stock (public fields of non-confidential vacant, assessed and available
+buildings), State agents their territory. ``/tiles/public/…`` always answers the
+public stock, whoever asks, so that the open-data map's tiles are one shared,
+cacheable set. Empty tiles are ``204 No Content``: no body to send or store,
+cacheable like a 200 (RFC 9110 §15.3.5), and read as an empty tile by
+Leaflet.VectorGrid (``response.ok``) and by MapLibre alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotModified,
+)
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from buildings.forms import dsfr_filter_form
+from buildings.views import state_agent_page
+from maps import layers, tiles
+from maps.forms import MAP_FILTERS, PeriodForm
+from maps.render import render_map
+from maps.selectors import building_selection, friche_list
+from organizations.selectors import PUBLIC_SCOPE, Scope, scope_for
+
+LIST_SIZE = 20
+# Public tiles: shared caches may keep them a few minutes (a status change shows
+# within that delay). Private tiles: the browser only, revalidated by ETag.
+PUBLIC_CACHE = "public, max-age=300"
+PRIVATE_CACHE = "private, max-age=60"
+
+
+# --- Pages
+@state_agent_page
+@require_GET
+def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
+    selection = building_selection(
+        scope=scope, params=request.GET, prepare_form=dsfr_filter_form
+    )
+    inventory = layers.inventory_map(scope=scope, selection=selection)
+    form = selection.filterset.form
+    return render(
+        request,
+        "maps/inventory_map.html",
+        {
+            "map": render_map(inventory.spec),
+            "form": form,
+            "fields": [form[name] for name in MAP_FILTERS],
+            "matched": inventory.matched,
+            "count_cap": layers.COUNT_CAP,
+            "rows": selection.queryset.select_related("commune").order_by(
+                "designation", "pk"
+            )[:LIST_SIZE],
+            "query": request.GET.urlencode(),
+        },
+        status=200 if selection.valid else 400,
+    )
+
+
+@require_GET
+def public_map_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "maps/public_map.html", {"map": render_map(layers.public_map())}
+    )
+
+
+@state_agent_page
+@require_GET
+def occupancy_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request, "maps/occupancy_map.html", {"form": form, "map": None}, status=400
+        )
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    spec = layers.occupancy_map(scope=scope, start=start, end=end)
+    return render(
+        request,
+        "maps/occupancy_map.html",
+        {"form": form, "map": render_map(spec), "start": start, "end": end},
+    )
+
+
+# --- Tiles
+def _tile_response(
+    request: HttpRequest, content: bytes, *, public: bool
+) -> HttpResponse:
+    """The tile with a strong ETag of its bytes; 304 when the client has them."""
+    etag = '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE}
+    given = request.headers.get("If-None-Match", "")
+    if etag in {tag.strip() for tag in given.split(",")} or given.strip() == "*":
+        response: HttpResponse = HttpResponseNotModified(headers=headers)
+    elif not content:
+        response = HttpResponse(status=204, headers=headers)
+    else:
+        response = HttpResponse(content, content_type=tiles.MEDIA_TYPE, headers=headers)
+    return response
+
+
+def _address(z: int, x: int, y: int) -> tiles.TileAddress | None:
+    try:
+        return tiles.TileAddress(z, x, y)
+    except tiles.TileOutOfRange:
+        return None
+
+
+def _building_tile(
+    request: HttpRequest, scope: Scope, z: int, x: int, y: int
+) -> HttpResponse:
+    address = _address(z, x, y)
+    if address is None:
+        return HttpResponseBadRequest(_("No such tile."))
+    selection = building_selection(scope=scope, params=request.GET)
+    if not selection.valid:
+        return HttpResponseBadRequest(selection.filterset.form.errors.as_text())
+    layer = tiles.building_layer(
+        scope=scope,
+        tile=address,
+        queryset=selection.queryset,
+        active_filters=selection.active,
+        departments=selection.departments,
+        statuses=selection.statuses,
+    )
+    content = tiles.render_tile(layer, address)
+    return _tile_response(request, content, public=not scope.is_state_agent)
+
+
+@require_GET
+def building_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    return _building_tile(request, scope_for(request.user), z, x, y)
+
+
+@require_GET
+def public_building_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    return _building_tile(request, PUBLIC_SCOPE, z, x, y)
+
+
+@require_GET
+def friche_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    address = _address(z, x, y)
+    if address is None:
+        return HttpResponseBadRequest(_("No such tile."))
+    # Open data: the same tile for everyone.
+    layer = tiles.FrichePoints(friche_list(scope=PUBLIC_SCOPE))
+    return _tile_response(request, tiles.render_tile(layer, address), public=True)

@@ -1,0 +1,448 @@
+"""Administration of agreements, spaces and safety inspections, and a read-only
+view of residents for superusers.
+
+Staff see the rows of their territory only (the scope of the pages). Agreements
+are read here, never edited: their terms are checked against the law by
+occupancy.services, and their status moves only through agreement_transition
+(the form under the agreement, as for buildings). Spaces and inspections are
+written through occupancy/residents.py; a domain error the service would raise
+is found first by running the write in a savepoint that is always rolled back,
+so it shows as a form error instead of a server error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from buildings.models import Building
+from buildings.views import may_write_inventory
+from config.errors import DomainError
+from occupancy.forms import FACTS_BY_TARGET, AgreementTransitionForm
+from occupancy.models import (
+    AGREEMENT_TRANSITIONS,
+    Agreement,
+    AgreementSpace,
+    AgreementStatus,
+    AgreementStatusChange,
+    Amendment,
+    Document,
+    InsuranceCertificate,
+    Occupant,
+    ResidenceContract,
+    SafetyInspection,
+    Space,
+    Stay,
+)
+from occupancy.residents import safety_inspection_record, space_create, space_update
+from occupancy.services import agreement_transition
+from organizations.selectors import scope_for
+
+
+# --- Territory ----------------------------------------------------------------------
+def _in_territory(
+    queryset: QuerySet[Any], request: HttpRequest, *, through: str
+) -> QuerySet[Any]:
+    """Rows whose building lies in the staff member's départements (all of them for
+    a national service or a superuser); none for anyone who is no State agent."""
+    scope = scope_for(request.user)
+    if not scope.is_state_agent:
+        return queryset.none()
+    if scope.departments is None:
+        return queryset
+    return queryset.filter(**{f"{through}__in": scope.departments})
+
+
+def _buildings(request: HttpRequest) -> QuerySet[Building]:
+    return _in_territory(Building.objects.all(), request, through="department_id")
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _dry_run(write: Callable[[], object]) -> DomainError | None:
+    """The domain error ``write`` raises, if any, with nothing kept."""
+    try:
+        with transaction.atomic():
+            write()
+            raise _Rollback
+    except _Rollback:
+        return None
+    except DomainError as error:
+        return error
+
+
+def _form_error(form: forms.BaseForm, error: DomainError | None) -> None:
+    if error is not None:
+        field = error.field if error.field in form.fields else None
+        form.add_error(field, error.message)
+
+
+# --- Agreements ---------------------------------------------------------------------
+class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StatusChangeInline(_ReadOnlyInline):
+    model = AgreementStatusChange
+    fields = ("changed_at", "changed_by", "from_status", "to_status", "reason")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AgreementStatusChange]:
+        changes: QuerySet[AgreementStatusChange] = super().get_queryset(request)
+        return changes.select_related("changed_by")
+
+
+class AgreementSpaceInline(_ReadOnlyInline):
+    model = AgreementSpace
+    fields = ("space", "period", "is_live")
+    readonly_fields = fields
+    verbose_name = gettext_lazy("space covered")
+    verbose_name_plural = gettext_lazy("spaces covered")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AgreementSpace]:
+        rows: QuerySet[AgreementSpace] = super().get_queryset(request)
+        return rows.select_related("space")
+
+
+class AmendmentInline(_ReadOnlyInline):
+    model = Amendment
+    fields = ("kind", "signed_on", "new_end", "owner_justification")
+    readonly_fields = fields
+
+
+class InsuranceInline(_ReadOnlyInline):
+    model = InsuranceCertificate
+    fields = ("insurer", "policy_number", "valid_from", "valid_until")
+    readonly_fields = fields
+
+
+class DocumentInline(_ReadOnlyInline):
+    model = Document
+    fields = ("kind", "title", "file", "issued_on", "uploaded_at")
+    readonly_fields = fields
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    change_form_template = "occupancy/admin/agreement_change_form.html"
+    list_display = ("reference", "building", "operator", "regime", "status", "period")
+    list_filter = ("status", "regime")
+    list_select_related = ("building", "operator")
+    search_fields = ("reference", "building__designation", "operator__name")
+    show_full_result_count = False
+    inlines = (
+        StatusChangeInline,
+        AgreementSpaceInline,
+        AmendmentInline,
+        InsuranceInline,
+        DocumentInline,
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agreement]:
+        agreements: QuerySet[Agreement] = super().get_queryset(request)
+        return _in_territory(agreements, request, through="building__department_id")
+
+    # Terms change through the services, which check them against the law; an
+    # agreement leaves through its lifecycle (withdrawn, rejected, closed), which
+    # keeps its history. The admin reads them.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def view_on_site(self, obj: Agreement) -> str:
+        return reverse("occupancy:agreement-detail", args=[obj.pk])
+
+    # --- Lifecycle from the change page
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/transition/",
+                self.admin_site.admin_view(self.transition_view),
+                name="occupancy_agreement_transition",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _may_transition(self, request: HttpRequest, agreement: Agreement) -> bool:
+        return self.has_view_permission(request, agreement) and may_write_inventory(
+            scope_for(request.user),
+            request.user,
+            department=agreement.building.department_id,
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        agreement = self.get_object(request, unquote(object_id))
+        if agreement is not None and self._may_transition(request, agreement):
+            allowed = AGREEMENT_TRANSITIONS.get(agreement.status, frozenset())
+            context["transitions"] = [
+                (status, label)
+                for status, label in AgreementStatus.choices
+                if status in allowed
+            ]
+            form = AgreementTransitionForm(auto_id="transition-%s")
+            facts = sorted(
+                {name for names in FACTS_BY_TARGET.values() for name in names}
+            )
+            context["transition_fields"] = [form["reason"], *(form[n] for n in facts)]
+            context["transition_url"] = reverse(
+                "admin:occupancy_agreement_transition", args=[agreement.pk]
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        agreement = self.get_object(request, unquote(object_id))
+        if agreement is None:
+            raise Http404
+        if not self._may_transition(request, agreement):
+            raise PermissionDenied
+        form = AgreementTransitionForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    self.message_user(request, str(error), level=messages.ERROR)
+            return redirect("admin:occupancy_agreement_change", agreement.pk)
+        try:
+            agreement = agreement_transition(
+                agreement=agreement,
+                to=form.cleaned_data["to"],
+                by=request.user if isinstance(request.user, User) else None,
+                reason=form.cleaned_data["reason"],
+                **form.facts(agreement),
+            )
+        except DomainError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                _("Agreement %(reference)s is now “%(status)s”.")
+                % {
+                    "reference": agreement.reference,
+                    "status": agreement.get_status_display(),
+                },
+                level=messages.SUCCESS,
+            )
+        return redirect("admin:occupancy_agreement_change", agreement.pk)
+
+
+# --- Spaces -------------------------------------------------------------------------
+SPACE_FIELDS = ("building", "name", "kind", "use", "floor", "surface_m2", "capacity")
+
+
+def _space_write(space: Space, data: dict[str, Any]) -> Space:
+    if space.pk is None:
+        return space_create(**data)
+    fields = {name: value for name, value in data.items() if name != "building"}
+    return space_update(space=space, **fields)
+
+
+class SpaceForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Space
+        fields = SPACE_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            data = {name: cleaned.get(name) for name in SPACE_FIELDS}
+            _form_error(self, _dry_run(lambda: _space_write(self.instance, data)))
+        return cleaned
+
+
+@admin.register(Space)
+class SpaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = SpaceForm
+    list_display = ("name", "building", "kind", "use", "floor", "capacity")
+    list_filter = ("use", "kind")
+    list_select_related = ("building",)
+    search_fields = ("name", "building__designation", "building__inventory_id")
+    autocomplete_fields = ("building",)
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Space]:
+        spaces: QuerySet[Space] = super().get_queryset(request)
+        return _in_territory(spaces, request, through="building__department_id")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> tuple[str, ...]:
+        # A space belongs to its building for good: stays and agreements point at it.
+        return ("building",) if obj is not None else ()
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        if db_field.name == "building":
+            kwargs["queryset"] = _buildings(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def save_model(
+        self, request: HttpRequest, obj: Space, form: Any, change: bool
+    ) -> None:
+        data = {name: form.cleaned_data.get(name) for name in SPACE_FIELDS}
+        if change:
+            data["building"] = obj.building
+        saved = _space_write(obj if change else Space(), data)
+        # The admin goes on with ``obj`` (log entry, redirect): make it the row.
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+
+# --- Safety inspections -------------------------------------------------------------
+INSPECTION_FIELDS = ("building", "space", "kind", "date", "result", "max_headcount")
+
+
+def _inspection_record(data: dict[str, Any]) -> SafetyInspection:
+    return safety_inspection_record(**data)
+
+
+class SafetyInspectionForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = SafetyInspection
+        fields = INSPECTION_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors and self.instance.pk is None:
+            data = {name: cleaned.get(name) for name in INSPECTION_FIELDS}
+            _form_error(self, _dry_run(lambda: _inspection_record(data)))
+        return cleaned
+
+
+@admin.register(SafetyInspection)
+class SafetyInspectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = SafetyInspectionForm
+    list_display = ("building", "space", "kind", "date", "result", "max_headcount")
+    list_filter = ("kind", "result")
+    list_select_related = ("building", "space")
+    search_fields = ("building__designation", "building__inventory_id")
+    autocomplete_fields = ("building", "space")
+    date_hierarchy = "date"
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SafetyInspection]:
+        inspections: QuerySet[SafetyInspection] = super().get_queryset(request)
+        return _in_territory(inspections, request, through="building__department_id")
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        if db_field.name == "building":
+            kwargs["queryset"] = _buildings(request)
+        elif db_field.name == "space":
+            kwargs["queryset"] = _in_territory(
+                Space.objects.all(), request, through="building__department_id"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # An inspection is a fact on record (the lifecycle guards read it): it is
+    # added, not rewritten; a mistaken one is deleted by a superuser.
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def save_model(
+        self, request: HttpRequest, obj: SafetyInspection, form: Any, change: bool
+    ) -> None:
+        saved = _inspection_record(
+            {name: form.cleaned_data.get(name) for name in INSPECTION_FIELDS}
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+
+# --- Residents: superusers only, read-only ------------------------------------------
+# Occupants, stays and residence contracts are the operators' data on the people
+# they shelter (GDPR: the operator is the controller, domain.md §F.1, §F.4): State
+# staff see aggregates only, on the agreement pages. The platform's superusers may
+# need to look at a row (a support request, a right-of-access check), but never
+# write one here: every write goes through the services, which hold the rules and
+# whose audit trail records it, and erasure is the retention purge's.
+class ResidentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    show_full_result_count = False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Occupant)
+class OccupantAdmin(ResidentAdmin):
+    list_display = ("__str__", "operator", "kind", "category", "household_size")
+    list_filter = ("kind", "category")
+    list_select_related = ("operator",)
+    exclude = ("pseudonym",)
+    readonly_fields = ("pseudonym_prefix",)
+
+    @admin.display(description=gettext_lazy("pseudonym (first characters)"))
+    def pseudonym_prefix(self, obj: Occupant) -> str:
+        return f"{obj.pseudonym[:8]}…"
+
+
+@admin.register(Stay)
+class StayAdmin(ResidentAdmin):
+    list_display = ("occupant", "space", "agreement", "period", "status")
+    list_filter = ("status", "structure_type")
+    list_select_related = ("occupant", "space", "agreement")
+
+
+@admin.register(ResidenceContract)
+class ResidenceContractAdmin(ResidentAdmin):
+    list_display = ("occupant", "agreement", "start", "current_end", "status")
+    list_filter = ("status",)
+    list_select_related = ("occupant", "agreement")

@@ -1,0 +1,275 @@
+/* Intercalaire maps: the Leaflet layers maps/render.py declares.
+   Popups are built with DOM nodes and textContent (a designation is data, never
+   markup), and every style is a canvas style or a CSS class: the page's content
+   security policy refuses inline style attributes and inline event handlers. */
+/* global L */
+'use strict';
+window.IntercalaireMaps = (function () {
+    const maps = [];
+    const layers = {};
+
+    function register(map) {
+        maps.push(map);
+        map.getContainer().dataset.ready = 'true';
+    }
+
+    function registerLayer(key, layer) {
+        layers[key] = layer;
+    }
+
+    function colourOf(options, properties) {
+        if (options.colourBy && properties) {
+            const colour = options.colours[properties[options.colourBy]];
+            if (colour) {
+                return colour;
+            }
+        }
+        return options.fillColour || options.colour;
+    }
+
+    function formatValue(options, field, value) {
+        if (value === null || value === undefined || value === '') {
+            return '—';
+        }
+        if (value === true) {
+            return options.text.yes;
+        }
+        if (value === false) {
+            return options.text.no;
+        }
+        if (field.name === options.colourBy && options.labels[value]) {
+            return options.labels[value];
+        }
+        if (typeof value === 'number') {
+            value = value.toLocaleString(document.documentElement.lang || 'fr');
+        }
+        return field.unit ? value + '\u202f' + field.unit : String(value);
+    }
+
+    function popupContent(options, properties, id) {
+        const root = document.createElement('div');
+        root.className = 'maps-popup';
+        root.dataset.featureId = id === undefined || id === null ? '' : String(id);
+        if (options.popupTitle && properties[options.popupTitle]) {
+            const title = document.createElement('p');
+            title.className = 'maps-popup__title';
+            title.textContent = properties[options.popupTitle];
+            root.appendChild(title);
+        }
+        if (options.popupFields.length) {
+            const list = document.createElement('dl');
+            options.popupFields.forEach(function (field) {
+                const term = document.createElement('dt');
+                term.textContent = field.label;
+                const value = document.createElement('dd');
+                value.textContent = formatValue(options, field, properties[field.name]);
+                list.appendChild(term);
+                list.appendChild(value);
+            });
+            root.appendChild(list);
+        }
+        if (options.link && id !== undefined && id !== null) {
+            const link = document.createElement('a');
+            link.href = options.link.replace('{id}', encodeURIComponent(id));
+            link.textContent = options.text.open;
+            root.appendChild(link);
+        }
+        return root;
+    }
+
+    function pointLayer(data, options) {
+        const geojson = L.geoJSON(data, {
+            attribution: options.attribution,
+            pointToLayer: function (feature, latlng) {
+                return L.circleMarker(latlng, {
+                    radius: options.radius,
+                    color: options.colour,
+                    weight: options.weight,
+                    fillColor: colourOf(options, feature.properties),
+                    fillOpacity: options.fillOpacity || 0.9
+                });
+            },
+            onEachFeature: function (feature, layer) {
+                layer.bindPopup(function () {
+                    return popupContent(options, feature.properties, feature.id);
+                });
+            }
+        });
+        if (!options.cluster) {
+            return geojson;
+        }
+        const group = L.markerClusterGroup({
+            chunkedLoading: true,
+            showCoverageOnHover: false,
+            attribution: options.attribution
+        });
+        group.addLayer(geojson);
+        return group;
+    }
+
+    function areaLayer(data, options) {
+        return L.geoJSON(data, {
+            attribution: options.attribution,
+            style: function () {
+                return {
+                    color: options.colour,
+                    weight: options.weight,
+                    fill: options.fillOpacity > 0,
+                    fillColor: options.fillColour || options.colour,
+                    fillOpacity: options.fillOpacity
+                };
+            },
+            onEachFeature: function (feature, layer) {
+                layer.bindPopup(function () {
+                    return popupContent(options, feature.properties, null);
+                });
+            }
+        });
+    }
+
+    function classColour(options, value) {
+        if (!value) {
+            return options.noValueColour;
+        }
+        for (let i = 0; i < options.breaks.length; i++) {
+            if (value <= options.breaks[i]) {
+                return options.classColours[i];
+            }
+        }
+        return options.classColours[options.classColours.length - 1];
+    }
+
+    function choroplethLayer(data, options) {
+        return L.geoJSON(data, {
+            attribution: options.attribution,
+            style: function (feature) {
+                return {
+                    color: options.colour,
+                    weight: options.weight,
+                    fillColor: classColour(options, feature.properties[options.value]),
+                    fillOpacity: options.fillOpacity
+                };
+            },
+            onEachFeature: function (feature, layer) {
+                layer.bindPopup(function () {
+                    return popupContent(options, feature.properties, null);
+                });
+            }
+        });
+    }
+
+    /* Vector tiles: buildings (z ≥ 12), clusters (z ≤ 11) and Cartofriches. */
+    function clusterRadius(count) {
+        return 8 + 5 * Math.log10(Math.max(count, 1));
+    }
+
+    let symbolsPatched = false;
+
+    /* Leaflet takes a small circle for a marker and asks its getLatLng() for the
+       event's position; VectorGrid's point symbols live in tile pixels and have
+       none, so a click on one threw. Without getLatLng, Leaflet reads the mouse. */
+    function patchSymbols() {
+        if (symbolsPatched || !L.VectorGrid) {
+            return;
+        }
+        const createLayer = L.VectorGrid.prototype._createLayer;
+        L.VectorGrid.prototype._createLayer = function (feat, pxPerExtent) {
+            const layer = createLayer.call(this, feat, pxPerExtent);
+            layer.getLatLng = null;
+            return layer;
+        };
+        symbolsPatched = true;
+    }
+
+    function tileOptions(options) {
+        patchSymbols();
+        const point = function (properties) {
+            return {
+                radius: options.radius,
+                fill: true,
+                fillColor: colourOf(options, properties),
+                fillOpacity: options.fillOpacity || 0.9,
+                color: options.colour,
+                weight: options.weight
+            };
+        };
+        const result = {
+            // SVG: Leaflet.VectorGrid 1.3's canvas tiles never receive clicks under
+            // Leaflet 1.9 (measured in Chromium). Point tiles (z ≥ 12) and cluster
+            // tiles (≤ 16 clusters) hold few features, so SVG stays light.
+            rendererFactory: L.svg.tile,
+            interactive: true,
+            attribution: options.attribution,
+            maxZoom: 19,
+            vectorTileLayerStyles: {
+                buildings: point,
+                friches: point,
+                clusters: function (properties) {
+                    return {
+                        radius: clusterRadius(properties.count),
+                        fill: true,
+                        fillColor: properties.vacant ? '#ce0500' : '#000091',
+                        fillOpacity: 0.55,
+                        color: '#ffffff',
+                        weight: 2
+                    };
+                }
+            }
+        };
+        if (options.minZoom !== null) {
+            result.minZoom = options.minZoom;
+        }
+        return result;
+    }
+
+    function clusterContent(options, properties, latlng, map) {
+        const root = document.createElement('div');
+        root.className = 'maps-popup';
+        const count = document.createElement('p');
+        count.className = 'maps-popup__title';
+        count.textContent = properties.count.toLocaleString() + ' ' + options.text.buildings;
+        root.appendChild(count);
+        const vacant = document.createElement('p');
+        vacant.textContent = options.text.vacant + ' : ' + properties.vacant.toLocaleString();
+        root.appendChild(vacant);
+        const zoom = document.createElement('button');
+        zoom.type = 'button';
+        zoom.className = 'fr-btn fr-btn--sm fr-btn--secondary';
+        zoom.textContent = options.text.zoomIn;
+        zoom.addEventListener('click', function () {
+            map.closePopup();
+            map.setView(latlng, Math.min(map.getZoom() + 2, 19));
+        });
+        root.appendChild(zoom);
+        return root;
+    }
+
+    function bindTiles(layer, options) {
+        registerLayer(options.key, layer);
+        layer.on('click', function (event) {
+            // Else the click goes on to the map, which closes popups on click.
+            L.DomEvent.stop(event);
+            const properties = event.layer.properties || {};
+            const map = layer._map;
+            // VectorGrid's symbols live in tile pixels: Leaflet finds no latlng
+            // on small points, so read it from the mouse event.
+            const latlng = map.mouseEventToLatLng(event.originalEvent);
+            const content = properties.count !== undefined
+                ? clusterContent(options, properties, latlng, map)
+                : popupContent(options, properties, properties.id);
+            L.popup().setLatLng(latlng).setContent(content).openOn(map);
+        });
+    }
+
+    return {
+        maps: maps,
+        layers: layers,
+        register: register,
+        registerLayer: registerLayer,
+        pointLayer: pointLayer,
+        areaLayer: areaLayer,
+        choroplethLayer: choroplethLayer,
+        tileOptions: tileOptions,
+        bindTiles: bindTiles
+    };
+}());

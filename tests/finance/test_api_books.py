@@ -1,0 +1,187 @@
+"""Cost lines, guarding baselines, fee payments and sub-lettings (the State's
+books: State agents of the territory only) and the indicators endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from finance.models import CostLine, SecurityBaseline, SubLetting
+from organizations.models import OrganizationKind
+from tests.finance.api import BASE, client_for, etag, funder_client
+from tests.finance.conftest import Case
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def editor(agent: User) -> APIClient:
+    return client_for(agent)
+
+
+BOOKS = ["cost-lines", "security-baselines", "fee-payments", "sublettings"]
+
+
+@pytest.mark.parametrize("resource", BOOKS)
+def test_funders_and_operators_see_none_of_the_states_books(
+    case: Case, make_member: Callable[..., User], resource: str
+) -> None:
+    for client in (
+        funder_client(make_member, case.cdc),
+        client_for(
+            make_member(OrganizationKind.OPERATOR, organization=case.agreement.operator)
+        ),
+    ):
+        response = client.get(f"{BASE}{resource}/")
+        assert response.status_code == 200
+        assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize("resource", BOOKS)
+def test_agents_read_their_territorys_books(
+    case: Case, editor: APIClient, resource: str
+) -> None:
+    rows = editor.get(f"{BASE}{resource}/").json()["results"]
+    assert rows
+    first = editor.get(f"{BASE}{resource}/{rows[0]['id']}/")
+    assert first.status_code == 200
+    assert first["ETag"]
+
+
+@pytest.mark.parametrize("resource", [*BOOKS, "commitments", "disbursements"])
+def test_anonymous_callers_read_nothing(case: Case, resource: str) -> None:
+    assert client_for(None).get(f"{BASE}{resource}/").status_code in (401, 403)
+
+
+def test_a_cost_line_is_recorded_and_changed_with_its_etag(
+    case: Case, editor: APIClient
+) -> None:
+    response = editor.post(
+        f"{BASE}cost-lines/",
+        {
+            "building": case.building.pk,
+            "category": "food",
+            "payer": "partner",
+            "amount": "1200.00",
+            "start": "2024-10-01",
+            "end": "2024-11-01",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    url = f"{BASE}cost-lines/{response.json()['id']}/"
+    assert editor.patch(url, {"amount": "1300.00"}, format="json").status_code == 428
+    changed = editor.patch(
+        url, {"amount": "1300.00"}, format="json", HTTP_IF_MATCH=etag(editor, url)
+    )
+    assert changed.status_code == 200
+    assert CostLine.objects.get(pk=response.json()["id"]).amount == Decimal("1300.00")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"category": "bribes"}, "category"), ({"amount": "-1.00"}, "amount")],
+)
+def test_a_bad_cost_line_is_a_400_naming_the_field(
+    case: Case, editor: APIClient, fields: dict[str, Any], field: str
+) -> None:
+    body = {
+        "building": case.building.pk,
+        "category": "food",
+        "payer": "partner",
+        "amount": "1.00",
+        "start": "2024-10-01",
+        "end": "2024-11-01",
+        **fields,
+    }
+    response = editor.post(f"{BASE}cost-lines/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_the_hourly_baseline_is_rate_times_hours(case: Case, editor: APIClient) -> None:
+    url = f"{BASE}security-baselines/{case.building.security_baseline.pk}/"  # type: ignore[attr-defined]
+    response = editor.patch(
+        url,
+        {"hourly_rate": "22.50", "hours_per_month": "730.0"},
+        format="json",
+        HTTP_IF_MATCH=etag(editor, url),
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["monthly_amount"] == "16425.00"  # 22.50 × 730
+    assert SecurityBaseline.objects.get(building=case.building).monthly_amount == (
+        Decimal("16425.00")
+    )
+
+
+def test_a_sub_letting_outside_its_agreement_is_a_400(
+    case: Case, editor: APIClient
+) -> None:
+    response = editor.post(
+        f"{BASE}sublettings/",
+        {
+            "agreement": case.agreement.pk,
+            "sub_occupant": "Atelier de sérigraphie",
+            "area_m2": "25.00",
+            "rate_per_m2_month": "10.00",
+            "start": "2024-06-01",
+            "end": "2025-06-01",  # the agreement ends on 1 March 2025
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "end" in response.json()["errors"]
+    assert SubLetting.objects.count() == 1
+
+
+def test_a_fee_payment_is_recorded(case: Case, editor: APIClient) -> None:
+    response = editor.post(
+        f"{BASE}fee-payments/",
+        {"agreement": case.agreement.pk, "date": "2024-09-01", "amount": "500.00"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+
+
+class TestIndicators:
+    URL = BASE + "indicators/"
+
+    def test_a_funder_gets_the_figures_of_its_commitments(
+        self, case: Case, make_member: Callable[..., User]
+    ) -> None:
+        body = funder_client(make_member, case.cdc).get(self.URL, {"year": 2024}).json()
+        assert body["totals"]["committed"] == "40000.00"
+        assert [row["label"] for row in body["by_funder"]] == ["Caisse des Dépôts"]
+        assert body["impact"]["persons_housed"] == {
+            "value": "5.0000",
+            "suppressed": False,
+        }
+        assert body["window_start"] == "2024-01-01"
+        assert body["methodology"]
+
+    def test_small_cells_are_null_and_flagged(
+        self, case: Case, make_member: Callable[..., User]
+    ) -> None:
+        case.agreement.stays.order_by("pk").first().delete()  # type: ignore[union-attr]
+        body = funder_client(make_member, case.cdc).get(self.URL, {"year": 2024}).json()
+        assert body["impact"]["persons_housed"] == {"value": None, "suppressed": True}
+        assert body["sites"][0]["cost_per_night"]["suppressed"] is True
+
+    def test_bad_filters_are_a_400(self, case: Case, editor: APIClient) -> None:
+        assert editor.get(self.URL, {"nature": "gift"}).status_code == 400
+
+    def test_anonymous_callers_are_refused(self, case: Case) -> None:
+        assert client_for(None).get(self.URL).status_code in (401, 403)

@@ -1,0 +1,135 @@
+"""The map pages: access, query budgets, and HTML that loads nothing from
+another host and carries the CSP nonce on every inline script and style."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
+from pytest_django import DjangoAssertNumQueries
+
+from organizations.models import OrganizationKind
+from tests.maps.conftest import Inventory
+
+pytestmark = pytest.mark.django_db
+
+
+def login(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def external_urls(html: str) -> set[str]:
+    """Hosts named in src/href attributes and CSS url()s, and in script strings."""
+    urls = re.findall(r"""(?:src|href)=["']?(https?://[^"' >]+)""", html)
+    urls += re.findall(r"""["'(](https?://[^"' )]+)""", html)
+    return {re.sub(r"^(https?://[^/]+).*$", r"\1", url) for url in urls}
+
+
+def inline_elements(html: str) -> list[str]:
+    """Opening tags of <script> without src, and of every <style>."""
+    tags = re.findall(r"<script\b[^>]*>", html)
+    inline = [tag for tag in tags if "src=" not in tag]
+    return inline + re.findall(r"<style\b[^>]*>", html)
+
+
+BASEMAP = "https://tiles.example.org/{z}/{x}/{y}.png"
+# Links the page may carry that load nothing: the licence and the footer's.
+ALLOWED = {"https://tiles.example.org"}
+
+
+@override_settings(BASEMAP_URL=BASEMAP, BASEMAP_ATTRIBUTION="Test basemap")
+@pytest.mark.parametrize("page", ["/carte/", "/carte-publique/", "/carte/occupation/"])
+def test_the_map_pages_load_only_local_assets_and_nonce_every_inline_script(
+    inventory: Inventory, agent: User, page: str
+) -> None:
+    response = login(agent).get(page)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="folium-map' in html
+    scripts = re.findall(r'<script[^>]*src="([^"]+)"', html)
+    assert any("/static/vendor/leaflet/leaflet.js" in src for src in scripts)
+    assert all(src.startswith("/static/") for src in scripts), scripts
+    styles = re.findall(r'<link[^>]*href="([^"]+\.css)"', html)
+    assert all(href.startswith("/static/") for href in styles), styles
+    # Only the basemap host is named in the map's code; nothing from a CDN.
+    _head, _, rest = html.partition('<main id="content"')
+    assert external_urls(rest.split("<footer")[0]) <= ALLOWED
+    for tag in ("jsdelivr", "cdnjs", "unpkg", "jquery", "bootstrap"):
+        assert tag not in html
+    nonce = response.wsgi_request.csp_nonce  # type: ignore[attr-defined]
+    for tag in inline_elements(html):
+        assert f'nonce="{nonce}"' in tag, tag
+
+
+def test_the_inventory_map_is_for_state_agents(
+    inventory: Inventory, make_member: Callable[..., User]
+) -> None:
+    assert Client().get("/carte/").status_code == 302
+    operator = make_member(OrganizationKind.OPERATOR)
+    assert login(operator).get("/carte/").status_code == 404
+    assert login(operator).get("/carte/occupation/").status_code == 404
+
+
+def test_the_public_map_is_open_and_names_every_source(inventory: Inventory) -> None:
+    response = Client().get("/carte-publique/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for source in ("Direction de l'immobilier de l'État", "Cerema", "IGN"):
+        assert source.replace("'", "&#x27;") in html or source in html
+    assert "/tiles/public/buildings/{z}/{x}/{y}.pbf" in html
+
+
+def test_the_public_map_holds_no_building_data_at_all(inventory: Inventory) -> None:
+    html = Client().get("/carte-publique/").content.decode()
+    assert inventory.confidential.designation not in html
+    assert inventory.vacant.designation not in html  # tiles carry them
+
+
+@override_settings(BASEMAP_URL="")
+def test_without_a_basemap_the_page_has_no_tile_layer(inventory: Inventory) -> None:
+    html = Client().get("/carte-publique/").content.decode()
+    assert "L.tileLayer(" not in html
+
+
+def test_the_filters_narrow_the_map_and_the_list(
+    inventory: Inventory, agent: User
+) -> None:
+    client = login(agent)
+    everything = client.get("/carte/").context
+    assert everything["matched"] == 4  # the 13 buildings: Paris is another territory
+    vacant = client.get("/carte/?status=vacant").context
+    assert vacant["matched"] == 2
+    assert [b.designation for b in vacant["rows"]] == [
+        "Ancienne DDE",
+        "Bien contrôlé par le ministère des Armées",
+    ]
+    assert client.get("/carte/?status=nope").status_code == 400
+
+
+def test_the_inventory_map_page_query_budget(
+    inventory: Inventory,
+    agent: User,
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
+    client = login(agent)
+    client.get("/carte/")
+    # session, user, memberships; the building page (features + count), the
+    # départements, the commune count, the communes, the arrondissements, the
+    # heat cells, the friches, the extent, the list.
+    with django_assert_max_num_queries(14):
+        response = client.get("/carte/")
+    assert response.status_code == 200
+
+
+def test_the_public_map_page_reads_nothing(
+    django_assert_max_num_queries: DjangoAssertNumQueries, db: None
+) -> None:
+    # The session middleware may read the session; the map itself reads nothing.
+    with django_assert_max_num_queries(0):
+        assert Client().get("/carte-publique/").status_code == 200

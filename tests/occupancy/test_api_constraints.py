@@ -1,0 +1,283 @@
+"""The database's constraints reach the client as 400/409 on the field at fault,
+never as a 500 (reliability.md E1, E4): two live agreements on one space, a full
+room, one stay at a time per occupant, one space name per building — whether the
+service sees the conflict first or the database refuses the second of two racing
+writers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.db.backends.postgresql.psycopg_any import DateRange
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from occupancy.models import AgreementStatus, Space, Stay
+from tests.occupancy.factories import AgreementFactory, OccupantFactory
+from tests.occupancy.test_api_support import (
+    PSEUDONYM_KEY,
+    World,
+    build_world,
+    counts,
+    days,
+    if_match,
+)
+
+
+@pytest.fixture(autouse=True)
+def _setup(settings: Settings, media_root: Path) -> Iterator[None]:
+    settings.RESIDENT_PSEUDONYM_KEY = PSEUDONYM_KEY
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def conflict_on(response: Any, field: str, *, status: int = 409) -> None:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) >= {"code", "detail", "errors"}
+    assert field in body["errors"], body
+
+
+def stay_start(client: APIClient, world: World, **fields: Any) -> Any:
+    body = {
+        "occupant": world.free_occupant.pk,
+        "space": world.room_2.pk,
+        "agreement": world.active.pk,
+        "entry": days(-1).isoformat(),
+        "structure_type": "insertion",
+        **fields,
+    }
+    return client.post("/api/v1/stays/", body, format="json")
+
+
+# --- One transaction at a time --------------------------------------------------------
+@pytest.mark.django_db
+def test_holding_a_space_another_live_agreement_holds_is_409_on_spaces() -> None:
+    world = build_world()
+    approved = AgreementFactory.create(
+        building=world.building_13,
+        grantor=world.services["13"],
+        operator=world.operator_b,
+        approved=True,
+        spaces=[world.draft_space],
+    )
+    before = counts()
+    response = world.client("agent_13").post(
+        f"/api/v1/agreements/{approved.pk}/spaces/",
+        {"spaces": [world.room.pk]},
+        format="json",
+        **if_match(approved),
+    )
+    conflict_on(response, "spaces")
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_approving_an_agreement_on_a_held_space_is_409_on_spaces() -> None:
+    """The spaces become live with the approval: the exclusion constraint refuses
+    the overlap inside the transition, which is rolled back whole."""
+    world = build_world()
+    review = AgreementFactory.create(
+        building=world.building_13,
+        grantor=world.services["13"],
+        operator=world.operator_b,
+        status=AgreementStatus.UNDER_REVIEW,
+        spaces=[world.room],
+    )
+    response = world.client("agent_13").post(
+        f"/api/v1/agreements/{review.pk}/transition/",
+        {"to": "approved"},
+        format="json",
+        **if_match(review),
+    )
+    conflict_on(response, "spaces")
+    review.refresh_from_db()
+    assert review.status == AgreementStatus.UNDER_REVIEW
+
+
+@pytest.mark.django_db
+def test_a_stay_beyond_the_capacity_is_409_on_places() -> None:
+    world = build_world()  # the room has 4 places, one taken
+    before = counts()
+    response = stay_start(
+        world.client("operator_a"), world, space=world.room.pk, places=4
+    )
+    conflict_on(response, "places")
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_a_second_stay_of_one_occupant_is_409_on_occupant() -> None:
+    world = build_world()  # the occupant stays in room since 20 days
+    before = counts()
+    response = stay_start(world.client("operator_a"), world, occupant=world.occupant.pk)
+    conflict_on(response, "occupant")
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_a_move_into_a_full_space_is_409_and_the_stay_goes_on() -> None:
+    world = build_world()
+    full = Space.objects.create(
+        building=world.building_13, name="Chambre pleine", kind="room",
+        use="sleeping", capacity=1,
+    )  # fmt: skip
+    world.active.agreement_spaces.create(
+        space=full, period=world.active.period, is_live=True
+    )
+    Stay.objects.create(
+        occupant=OccupantFactory.create(operator=world.operator_a),
+        space=full,
+        agreement=world.active,
+        period=DateRange(days(-5), None),
+        structure_type="insertion",
+    )
+    response = world.client("operator_a").post(
+        f"/api/v1/stays/{world.stay.pk}/move/",
+        {"space": full.pk, "on": days(0).isoformat()},
+        format="json",
+        **if_match(world.stay),
+    )
+    conflict_on(response, "places")
+    world.stay.refresh_from_db()
+    assert world.stay.status == "active"
+    assert world.stay.period.upper is None
+
+
+@pytest.mark.django_db
+def test_a_space_name_taken_in_the_building_is_400_on_name() -> None:
+    world = build_world()
+    response = world.client("operator_a").post(
+        "/api/v1/spaces/",
+        {
+            "building": world.building_13.pk,
+            "name": world.room.name,
+            "kind": "room",
+            "use": "sleeping",
+            "capacity": 2,
+        },
+        format="json",
+    )
+    conflict_on(response, "name", status=400)
+
+
+@pytest.mark.django_db
+def test_a_nul_byte_in_a_query_is_a_400_not_a_server_error() -> None:
+    """PostgreSQL refuses NUL in text: the search and filters must not pass it on
+    as a 500 (reliability.md F4)."""
+    world = build_world()
+    client = world.client("agent_13")
+    for url in (
+        "/api/v1/spaces/?search=a%00b",
+        "/api/v1/agreements/?search=%00",
+        "/api/v1/agreements/?department=1%003",
+    ):
+        response = client.get(url)
+        assert response.status_code in (200, 400), (url, response.content)
+
+
+@pytest.mark.django_db
+def test_an_id_beyond_bigint_in_a_filter_is_a_400() -> None:
+    world = build_world()
+    response = world.client("operator_a").get(f"/api/v1/stays/?space={2**70}")
+    assert response.status_code == 400
+
+
+# --- Racing writers -------------------------------------------------------------------
+def race(workers: list[Callable[[], Any]]) -> list[Any]:
+    """Each worker on its own thread (so its own connection), released together."""
+    barrier = threading.Barrier(len(workers))
+    outcomes: list[Any] = [None] * len(workers)
+
+    def run(index: int, work: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = work()
+        except Exception as exc:  # noqa: BLE001 (the outcome is what the test reads)
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_stays_for_the_last_place_commit_one_and_409_the_others() -> None:
+    world = build_world()
+    Space.objects.filter(pk=world.room_2.pk).update(capacity=1)
+    occupants = [OccupantFactory.create(operator=world.operator_a) for _ in range(4)]
+
+    def start(occupant_pk: int) -> Callable[[], Any]:
+        return lambda: stay_start(
+            world.client("operator_a"), world, occupant=occupant_pk
+        )
+
+    responses = race([start(occupant.pk) for occupant in occupants])
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201, 409, 409, 409], [r.content for r in responses]
+    for response in responses:
+        if response.status_code == 409:
+            assert "places" in response.json()["errors"]
+    assert Stay.objects.filter(space=world.room_2).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_space_creations_of_one_name_never_answer_500() -> None:
+    """The serializer's check may pass for both; the unique constraint then refuses
+    the second, which the handler names on the field (CONSTRAINT_ERRORS)."""
+    world = build_world()
+
+    def create() -> Any:
+        return world.client("operator_a").post(
+            "/api/v1/spaces/",
+            {
+                "building": world.building_13.pk,
+                "name": "Salle commune",
+                "kind": "commons",
+                "use": "public",
+                "capacity": 30,
+            },
+            format="json",
+        )
+
+    responses = race([create for _ in range(4)])
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses.count(201) == 1, [r.content for r in responses]
+    for response in responses:
+        if response.status_code != 201:
+            assert response.status_code in (400, 409)
+            assert "name" in response.json()["errors"]
+    assert Space.objects.filter(name="Salle commune").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_duplicate_name_found_by_the_service_is_named_on_name() -> None:
+    """The writer that loses the race past the serializer's check: the service's
+    full_clean reports the row, the API the field."""
+    from rest_framework.exceptions import ValidationError
+
+    from occupancy.api.views import _name_taken_on_name
+    from occupancy.residents import space_create
+
+    world = build_world()
+    with pytest.raises(ValidationError) as refused, _name_taken_on_name():
+        space_create(
+            building=world.building_13,
+            name=world.room.name,
+            kind="room",
+            use="sleeping",
+            capacity=1,
+        )
+    assert set(refused.value.detail) == {"name"}
