@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from buildings.models import BuildingStatus, Domaniality
 from config.errors import DomainError
 from occupancy.models import (
+    PUBLIC_DOMAIN_REGIMES,
     SLEEPING_PURPOSES,
     Agreement,
     AgreementStatus,
@@ -167,11 +168,8 @@ def fail(message: Promise, field: str | None, **params: object) -> DomainError:
 
 
 # --- Vocabulary -----------------------------------------------------------------------
-# Titles of the public domain (CG3P L.2122-1 s.) and of the private domain (R.2222-1);
-# an ELAN art. 29 convention may be made on either.
-PUBLIC_DOMAIN_REGIMES: Final = frozenset(
-    {Regime.AOT_UNILATERAL, Regime.COT_PUBLIC_DOMAIN, Regime.AOT_REAL_RIGHTS}
-)
+# Titles of the public domain (CG3P L.2122-1 s.; occupancy.models.PUBLIC_DOMAIN_REGIMES)
+# and of the private domain (R.2222-1); ELAN art. 29 conventions may be on either.
 PRIVATE_DOMAIN_REGIMES: Final = frozenset(
     {Regime.PRIVATE_PRECARIOUS, Regime.PRIVATE_LEASE}
 )
@@ -305,9 +303,11 @@ def _check_selection(agreement: Agreement) -> None:
     exemption = agreement.selection_exemption
     if exemption and exemption not in SelectionExemption.values:
         raise fail(SELECTION_EXEMPTION_UNKNOWN, "selection_exemption", value=exemption)
-    # Mirrors the agreement_economic_selection constraint.
+    # Mirrors the agreement_economic_selection constraint: the selection duty of
+    # L.2122-1-1 binds economic use of the public domain only (domain.md §B.3).
     if (
         agreement.economic_activity
+        and agreement.regime in PUBLIC_DOMAIN_REGIMES
         and not agreement.selection_reference.strip()
         and not exemption
     ):

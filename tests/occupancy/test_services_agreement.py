@@ -204,6 +204,14 @@ def test_a_lawful_agreement_is_created_as_a_draft_holding_no_space_yet() -> None
             id="precarious agreement on the private domain",
         ),
         pytest.param(
+            {
+                "regime": Regime.PRIVATE_PRECARIOUS,
+                "building": lambda: BuildingFactory.create(domaniality="private"),
+                "economic_activity": True,
+            },
+            id="economic activity on the private domain, which needs no selection",
+        ),
+        pytest.param(
             {"purposes": [Purpose.EMERGENCY_SHELTER], "sleeping_allowed": True},
             id="shelter with sleeping allowed",
         ),
