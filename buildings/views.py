@@ -55,6 +55,7 @@ from buildings.selectors import (
 )
 from buildings.services import allowed_transitions, building_transition
 from config.errors import DomainError
+from maps.components import building_map
 from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
 
@@ -466,6 +467,7 @@ def _render_building(
             "friches": nearby_friches(building=building),
             "neighbours": nearby_buildings(scope=scope, building=building),
             "radius_m": NEARBY_DEFAULT_M,
+            "building_map": building_map(building, scope),
             "transitions": _transition_forms(building, failed)
             if may_transition
             else [],

@@ -29,7 +29,7 @@ import folium
 import folium.plugins
 from branca.element import Figure, MacroElement
 from django.templatetags.static import static
-from django.utils.html import escape
+from django.utils.html import escape, strip_tags
 from django.utils.translation import gettext as _
 from folium.elements import JSCSSMixin
 from folium.map import Layer as FoliumLayer
@@ -278,7 +278,9 @@ def render_map(spec: MapSpec) -> RenderedMap:
     if spec.basemap is not None:
         folium.TileLayer(
             tiles=spec.basemap.url,
-            attr=spec.basemap.attribution,
+            # As text: a link in the map's script would name another host there
+            # (the page's sources paragraph carries the attribution too).
+            attr=strip_tags(spec.basemap.attribution),
             name=_("Basemap"),
             max_zoom=MAX_ZOOM,
             overlay=False,

@@ -56,8 +56,14 @@ def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             "fields": [form[name] for name in MAP_FILTERS],
             "matched": inventory.matched,
             "count_cap": layers.COUNT_CAP,
+            # Alphabetical for a selection the map draws inline; by id beyond,
+            # where sorting 200,000 designations (no btree on it) took 0.5 s.
             "rows": selection.queryset.select_related("commune").order_by(
-                "designation", "pk"
+                *(
+                    ("designation", "pk")
+                    if inventory.matched <= layers.INLINE_LIMIT
+                    else ("pk",)
+                )
             )[:LIST_SIZE],
             "query": request.GET.urlencode(),
         },
