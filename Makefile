@@ -35,8 +35,9 @@ migrations-check:
 deploy-check:
 	env $(DEPLOY_ENV) $(MANAGE) check --deploy --fail-level WARNING
 
+# --create-db: a test database left by an earlier run may predate a migration.
 pytest:
-	env DJANGO_DEBUG=false .venv/bin/pytest $(PYTEST_ARGS)
+	env DJANGO_DEBUG=false .venv/bin/pytest --create-db $(PYTEST_ARGS)
 
 # Regenerate the committed OpenAPI schema after an API change (a test compares them).
 # In English, the API's reference language, whatever LANGUAGE_CODE says.

@@ -117,10 +117,9 @@ def import_section(result: dict[str, Any]) -> str:
     text += (
         f"\n\nFile: {result['file_mb']} MB DIE CSV (28 columns, `;`), imported with "
         '`import_file(path, profile="die", on_error="skip")` into a fresh database '
-        f"holding the reference layers; {result.get('stored', '–'):,} buildings "
-        "stored, "
-        f"{result.get('located', '–'):,} located (confidential rows carry no "
-        "coordinates, as in the DIE file)."
+        f"holding the reference layers; {_cell(result.get('stored'))} buildings "
+        f"stored, {_cell(result.get('located'))} located (confidential rows carry "
+        "no coordinates, as in the DIE file)."
     )
     if result.get("note"):
         text += f"\n\n{result['note']}"

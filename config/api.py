@@ -17,7 +17,9 @@ from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
+# JSON is the only format: no `.json` suffix routes (views would get a `format` kwarg).
 router = DefaultRouter()
+router.include_format_suffixes = False
 
 
 # PostgreSQL constraint names → (field, message). Apps register theirs at import.

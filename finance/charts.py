@@ -45,14 +45,20 @@ class ProgressChart:
     id: str
     title: str
     bars: tuple[ProgressBar, ...]
+    rows: tuple[Progress, ...]
     height: int
     label_width: int = LABEL_WIDTH
     width: int = LABEL_WIDTH + BAR_SPACE + 10
 
 
+MAX_BARS = 12
+
+
 def progress_chart(
     rows: Sequence[Progress], *, chart_id: str, title: str
 ) -> ProgressChart:
+    """The first ``MAX_BARS`` groups (the largest: rows come sorted) as bars; the
+    table under the chart lists them all (``ProgressChart.rows``)."""
     largest = max(
         [Decimal(0)] + [r.committed for r in rows] + [r.disbursed for r in rows]
     )
@@ -65,10 +71,14 @@ def progress_chart(
             disbursed_length=_length(row.disbursed, largest),
             y=index * ROW_HEIGHT,
         )
-        for index, row in enumerate(rows)
+        for index, row in enumerate(rows[:MAX_BARS])
     )
     return ProgressChart(
-        id=chart_id, title=title, bars=bars, height=max(len(bars), 1) * ROW_HEIGHT
+        id=chart_id,
+        title=title,
+        bars=bars,
+        rows=tuple(rows),
+        height=max(len(bars), 1) * ROW_HEIGHT,
     )
 
 

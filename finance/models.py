@@ -280,8 +280,9 @@ class Disbursement(models.Model):
             ),
         ]
         indexes = [
-            # Dashboards: disbursed by year across a funder's commitments.
-            models.Index(fields=["date"], name="disbursement_date_idx"),
+            # Dashboards: a commitment's disbursements within a year. Reads always
+            # start from the caller's commitments, never from a date alone.
+            models.Index(fields=["commitment", "date"], name="disbursement_dated_idx"),
         ]
         triggers = [
             # Σ disbursements ≤ commitment and the date inside its period, for every

@@ -44,7 +44,7 @@ from finance.models import (
     SubLetting,
 )
 from organizations.models import Organization
-from organizations.selectors import Scope, scope_for
+from organizations.selectors import Scope
 
 ZERO = Decimal(0)
 
@@ -153,15 +153,6 @@ def writable_departments(
     return frozenset(departments)
 
 
-def may_write(*, user: AbstractBaseUser | AnonymousUser, building: Building) -> bool:
-    """May ``user`` write the finance rows of ``building``?"""
-    scope = scope_for(user)
-    if not scope.is_state_agent:
-        return False
-    departments = writable_departments(scope=scope, user=user)
-    return departments is None or building.department_id in departments
-
-
 # --- Dashboard ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Filters:
@@ -245,18 +236,18 @@ def filter_choices(*, scope: Scope) -> Choices:
     years: tuple[int, ...] = ()
     if span["first"] is not None:
         years = tuple(range(span["first"].year, span["last"].year + 1))
-    pks = visible.values("pk")
+    # Semi-joins on the funded ids: joining buildings to every commitment (and
+    # agreement) and then DISTINCT would multiply the rows first.
+    funded = visible.annotate(
+        funded=Coalesce("agreement__building_id", "building_id")
+    ).values("funded")
     sites = tuple(
-        Building.objects.filter(
-            Q(commitments__in=pks) | Q(agreements__commitments__in=pks)
-        )
-        .distinct()
+        Building.objects.filter(pk__in=funded)
         .order_by("designation", "pk")
         .values_list("pk", "designation")
     )
     funders = tuple(
-        Organization.objects.filter(commitments__in=pks)
-        .distinct()
+        Organization.objects.filter(pk__in=visible.values("funder_id"))
         .order_by("name", "pk")
         .values_list("pk", "name")
     )

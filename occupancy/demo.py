@@ -136,7 +136,15 @@ def rooms() -> list[Room]:
         for n in range(1, 21)
     ]
     found += [
-        Room(f"Chambre partagée 3{n:02d}", SpaceKind.ROOM, sleeping, 3, Decimal(16), 2)
+        # The schema has no "shared room" kind: a room for two is a small dormitory.
+        Room(
+            f"Chambre partagée 3{n:02d}",
+            SpaceKind.DORMITORY,
+            sleeping,
+            3,
+            Decimal(16),
+            2,
+        )
         for n in range(1, 11)
     ]
     found += [

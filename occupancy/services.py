@@ -163,6 +163,12 @@ def _check_names(fields: Iterable[str], allowed: frozenset[str]) -> None:
         raise legal.fail(FIELD_NOT_EDITABLE, unknown[0], name=unknown[0])
 
 
+def _touch(agreement: Agreement) -> None:
+    """A new version of the agreement: its ETag changes with every write on it or
+    on what hangs from it (spaces, amendments, insurance, documents)."""
+    Agreement.objects.filter(pk=agreement.pk).update(updated_at=timezone.now())
+
+
 def _locked(agreement: Agreement) -> Agreement:
     return (
         Agreement.objects.select_for_update(of=("self",))
@@ -416,6 +422,7 @@ def agreement_set_spaces(
             if _constraint_name(exc) != "agreement_space_no_overlap":
                 raise
             raise _overlap_conflict(agreement, field="spaces") from exc
+        _touch(agreement)
     return agreement
 
 
@@ -601,6 +608,8 @@ def amendment_add(
             agreement.period = legal.period_of(legal.start_of(agreement), new_end)
             agreement.save(update_fields=["period", "updated_at"])
             _sync_spaces(agreement, field="new_end")
+        else:
+            _touch(agreement)
     return amendment
 
 
@@ -629,13 +638,16 @@ def insurance_add(
     if valid_until < valid_from:
         raise legal.fail(INSURANCE_DATES, "valid_until")
     _check_not_finished(agreement)
-    return InsuranceCertificate.objects.create(
-        agreement=agreement,
-        insurer=insurer.strip(),
-        policy_number=policy_number.strip(),
-        valid_from=valid_from,
-        valid_until=valid_until,
-    )
+    with transaction.atomic():
+        certificate = InsuranceCertificate.objects.create(
+            agreement=agreement,
+            insurer=insurer.strip(),
+            policy_number=policy_number.strip(),
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        _touch(agreement)
+    return certificate
 
 
 def document_add(
@@ -664,7 +676,9 @@ def document_add(
     # The client's file name never reaches the storage (path tricks, personal data).
     document.file.save(f"{uuid.uuid4().hex}.pdf", uploaded_file, save=False)
     try:
-        document.save()
+        with transaction.atomic():
+            document.save()
+            _touch(agreement)
     except BaseException:
         document.file.delete(save=False)
         raise

@@ -33,6 +33,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.forms import BoundField
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -508,7 +509,7 @@ class Move:
     to: str
     label: str
     form: AgreementTransitionForm
-    fields: list[Any]  # bound fields shown for this move
+    fields: list[BoundField]  # the facts this move records, and its reason
 
 
 def _moves(agreement: Agreement, failed: AgreementTransitionForm | None) -> list[Move]:
@@ -550,6 +551,7 @@ def _render_agreement(
     )
     figures = _report(
         request,
+        # ``agreement`` came through the scoped selector: its own row is in scope.
         agreements=Agreement.objects.filter(pk=agreement.pk),
         default=_default_period([agreement]),
         scope=scope,

@@ -2,9 +2,10 @@
 
 The columns are those of the Cartofriches export (Cerema, layer ``friches``;
 shared/data/SOURCES.md lists them), which is also what our own ``cnig-friches``
-importer reads. Only the public properties feed them (the buildings collection
-is the public scope of the buildings API); what we do not hold, or hold but do
-not publish (owners, parcels, condition), is left empty, never guessed:
+importer reads. The rows are the whole public stock (the buildings API's public
+scope, unlocated buildings included with an empty ``geom``); only public
+properties feed the columns; what we do not hold, or hold but do not publish
+(owners, parcels, condition), is left empty, never guessed:
 
 ==================  ========================================================
 site_id             ``<comm_insee>_ETAT<id>``: the INSEE prefix of the CNIG
@@ -51,7 +52,7 @@ from django.utils import timezone
 from buildings.exports import neutralise
 from buildings.geojson import PRECISION, serial_plans_only
 from buildings.models import AssetType
-from buildings.ogc.selectors import public_buildings
+from buildings.ogc.selectors import public_stock
 
 COLUMNS: tuple[str, ...] = (
     "site_id", "site_nom", "site_type", "site_adresse", "site_identif_date",
@@ -106,7 +107,7 @@ def site(row: dict[str, Any]) -> dict[str, Any]:
 def _rows() -> Iterator[dict[str, Any]]:
     """Every building of the collection, by id, from a server-side cursor."""
     rows = (
-        public_buildings()
+        public_stock()
         .order_by("id")
         .values(
             *_FIELDS,

@@ -72,8 +72,9 @@ BUILDINGS = Collection(
     id="buildings",
     title=_("Vacant State buildings"),
     description=_(
-        "Vacant, assessed and available State buildings that are not confidential, "
-        "with their public properties only; the location is a point. Temporal "
+        "Vacant, assessed and available State buildings that are not confidential "
+        "and have a known location (a point), with their public properties only; "
+        "the CNIG export also holds those without a location. Temporal "
         "geometry: the vacancy period, from vacancy_since to next_use_date, both "
         "days included; an unknown date leaves that end open."
     ),
@@ -102,8 +103,8 @@ DEPARTEMENTS = Collection(
     title=_("Départements"),
     description=_(
         "Départements with a known boundary, with the number and the total "
-        "surface (m²) of the vacant State buildings the buildings collection holds "
-        "there. Features have no temporal geometry: datetime matches them all."
+        "surface (m²) of the public vacant State buildings there, located or not. "
+        "Features have no temporal geometry: datetime matches them all."
     ),
     geometry_type="MultiPolygon",
     properties=("code", "name", "region", "vacant_buildings", "vacant_surface_m2"),
@@ -117,7 +118,7 @@ COMMUNES = Collection(
     title=_("Communes"),
     description=_(
         "Communes with a known boundary, with the number and the total surface "
-        "(m²) of the vacant State buildings the buildings collection holds there. "
+        "(m²) of the public vacant State buildings there, located or not. "
         "Features have no temporal geometry: datetime matches them all."
     ),
     geometry_type="MultiPolygon",

@@ -49,7 +49,7 @@ _LAYER_PROPERTIES: dict[str, dict[str, Any]] = {
     "vacant_buildings": {
         "type": "integer",
         "minimum": 0,
-        "description": "Buildings of the buildings collection here.",
+        "description": "Public vacant buildings here, located or not.",
     },
     "vacant_surface_m2": {
         "type": "number",
@@ -297,10 +297,7 @@ def _feature_schemas(collection: Collection) -> dict[str, Any]:
             "properties": {
                 "type": {"type": "string", "enum": ["Feature"]},
                 "id": {"type": "integer" if collection.integer_ids else "string"},
-                # A building without a location has a null geometry (RFC 7946 §3.2).
-                "geometry": {"nullable": True, "allOf": [geometry]}
-                if collection is BUILDINGS
-                else geometry,
+                "geometry": geometry,
                 "properties": properties_schema(collection),
                 "links": _ref("schemas", "links"),
             },
@@ -342,8 +339,7 @@ def _parameters(*, default_limit: int, max_limit: int) -> dict[str, Any]:
             "required": False,
             "description": "Only features whose geometry intersects the box: min "
             "lon, min lat, max lon, max lat (CRS84). A west edge east of the east "
-            "edge spans the antimeridian. Features without a geometry match too "
-            "(Requirement 23 C).",
+            "edge spans the antimeridian. Every feature has a geometry.",
             "schema": {
                 "type": "array",
                 "minItems": 4,

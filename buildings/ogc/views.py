@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -66,6 +67,7 @@ from buildings.ogc.selectors import (
 )
 
 Link = dict[str, str]
+JSON_TYPES = frozenset({JSON, GEOJSON, SCHEMA_JSON, OPENAPI_MEDIA_TYPE.split(";")[0]})
 
 
 class ReadOnly(permissions.BasePermission):
@@ -129,12 +131,12 @@ class OgcView(APIView):
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = super().dispatch(request, *args, **kwargs)
         patch_vary_headers(response, ["Accept"])
-        # Public data for browser clients on other origins; JSON only, as the
-        # HTML pages are for people on this site.
-        # (A DRF Response, an error here, is not rendered yet: it will be JSON.)
-        if isinstance(response, Response) or not response["Content-Type"].startswith(
-            HTML
-        ):
+        # Public data for browser clients on other origins: the JSON resources
+        # (GeoJSON, JSON Schema, OpenAPI included), not the HTML pages, which are
+        # for people on this site, nor the export files. A DRF Response (an
+        # error) is not rendered yet here: it will be JSON.
+        media_type = response["Content-Type"].split(";")[0]
+        if isinstance(response, Response) or media_type in JSON_TYPES:
             response["Access-Control-Allow-Origin"] = "*"
         return response
 
@@ -158,7 +160,7 @@ class OgcView(APIView):
 
     def _absolute(self, path: str, query: dict[str, str | None]) -> str:
         url = self.request.build_absolute_uri(path)
-        pairs = "&".join(f"{key}={value}" for key, value in query.items() if value)
+        pairs = urlencode({key: value for key, value in query.items() if value})
         return f"{url}?{pairs}" if pairs else url
 
     def self_links(self, data_type: str, fmt: Format) -> list[Link]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from occupancy.models import (
     Agreement,
@@ -31,6 +33,7 @@ from occupancy.models import (
 BIGINT_MAX = 2**63 - 1
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number within PostgreSQL's bigint (else a 400)."""
 

@@ -89,14 +89,16 @@ def _live_buildings(
 
 def _operator_spaces(operator_ids: frozenset[int]) -> Q:
     """Spaces of the buildings where ``operator_ids`` hold a live agreement, less
-    those another operator's live agreement holds: two operators may share a
-    building, never a space's name or capacity."""
-    held_by_others = (
-        AgreementSpace.objects.filter(is_live=True)
-        .exclude(agreement__operator_id__in=operator_ids)
-        .values("space_id")
+    those only another operator's live agreement holds: two operators may share a
+    building, never a space's name or capacity. (A space held by both, over
+    successive periods, stays each one's.)"""
+    live = AgreementSpace.objects.filter(is_live=True)
+    held_by_us = live.filter(agreement__operator_id__in=operator_ids)
+    held_by_others = live.exclude(agreement__operator_id__in=operator_ids)
+    return Q(building_id__in=_live_buildings(operator_ids)) & (
+        ~Q(pk__in=held_by_others.values("space_id"))
+        | Q(pk__in=held_by_us.values("space_id"))
     )
-    return Q(building_id__in=_live_buildings(operator_ids)) & ~Q(pk__in=held_by_others)
 
 
 def space_list(*, scope: Scope) -> QuerySet[Space]:

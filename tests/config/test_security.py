@@ -38,6 +38,16 @@ PUBLIC_VIEWS = {
 PUBLIC_READ_VIEWS = {
     "buildings.api.views.BuildingViewSet": "the open-data inventory, scoped",
     "buildings.api.views.BuildingExportView": "open-data exports, scoped",
+    # OGC API – Features over the public stock: the same for every caller, read-only.
+    "buildings.ogc.views.LandingView": "OGC API landing page",
+    "buildings.ogc.views.ConformanceView": "OGC API conformance classes",
+    "buildings.ogc.views.ApiDefinitionView": "OGC API definition (OpenAPI)",
+    "buildings.ogc.views.CollectionsView": "OGC API collections",
+    "buildings.ogc.views.CollectionView": "OGC API collection metadata",
+    "buildings.ogc.views.ItemsView": "OGC API features of the public stock",
+    "buildings.ogc.views.FeatureView": "OGC API one public feature",
+    "buildings.ogc.views.QueryablesView": "OGC API queryables",
+    "buildings.ogc.views.FrichesExportView": "CNIG Friches export of the public stock",
 }
 # DRF views that keep the deny-all default on purpose.
 DENY_ALL_VIEWS = {

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
+from pytest_django.fixtures import Settings
 
 from buildings.models import Building
 from finance.models import (
@@ -54,6 +55,13 @@ class Case:
 
 def d(text: str) -> Decimal:
     return Decimal(text)
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: Settings) -> None:
+    """Pages and messages in English, whatever catalogues are compiled: the
+    assertions read the English msgids."""
+    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import Sum
 
+from buildings.models import Building
 from finance import demo
 from finance.indicators import dashboard_get
 from finance.models import (
@@ -36,13 +37,13 @@ def counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def roads(db: None) -> object:
+def roads(db: None) -> Building:
     organizations_demo.load()
     return BuildingFactory.create(inventory_id=demo.ROADS_DIRECTORATE)
 
 
 @pytest.mark.django_db
-def test_without_the_occupancy_demo_it_funds_the_building(roads: object) -> None:
+def test_without_the_occupancy_demo_it_funds_the_building(roads: Building) -> None:
     demo.load()
     assert (
         Commitment.objects.filter(building=roads).count() == Commitment.objects.count()
@@ -53,7 +54,7 @@ def test_without_the_occupancy_demo_it_funds_the_building(roads: object) -> None
 
 @pytest.mark.django_db
 def test_it_attaches_to_the_agreement_loads_once_and_is_all_illustrative(
-    roads: object,
+    roads: Building,
 ) -> None:
     agreement = AgreementFactory.create(
         reference=demo.AGREEMENT_REFERENCE,

@@ -64,8 +64,13 @@ class Inventory:
     by_name: dict[str, Building] = field(default_factory=dict)
 
     @property
-    def public_ids(self) -> set[int]:
-        return {building.pk for building in self.public}
+    def located(self) -> list[Building]:
+        """The buildings collection: the public stock that has a location."""
+        return [building for building in self.public if building.point is not None]
+
+    @property
+    def located_ids(self) -> set[int]:
+        return {building.pk for building in self.located}
 
 
 @pytest.fixture(autouse=True)

@@ -72,7 +72,7 @@ def test_ogr2ogr_copies_every_building_through_small_pages(
     the count GDAL reports is numberMatched."""
     source = f"OAPIF:{live_server.url}/ogc/"
     summary = gdal(live_server, "ogrinfo", "-ro", "-so", source, "buildings")
-    assert f"Feature Count: {len(live_inventory.public)}" in summary.stdout
+    assert f"Feature Count: {len(live_inventory.located)}" in summary.stdout
     target = tmp_path / "buildings.geojson"
     result = gdal(
         live_server,
@@ -93,8 +93,8 @@ def test_ogr2ogr_copies_every_building_through_small_pages(
     assert len({url for url in pages if "cursor=" in url}) == 2
     copied = json.loads(target.read_text("utf-8"))["features"]
     designations = {feature["properties"]["designation"] for feature in copied}
-    assert designations == {building.designation for building in live_inventory.public}
-    assert len(copied) == len(live_inventory.public)
+    assert designations == {building.designation for building in live_inventory.located}
+    assert len(copied) == len(live_inventory.located)
 
 
 def test_gdal_filters_by_bbox_and_reads_the_layers(
@@ -137,7 +137,7 @@ def test_owslib_reads_the_landing_page_conformance_collections_and_items(
     assert api.collection("buildings")["extent"]["spatial"]["bbox"]
     items = api.collection_items("buildings", bbox=list(AIX_BOX), limit=2)
     assert items["numberReturned"] == 2
-    assert items["numberMatched"] == 4  # the three in Aix and the unlocated one
+    assert items["numberMatched"] == 3
     first = items["features"][0]
     feature = api.collection_item("buildings", str(first["id"]))
     assert feature["properties"] == first["properties"]
@@ -161,6 +161,9 @@ def test_ats_core_http(live_inventory: Inventory, live_server: LiveServer) -> No
             ("/ogc/collections/buildings/items?limit=1", "application/geo+json", "*"),
             ("/ogc/collections/buildings/items?limit=1", "text/html", None),
             ("/ogc/collections/none", "application/json", "*"),
+            ("/ogc/collections/buildings/queryables", "application/json", "*"),
+            ("/ogc/api", "application/json", "*"),
+            ("/ogc/exports/friches.csv", "text/csv", None),
         ):
             connection.request("GET", path, headers={"Accept": accept})
             response = connection.getresponse()
