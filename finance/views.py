@@ -22,6 +22,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from buildings.models import Building
 from finance import charts, exports
 from finance.forms import DashboardFilterForm
 from finance.indicators import Dashboard, dashboard_get
@@ -31,6 +32,16 @@ from finance.selectors import (
     filtered_commitments,
     filtered_disbursements,
 )
+from maps.layers import (
+    FRANCE_CENTER,
+    FRANCE_ZOOM,
+    MapSpec,
+    PopupField,
+    basemap,
+    site_figures_layer,
+    sources,
+)
+from maps.render import RenderedMap, render_map
 from organizations.selectors import Persona, Scope, scope_for
 
 P = ParamSpec("P")
@@ -64,6 +75,52 @@ def _form(request: HttpRequest, scope: Scope) -> DashboardFilterForm:
         choices=filter_choices(scope=scope),
         with_funder=scope.is_state_agent,
     )
+
+
+def _funded_sites_map(dashboard: Dashboard) -> RenderedMap | None:
+    """The funded sites on the map (maps.layers), with the money committed and
+    paid on each: aggregates only, one point per building, never a person.
+
+    The sites come from the dashboard, itself scoped to the caller's commitments.
+    """
+    sites = [
+        site
+        for site in dashboard.sites
+        if site.building_id is not None and site.longitude is not None
+    ]
+    if not sites:
+        return None
+    figures = {
+        site.building_id: {"committed": site.committed, "disbursed": site.disbursed}
+        for site in sites
+        if site.building_id is not None
+    }
+    layer = site_figures_layer(
+        key="funded-sites",
+        name=_("Funded sites"),
+        buildings=Building.objects.filter(pk__in=list(figures)),
+        figures=figures,
+        popup_fields=(
+            PopupField("city", _("City")),
+            PopupField("committed", _("Committed"), "€"),
+            PopupField("disbursed", _("Disbursed"), "€"),
+        ),
+    )
+    latitudes = [float(site.latitude or 0) for site in sites]
+    longitudes = [float(site.longitude or 0) for site in sites]
+    margin = 0.05  # degrees: a single site still gets a readable frame
+    spec = MapSpec(
+        center=FRANCE_CENTER,
+        zoom=FRANCE_ZOOM,
+        layers=(layer,),
+        bounds=(
+            (min(latitudes) - margin, min(longitudes) - margin),
+            (max(latitudes) + margin, max(longitudes) + margin),
+        ),
+        basemap=basemap(),
+        attributions=(sources()["die"],),
+    )
+    return render_map(spec)
 
 
 def _charts(dashboard: Dashboard) -> dict[str, Any]:
@@ -100,6 +157,7 @@ def _charts(dashboard: Dashboard) -> dict[str, Any]:
         "progress_charts": progress,
         "share_charts": shares,
         "site_map": charts.site_map(dashboard.sites),
+        "funded_map": _funded_sites_map(dashboard),
     }
 
 

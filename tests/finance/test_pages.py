@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -144,8 +145,8 @@ def test_the_page_makes_the_same_queries_for_3_or_30_commitments(
 
 
 # Session and user (2), scope (1), filter choices (3), dashboard (12), the page of
-# commitments: count and rows (2).
-PAGE_QUERIES = 20
+# commitments: count and rows (2), the funded sites' map layer (1).
+PAGE_QUERIES = 21
 
 
 # --- Downloads
@@ -236,3 +237,19 @@ class TestDownloads:
         dates = [row[3].value for row in sheet.iter_rows(min_row=2)]
         assert dates
         assert all(value.date() >= date(2024, 1, 1) for value in dates)
+
+
+@pytest.mark.django_db
+def test_the_funder_sees_its_funded_sites_on_a_map_with_local_assets_only(
+    case: Case, cdc_client: Client
+) -> None:
+    commitment = CommitmentFactory.create(funder=case.cdc, building=case.building)
+    DisbursementFactory.create(commitment=commitment)
+
+    page = cdc_client.get(URL).content.decode()
+
+    assert 'data-testid="funded-map"' in page
+    assert "funded-sites" in page
+    assert case.building.designation in page
+    for url in re.findall(r'(?:src|href)="(https?://[^"]+)"', page):
+        raise AssertionError(f"an outside asset on the dashboard: {url}")
