@@ -271,7 +271,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.3)
-        self.__exit__()
+        self.__exit__(SystemExit, None, None)  # stop it, keep its log
         raise SystemExit(
             f"gunicorn did not answer on port {self.port}: see {self.log_path}"
         )
@@ -284,6 +284,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if not exc or exc[0] is None:
+            self.log_path.unlink(missing_ok=True)  # kept only when something failed
 
     def worker_pids(self) -> list[int]:
         if self.process is None:

@@ -2,8 +2,10 @@
 
 ``python -m bench.ogc [--quick] [--skip-install]`` (not part of the test suite).
 
-- Data: the benchmark database ``intercalaire_bench`` (bench/generate.py; create it
-  first with ``python -m bench generate --rows 200k``). The peers read a view
+- Data: its own database, ``intercalaire_ogc_bench`` (``--rows``, 200k by
+  default), made by bench/generate.py's generator from the same template, so that
+  it never races the other benchmarks over ``intercalaire_bench``; ``--reuse``
+  keeps it between runs. The peers read a view
   ``ogc_bench.buildings`` over it holding exactly what /ogc/ serves: the public
   stock (vacant, assessed, available; not confidential), its public properties
   (buildings.geojson.PUBLIC_PROPERTIES) and the point.
@@ -45,12 +47,15 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bench.common import (
-    BENCH_DB,
     ROOT,
+    TEMPLATE_DB,
     VAR,
     base_database_url,
     connect,
+    create_database,
+    database_exists,
     database_url,
+    ensure_template,
     log,
     machine_facts,
     setup_django,
@@ -71,6 +76,7 @@ from bench.http import (
 )
 
 PEERS_DIR = ROOT / "var" / "ogc-bench"
+OGC_DB = "intercalaire_ogc_bench"
 RESULTS = VAR / "ogc.json"
 SCHEMA = "ogc_bench"
 VIEW = f"{SCHEMA}.buildings"
@@ -92,7 +98,7 @@ def create_view() -> list[str]:
         column = Building._meta.get_field(name).column  # type: ignore[union-attr]
         columns.append(column if column == name else f"{column} AS {name}")
     statuses = ", ".join(f"'{status}'" for status in PUBLIC_STATUSES)
-    with connect(database_url(BENCH_DB), autocommit=True) as conn:
+    with connect(database_url(OGC_DB), autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         conn.execute(f"DROP VIEW IF EXISTS {VIEW}")
         conn.execute(
@@ -104,7 +110,9 @@ def create_view() -> list[str]:
 
 
 def drop_view() -> None:
-    with connect(database_url(BENCH_DB), autocommit=True) as conn:
+    if not database_exists(OGC_DB):
+        return
+    with connect(database_url(OGC_DB), autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
 
@@ -190,7 +198,7 @@ def pygeoapi_config(port: int, properties: list[str]) -> Path:
                         "data": {
                             "host": db["host"],
                             "port": db["port"],
-                            "dbname": BENCH_DB,
+                            "dbname": OGC_DB,
                             "user": db["user"],
                             "password": db["password"],
                             "search_path": [SCHEMA, "public"],
@@ -305,7 +313,7 @@ def pygeoapi_server(
 
 def tipg_server(path: Path) -> PeerServer:
     port = free_port()
-    url = database_url(BENCH_DB).replace("postgis://", "postgresql://", 1)
+    url = database_url(OGC_DB).replace("postgis://", "postgresql://", 1)
     url = url.replace("postgres://", "postgresql://", 1)
     env = _clean_env(
         DATABASE_URL=url,
@@ -370,8 +378,33 @@ def measure(
     return asdict(result)
 
 
-def run(*, quick: bool, skip_install: bool, quiet_wait: float = 0.0) -> dict[str, Any]:
-    setup_django(BENCH_DB)
+def make_database(rows: int, *, reuse: bool) -> None:
+    """intercalaire_ogc_bench with ``rows`` synthetic buildings (bench/generate.py)."""
+    from bench import generate
+
+    if reuse and database_exists(OGC_DB):
+        with connect(database_url(OGC_DB)) as conn:
+            found = conn.execute("SELECT count(*) FROM buildings_building").fetchone()
+        if found[0] == rows:
+            return
+    ensure_template()
+    log(f"creating {OGC_DB} from {TEMPLATE_DB} with {rows:,} buildings")
+    create_database(OGC_DB, template=TEMPLATE_DB)
+    url = database_url(OGC_DB)
+    data = generate.generate(rows, generate.load_reference(url))
+    generate.load(data, url)
+
+
+def run(
+    *,
+    quick: bool,
+    skip_install: bool,
+    quiet_wait: float = 0.0,
+    rows: int = 200_000,
+    reuse: bool = False,
+) -> dict[str, Any]:
+    make_database(rows, reuse=reuse)
+    setup_django(OGC_DB)
     properties = create_view()
     pygeoapi_env = venv(
         "pygeoapi",
@@ -384,13 +417,15 @@ def run(*, quick: bool, skip_install: bool, quiet_wait: float = 0.0) -> dict[str
         skip=skip_install,
     )
     tipg_env = venv("tipg", TIPG, "gunicorn", "uvicorn", skip=skip_install)
-    with connect(database_url(BENCH_DB)) as conn:
+    with connect(database_url(OGC_DB)) as conn:
         rows = conn.execute("SELECT count(*) FROM buildings_building").fetchone()[0]
         boxes = {limit: calibrate(conn, "anonymous", limit) for limit in TARGETS}
     log(f"{rows:,} buildings; boxes: {boxes}")
     servers: dict[str, Callable[[], Any]] = {
-        "ogc": Server,
-        "ogc+ka": lambda: Server(config=keep_alive_config()),
+        "ogc": lambda: Server(DATABASE_URL=database_url(OGC_DB)),
+        "ogc+ka": lambda: Server(
+            config=keep_alive_config(), DATABASE_URL=database_url(OGC_DB)
+        ),
         "pygeoapi": lambda: pygeoapi_server(
             pygeoapi_env, properties, skip=skip_install
         ),
@@ -477,12 +512,18 @@ def main() -> None:
         help="seconds to wait, before each server, for other processes to leave "
         "the cores (the box is shared; the busy share is recorded with each figure)",
     )
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument(
+        "--reuse", action="store_true", help=f"keep {OGC_DB} if it has --rows rows"
+    )
     arguments = parser.parse_args()
     try:
         results = run(
             quick=arguments.quick,
             skip_install=arguments.skip_install,
             quiet_wait=arguments.wait_quiet,
+            rows=arguments.rows,
+            reuse=arguments.reuse,
         )
     finally:
         if not arguments.keep_view:

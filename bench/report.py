@@ -142,7 +142,9 @@ def http_section(result: dict[str, Any]) -> str:
     rows = []
     for entry in result["scenarios"]:
         box = entry["box"]
-        drf = entry.get("drf_gis")
+        drf = entry.get("drf_gis") or entry.get("drf_gis_c4")  # older runs: c4
+        if drf and "drf_gis_over_raw" not in entry:
+            entry["drf_gis_over_raw"] = drf["median_ms"] / entry["raw_c4"]["median_ms"]
         rows.append(
             (
                 entry["persona"],
@@ -295,16 +297,16 @@ def traps_section(result: dict[str, Any]) -> str:
         "in its transaction "
         f"({'seen' if web['view_sets_serial_plans'] else 'NOT seen'} in the captured "
         "queries). "
-        f"Plan of the API's statement for the 1,000-feature page: {web['plans']}. The "
-        "raw-SQL baseline runs "
-        "with 0 too.",
+        "Plan of the API's statement for the 1,000-feature page: "
+        + ", ".join(f"{k}: {v}" for k, v in web["plans"].items())
+        + ". The raw-SQL baseline runs with 0 too.",
         "- **JIT (a fourth trap, not in performance.md §4).** The server runs with "
-        f"`jit = {web['session_jit']}` and the web role inherits it: statements whose "
-        "estimated cost passes `jit_above_cost` (100,000) compile expressions with "
-        "LLVM first, 10–250 ms per statement on this box, paid on every request. "
-        "Column *same, jit off* of the HTTP table, and the diagnosis table of the "
-        "paging section, show what switching it off (`jit = off` for the web role, "
-        "as performance.md §3 measured) changes.",
+        f"`jit = {web['session_jit']}` and the web role inherits it: a statement "
+        "whose estimated cost passes `jit_above_cost` (100,000; large boxes, deep "
+        "pages and mis-estimated plans on the 1M table do) is compiled with LLVM "
+        "before it runs, on every request. Column *same, jit off* of the HTTP "
+        "table, and the *JIT compile ms* and *page ms* columns of the paging "
+        "diagnosis, measure it; performance.md §3 measured with `jit = off`.",
         f"- **The API's own statement** (captured in-process, {web['queries']} queries "
         "per request), run "
         f"alone through psycopg: {web.get('api_statement_ms', float('nan')):.1f} ms "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import django_stubs_ext
 from csp.constants import NONCE, NONE, SELF
@@ -118,6 +119,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int(
     "DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600
 )
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Web requests are short: JIT compilation costs more than it saves (8–11 ms a list
+# query, measured by make bench), and a parallel plan takes both cores from the other
+# requests (reference/performance.md §4). A DATABASE_URL ?options=… wins.
+cast(dict[str, str], DATABASES["default"]["OPTIONS"]).setdefault(
+    "options", "-c jit=off -c max_parallel_workers_per_gather=0"
+)
 # Background jobs report progress through their own connection (autocommit), so that
 # it is visible while the job's own transaction is still open. Tests share "default".
 DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
