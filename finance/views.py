@@ -106,8 +106,8 @@ def _funded_sites_map(dashboard: Dashboard) -> RenderedMap | None:
             PopupField("disbursed", _("Disbursed"), "€"),
         ),
     )
-    latitudes = [float(site.latitude or 0) for site in sites]
-    longitudes = [float(site.longitude or 0) for site in sites]
+    latitudes = [site.latitude or 0.0 for site in sites]
+    longitudes = [site.longitude or 0.0 for site in sites]
     margin = 0.05  # degrees: a single site still gets a readable frame
     spec = MapSpec(
         center=FRANCE_CENTER,
