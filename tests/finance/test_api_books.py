@@ -113,7 +113,7 @@ def test_a_bad_cost_line_is_a_400_naming_the_field(
 
 
 def test_the_hourly_baseline_is_rate_times_hours(case: Case, editor: APIClient) -> None:
-    url = f"{BASE}security-baselines/{case.building.security_baseline.pk}/"  # type: ignore[attr-defined]
+    url = f"{BASE}security-baselines/{case.building.security_baseline.pk}/"
     response = editor.patch(
         url,
         {"hourly_rate": "22.50", "hours_per_month": "730.0"},
