@@ -550,6 +550,8 @@ Commands: `python -m bench generate --rows 200000|1000000`,
 
 def write() -> None:
     results = load_results()
+    # "finance" is not a dataset: python -m bench.finance records it on its own.
+    finance = results.pop("finance", None)
     order = [label for label in SIZES if label in results] + sorted(
         set(results) - set(SIZES)
     )
@@ -627,6 +629,34 @@ def write() -> None:
             ]
         else:
             not_run.append(f"{label}: paging benchmark")
+    if finance and "dashboard" in finance:
+        run = finance["dashboard"]
+        parts.append(
+            "## Funder dashboard (python -m bench.finance, "
+            f"{finance.get('dashboard_at')})\n\n"
+            f"{run['commitments']:,} commitments and {run['disbursements']:,} "
+            "disbursements for the funder measured; other processes kept "
+            f"{run['busy']:.0%} of the CPU busy. Server time in process "
+            "(test client).\n\n"
+            + table(
+                ("measure", "median ms", "p95 ms", "queries", ""),
+                [
+                    (name, f"{median:.1f}", f"{p95:.1f}", str(queries), status)
+                    for name, median, p95, queries, status in run["rows"]
+                ],
+            )
+        )
+        page = next(row for row in run["rows"] if row[0] == "GET /financement/")
+        summary.append(
+            (
+                "funder dashboard page, 1,000 commitments / 20,000 disbursements",
+                f"≤ {run['target_ms']:.0f} ms",
+                f"{page[1]:.0f} ms (median)",
+                verdict(page[1] <= run["target_ms"]),
+            )
+        )
+    else:
+        not_run.append("funder dashboard benchmark (python -m bench.finance)")
     parts.insert(
         2 if machine else 1,
         "## Targets\n\n" + table(("target", "goal", "measured", ""), summary),
