@@ -67,7 +67,7 @@ class BasemapWidget(OSMWidget):
     default_zoom = FRANCE_ZOOM
 
     class Media:
-        # extend = False drops the parent's Media, which names cdn.jsdelivr.net.
+        # extend = False drops the parent's Media, which loads OpenLayers from a CDN.
         extend = False
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js", "buildings/admin_map.js")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -90,7 +91,7 @@ class FileContext:
         return code
 
 
-class Profile:
+class Profile(ABC):
     """Turns a file's rows into Candidates. Subclasses set the class attributes."""
 
     name: ClassVar[str]
@@ -126,13 +127,15 @@ class Profile:
                 _("Columns not read: %(columns)s.") % {"columns": ", ".join(extra)},
             )
 
+    @abstractmethod
     def key(self, row: RawRow) -> str | None:
-        raise NotImplementedError
+        """The row's natural key (inventory id), or None when it has none."""
 
+    @abstractmethod
     def normalise(
         self, row: RawRow, issues: RowIssues, context: FileContext
     ) -> Candidate | None:
-        raise NotImplementedError
+        """The row as a Candidate, its problems recorded in ``issues``."""
 
 
 def check_key(issues: RowIssues, column: str, key: str | None) -> str | None:
