@@ -30,7 +30,9 @@ DOC_FILE = ROOT / "docs" / "benchmarks.md"
 PYTHON = sys.executable
 
 TEMPLATE_DB = "intercalaire_bench_tpl"
-BENCH_DB = "intercalaire_bench"
+# Several datasets can live side by side (200k and 1M): BENCH_DB names the one a
+# command works on; results are filed by row count whatever the name.
+BENCH_DB = os.environ.get("BENCH_DB", "intercalaire_bench")
 IMPORT_DB = "intercalaire_bench_import"
 
 SIZES = {"200k": 200_000, "1M": 1_000_000}

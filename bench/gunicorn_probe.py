@@ -7,7 +7,15 @@ setting. Used for a short separate run; the measured server runs without it.
 
 import json
 import os
+import runpy
 import socket
+from pathlib import Path
+
+# The deployed settings, with the probe's hooks on top.
+_deployed = runpy.run_path(
+    str(Path(__file__).resolve().parent.parent / "config" / "gunicorn_conf.py")
+)
+globals().update({k: v for k, v in _deployed.items() if not k.startswith("__")})
 
 _seen: set[int] = set()
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -161,16 +162,42 @@ def _aliases(columns: Sequence[str]) -> str:
     return ", ".join(_quote(name) for name in columns)
 
 
+def plans_are_serial() -> bool:
+    """True when this connection was opened with parallel plans off.
+
+    config/settings.py opens web connections with
+    ``-c max_parallel_workers_per_gather=0`` (and ``jit=off``); a DATABASE_URL
+    with its own ``options`` can drop it, and then each request guards itself.
+    """
+    options = str(connection.settings_dict.get("OPTIONS", {}).get("options", ""))
+    return "max_parallel_workers_per_gather=0" in options.replace(" ", "")
+
+
 def serial_plans_only() -> None:
     """Keep this transaction's queries off parallel plans.
 
     On two cores a parallel plan for one list or tile request takes both
     (performance.md §4.2: 51 ms instead of 7–9 ms); request-serving queries run
-    serially and leave the other core to the next request. ``SET LOCAL`` ends with
-    the transaction, so other users of the pooled connection are unaffected.
+    serially and leave the other core to the next request. Free when the
+    connection is already serial; otherwise ``SET LOCAL``, which ends with the
+    transaction, so other users of the pooled connection are unaffected.
     """
+    if plans_are_serial():
+        return
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
+@contextmanager
+def serial_plans() -> Iterator[None]:
+    """A block whose queries run serially: nothing to do on a serial connection
+    (no transaction, no round trip), a transaction with ``SET LOCAL`` otherwise."""
+    if plans_are_serial():
+        yield
+        return
+    with transaction.atomic():
+        serial_plans_only()
+        yield
 
 
 def feature_page(

@@ -529,7 +529,15 @@ class Building(models.Model):
             models.Index(
                 fields=["department", "status"], name="building_dept_status_idx"
             ),
-            models.Index(fields=["commune"], name="building_commune_idx"),
+            # Anonymous bbox pages and public tiles: the point index of the public
+            # stock alone. With the full index and building_public_idx combined,
+            # a Paris box read 19,256 + 9,769 index entries for 1,000 rows (10 ms
+            # of the 30 of a 1,000-feature page; 0.9 ms with this one).
+            GistIndex(
+                fields=["point"],
+                name="building_public_point_idx",
+                condition=Q(status__in=PUBLIC_STATUSES, is_confidential=False),
+            ),
             # Distances in metres: ST_DWithin(point::geography, …) in geometry.py.
             GistIndex(
                 Cast(

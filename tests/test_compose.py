@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import shlex
 import subprocess
 import sys
@@ -139,7 +140,7 @@ def test_the_dockerfile_serves_gunicorn_and_checks_its_health() -> None:
     assert command[:2] == ["gunicorn", "config.wsgi:application"]
     for option, value in [("--bind", "0.0.0.0:8000"), ("--workers", "2")]:
         assert command[command.index(option) + 1] == value
-    assert command[command.index("--threads") + 1] == "4"
+    assert command[command.index("--config") + 1] == "config/gunicorn_conf.py"
     healthcheck = shlex.split(instructions["HEALTHCHECK"])
     test = healthcheck[healthcheck.index("CMD") :]
     assert "http://127.0.0.1:8000/healthz" in healthcheck_code(test)
@@ -209,3 +210,20 @@ def test_the_dockerfile_collectstatic_step_succeeds_with_its_throwaway_settings(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "staticfiles.json").is_file()
+
+
+def test_web_serves_with_the_shared_gunicorn_settings() -> None:
+    """The image, compose and make bench serve with config/gunicorn_conf.py:
+    threaded workers that keep client connections alive."""
+    from gunicorn.config import Config
+
+    command = shlex.split(WEB["command"][2].split("&&")[-1])
+    assert command[command.index("--config") + 1] == "config/gunicorn_conf.py"
+    config = Config()
+    for key, value in runpy.run_path(str(ROOT / "config/gunicorn_conf.py")).items():
+        if key in config.settings:
+            config.set(key, value)
+    assert config.worker_class_str == "gthread"
+    assert config.threads >= 2
+    assert config.keepalive > 0
+    assert config.wsgi_app == "config.wsgi:application"

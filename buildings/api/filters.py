@@ -14,6 +14,7 @@ from buildings.geometry import DWithinMetres
 from buildings.models import PUBLIC_STATUSES, Building, BuildingStatus
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
+from config.filters import StaticFormFilterSet
 
 SUITABILITY_FIELDS = {use: f"suitability_{use}" for use in USES}
 
@@ -35,7 +36,7 @@ class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     field, not a database error (PostgreSQL refuses it in text)."""
 
 
-class BuildingFilterSet(django_filters.FilterSet):
+class BuildingFilterSet(StaticFormFilterSet):
     bbox = django_filters.CharFilter(
         method="filter_bbox",
         label=_("Bounding box: min lon, min lat, max lon, max lat (WGS84)"),

@@ -62,7 +62,7 @@ from buildings.geojson import (
     estimated_count,
     feature_page,
     properties_for,
-    serial_plans_only,
+    serial_plans,
 )
 from buildings.models import Building
 from buildings.selectors import (
@@ -249,8 +249,8 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
         selection = self.selection()
         rows = selection.filter(after(keys, cursor.key)) if cursor else selection
         cap: int = settings.API_COUNT_CAP
-        with transaction.atomic():
-            serial_plans_only()
+        # One statement reads the page and its capped count (one snapshot).
+        with serial_plans():
             page = feature_page(
                 rows,
                 matched_of=selection,

@@ -23,7 +23,7 @@ from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from buildings.geojson import AGENT_PROPERTIES, PUBLIC_PROPERTIES
+from buildings.geojson import AGENT_PROPERTIES, PUBLIC_PROPERTIES, plans_are_serial
 from buildings.models import Building, BuildingStatus, Commune
 from organizations.models import OrganizationKind
 from tests.buildings.factories import (
@@ -439,11 +439,37 @@ def test_the_query_count_does_not_grow_with_the_page(
 ) -> None:
     many(500)
     client = APIClient()
-    # SAVEPOINT, SET LOCAL (serial plans), the page with its count, RELEASE.
-    with django_assert_num_queries(4) as queries:
+    # One statement: the page with its capped count. The connection is opened
+    # with parallel plans off, so no SET LOCAL (nor its transaction) is needed.
+    with django_assert_num_queries(1) as queries:
         document = collection(client.get(LIST, {"limit": limit}))
     assert document["numberReturned"] == limit
-    # Serial plans only (performance.md §4.2); the audit trail may prefix the SQL.
+    assert "string_agg" in queries[0]["sql"]
+
+
+def test_web_connections_plan_serially_without_jit() -> None:
+    """performance.md §4.2: on two cores a parallel plan takes both cores from the
+    other requests; JIT compiles short statements for longer than they run."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+    assert plans_are_serial()
+
+
+def test_a_connection_without_the_options_guards_each_list_request(
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    many(5)
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "options", "")
+    assert not plans_are_serial()
+    # SAVEPOINT, SET LOCAL, the page, RELEASE.
+    with django_assert_num_queries(4) as queries:
+        document = collection(APIClient().get(LIST, {"limit": 3}))
+    assert document["numberReturned"] == 3
+    # (the audit trail may prefix the statement with its context)
     assert queries[1]["sql"].endswith("SET LOCAL max_parallel_workers_per_gather = 0")
 
 

@@ -147,8 +147,8 @@ def test_low_zoom_tiles_draw_clusters_from_the_table(
     assert sum(f["properties"]["vacant"] for f in agent_clusters) == 3
 
 
-# In tests the tile's transaction is a savepoint: SAVEPOINT, SET LOCAL, the
-# tile, RELEASE (BEGIN and COMMIT in production, which are not queries).
+# In tests the tile's transaction is a savepoint: SAVEPOINT, the tile, RELEASE
+# (BEGIN and COMMIT in production, which are not queries).
 def statements(captured: list[dict[str, str]]) -> list[str]:
     return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
 
@@ -156,11 +156,10 @@ def statements(captured: list[dict[str, str]]) -> list[str]:
 def test_a_low_zoom_tile_reads_the_cluster_table_not_the_buildings(
     inventory: Inventory, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
-    with django_assert_num_queries(4) as queries:
+    with django_assert_num_queries(3) as queries:
         Client().get(tile_path(*MARSEILLE_POINT, 6))
-    serial, tile_sql = statements(queries.captured_queries)
-    # (pghistory's middleware prefixes a request's first statement with its context)
-    assert serial.endswith("SET LOCAL max_parallel_workers_per_gather = 0")
+    # Web connections plan serially from their options: no SET LOCAL needed.
+    (tile_sql,) = statements(queries.captured_queries)
     assert "maps_buildingcluster" in tile_sql
     assert "buildings_building" not in tile_sql
     assert "ST_AsMVT" in tile_sql
@@ -169,10 +168,9 @@ def test_a_low_zoom_tile_reads_the_cluster_table_not_the_buildings(
 def test_a_point_tile_is_one_statement_on_a_serial_plan(
     inventory: Inventory, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
-    with django_assert_num_queries(4) as queries:
+    with django_assert_num_queries(3) as queries:
         Client().get(tile_path(*MARSEILLE_POINT, 14))
-    serial, tile_sql = statements(queries.captured_queries)
-    assert serial.endswith("SET LOCAL max_parallel_workers_per_gather = 0")
+    (tile_sql,) = statements(queries.captured_queries)
     assert tile_sql.count("ST_AsMVT(") == 1
 
 

@@ -1,0 +1,60 @@
+"""A django-filter FilterSet that does its class-level work once, not per request.
+
+django-filter deep-copies every declared filter and builds a new form class (with
+new form fields) on each instantiation: 3–5 ms of every list request, measured by
+`make bench` on the building list, where PostGIS writes 30 features in 2 ms. The
+filters and their form fields depend only on the class, so the form class is built
+once per FilterSet class and the filters are copied shallowly (what each copy
+changes, ``model``, ``parent`` and the ``method`` proxy, are set on the copy).
+
+A subclass whose fields depend on the request (a ``ModelChoiceFilter`` with a
+queryset callable, say) must not use this base.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import django_filters
+from django import forms
+from django.db.models import Model, QuerySet
+from django.http import QueryDict
+
+
+class StaticFormFilterSet(django_filters.FilterSet):
+    _form_classes: ClassVar[dict[type, type[forms.Form]]] = {}
+
+    def __init__(
+        self,
+        data: QueryDict | None = None,
+        queryset: QuerySet[Any] | None = None,
+        *,
+        request: Any = None,
+        prefix: str | None = None,
+    ) -> None:
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        model: type[Model] = queryset.model
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {name: copy.copy(f) for name, f in self.base_filters.items()}
+        for filter_ in self.filters.values():
+            filter_.model = model
+            filter_.parent = self
+            if filter_.method is not None:
+                # Rebinds the method proxy to this copy (it holds its filter).
+                filter_.method = filter_.method
+
+    def get_form_class(self) -> type[forms.Form]:
+        cls = type(self)
+        form_class = StaticFormFilterSet._form_classes.get(cls)
+        if form_class is None:
+            # From this instance's copies, which know the model (for labels).
+            fields = {name: f.field for name, f in self.filters.items()}
+            form_class = type(f"{cls.__name__}Form", (self._meta.form,), fields)
+            StaticFormFilterSet._form_classes[cls] = form_class
+        return form_class
