@@ -570,3 +570,18 @@ def test_available_dates_narrow_the_stock_to_its_horizon() -> None:
 
 def test_settings_bound_the_page_size() -> None:
     assert 1 <= settings.API_PAGE_SIZE <= settings.API_MAX_PAGE_SIZE
+
+
+def test_the_public_stock_has_a_partial_point_index() -> None:
+    """Anonymous bbox pages read only the public stock's entries (GeoDjango
+    silently drops the condition of a spatial *field* index: it is an expression
+    index for that reason)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+            ["building_public_point_idx"],
+        )
+        (definition,) = cursor.fetchone()
+    assert "USING gist (point)" in definition
+    assert "WHERE ((NOT is_confidential) AND" in definition
+    assert "'vacant'" in definition and "'available'" in definition
