@@ -5,7 +5,7 @@ Staff see the rows of their territory only (the scope of the pages). Agreements
 are read here, never edited: their terms are checked against the law by
 occupancy.services, and their status moves only through agreement_transition
 (the form under the agreement, as for buildings). Spaces and inspections are
-written through occupancy/residents.py; a domain error the service would raise
+written through occupancy/residents/; a domain error the service would raise
 is found first by running the write in a savepoint that is always rolled back,
 so it shows as a form error instead of a server error.
 """
@@ -13,7 +13,7 @@ so it shows as a form error instead of a server error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.contrib import admin, messages
@@ -92,11 +92,20 @@ def _form_error(form: forms.BaseForm, error: DomainError | None) -> None:
         form.add_error(field, error.message)
 
 
-# --- Agreements ---------------------------------------------------------------------
-class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
-    extra = 0
-    can_delete = False
-    show_change_link = False
+def _form_data(form: forms.BaseForm, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: form.cleaned_data.get(name) for name in fields}
+
+
+class _ServiceForm(Protocol):
+    """A form whose row a service writes: ``write`` runs it on the cleaned data
+    (rehearsed by the form's clean() through _dry_run)."""
+
+    def write(self) -> models.Model: ...
+
+
+# --- Shared admin behaviour -----------------------------------------------------------
+class _ReadOnly:
+    """No add, change or delete from the admin, for model admins and inlines."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -106,6 +115,51 @@ class _ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class _TerritoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rows of buildings in the staff member's territory; its forms offer the
+    buildings and spaces of that territory only."""
+
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows: QuerySet[Any] = super().get_queryset(request)
+        return _in_territory(rows, request, through="building__department_id")
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        if db_field.name == "building":
+            kwargs["queryset"] = _buildings(request)
+        elif db_field.name == "space":
+            kwargs["queryset"] = _in_territory(
+                Space.objects.all(), request, through="building__department_id"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class _ServiceAdmin(_TerritoryAdmin):
+    """Saves through the form's service write (a ``_ServiceForm``); a mistaken row
+    is deleted by a superuser."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def save_model(
+        self, request: HttpRequest, obj: models.Model, form: _ServiceForm, change: bool
+    ) -> None:
+        saved = form.write()
+        # The admin goes on with ``obj`` (log entry, redirect): make it the row.
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+
+# --- Agreements ---------------------------------------------------------------------
+class _ReadOnlyInline(_ReadOnly, admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    can_delete = False
+    show_change_link = False
 
 
 class StatusChangeInline(_ReadOnlyInline):
@@ -148,14 +202,16 @@ class DocumentInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
+# Terms change through the services, which check them against the law; an
+# agreement leaves through its lifecycle (withdrawn, rejected, closed), which
+# keeps its history. The admin reads them.
 @admin.register(Agreement)
-class AgreementAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AgreementAdmin(_ReadOnly, _TerritoryAdmin):
     change_form_template = "occupancy/admin/agreement_change_form.html"
     list_display = ("reference", "building", "operator", "regime", "status", "period")
     list_filter = ("status", "regime")
     list_select_related = ("building", "operator")
     search_fields = ("reference", "building__designation", "operator__name")
-    show_full_result_count = False
     inlines = (
         StatusChangeInline,
         AgreementSpaceInline,
@@ -163,22 +219,6 @@ class AgreementAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         InsuranceInline,
         DocumentInline,
     )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Agreement]:
-        agreements: QuerySet[Agreement] = super().get_queryset(request)
-        return _in_territory(agreements, request, through="building__department_id")
-
-    # Terms change through the services, which check them against the law; an
-    # agreement leaves through its lifecycle (withdrawn, rejected, closed), which
-    # keeps its history. The admin reads them.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def view_on_site(self, obj: Agreement) -> str:
         return reverse("occupancy:agreement-detail", args=[obj.pk])
@@ -280,27 +320,24 @@ class SpaceForm(forms.ModelForm):  # type: ignore[type-arg]
         model = Space
         fields = SPACE_FIELDS
 
+    def write(self) -> Space:
+        return _space_write(self.instance, _form_data(self, SPACE_FIELDS))
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.errors:
-            data = {name: cleaned.get(name) for name in SPACE_FIELDS}
-            _form_error(self, _dry_run(lambda: _space_write(self.instance, data)))
+            _form_error(self, _dry_run(self.write))
         return cleaned
 
 
 @admin.register(Space)
-class SpaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SpaceAdmin(_ServiceAdmin):
     form = SpaceForm
     list_display = ("name", "building", "kind", "use", "floor", "capacity")
     list_filter = ("use", "kind")
     list_select_related = ("building",)
     search_fields = ("name", "building__designation", "building__inventory_id")
     autocomplete_fields = ("building",)
-    show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Space]:
-        spaces: QuerySet[Space] = super().get_queryset(request)
-        return _in_territory(spaces, request, through="building__department_id")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Any = None
@@ -308,34 +345,9 @@ class SpaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # A space belongs to its building for good: stays and agreements point at it.
         return ("building",) if obj is not None else ()
 
-    def formfield_for_foreignkey(
-        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> forms.ModelChoiceField[Any] | None:
-        if db_field.name == "building":
-            kwargs["queryset"] = _buildings(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(getattr(request.user, "is_superuser", False))
-
-    def save_model(
-        self, request: HttpRequest, obj: Space, form: Any, change: bool
-    ) -> None:
-        data = {name: form.cleaned_data.get(name) for name in SPACE_FIELDS}
-        if change:
-            data["building"] = obj.building
-        saved = _space_write(obj if change else Space(), data)
-        # The admin goes on with ``obj`` (log entry, redirect): make it the row.
-        obj.pk = saved.pk
-        obj._state.adding = False
-
 
 # --- Safety inspections -------------------------------------------------------------
 INSPECTION_FIELDS = ("building", "space", "kind", "date", "result", "max_headcount")
-
-
-def _inspection_record(data: dict[str, Any]) -> SafetyInspection:
-    return safety_inspection_record(**data)
 
 
 class SafetyInspectionForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -343,16 +355,18 @@ class SafetyInspectionForm(forms.ModelForm):  # type: ignore[type-arg]
         model = SafetyInspection
         fields = INSPECTION_FIELDS
 
+    def write(self) -> SafetyInspection:
+        return safety_inspection_record(**_form_data(self, INSPECTION_FIELDS))
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.errors and self.instance.pk is None:
-            data = {name: cleaned.get(name) for name in INSPECTION_FIELDS}
-            _form_error(self, _dry_run(lambda: _inspection_record(data)))
+            _form_error(self, _dry_run(self.write))
         return cleaned
 
 
 @admin.register(SafetyInspection)
-class SafetyInspectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SafetyInspectionAdmin(_ServiceAdmin):
     form = SafetyInspectionForm
     list_display = ("building", "space", "kind", "date", "result", "max_headcount")
     list_filter = ("kind", "result")
@@ -360,39 +374,11 @@ class SafetyInspectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("building__designation", "building__inventory_id")
     autocomplete_fields = ("building", "space")
     date_hierarchy = "date"
-    show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[SafetyInspection]:
-        inspections: QuerySet[SafetyInspection] = super().get_queryset(request)
-        return _in_territory(inspections, request, through="building__department_id")
-
-    def formfield_for_foreignkey(
-        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> forms.ModelChoiceField[Any] | None:
-        if db_field.name == "building":
-            kwargs["queryset"] = _buildings(request)
-        elif db_field.name == "space":
-            kwargs["queryset"] = _in_territory(
-                Space.objects.all(), request, through="building__department_id"
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # An inspection is a fact on record (the lifecycle guards read it): it is
     # added, not rewritten; a mistaken one is deleted by a superuser.
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(getattr(request.user, "is_superuser", False))
-
-    def save_model(
-        self, request: HttpRequest, obj: SafetyInspection, form: Any, change: bool
-    ) -> None:
-        saved = _inspection_record(
-            {name: form.cleaned_data.get(name) for name in INSPECTION_FIELDS}
-        )
-        obj.pk = saved.pk
-        obj._state.adding = False
 
 
 # --- Residents: superusers only, read-only ------------------------------------------
@@ -402,7 +388,7 @@ class SafetyInspectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 # need to look at a row (a support request, a right-of-access check), but never
 # write one here: every write goes through the services, which hold the rules and
 # whose audit trail records it, and erasure is the retention purge's.
-class ResidentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ResidentAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -410,15 +396,6 @@ class ResidentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(getattr(request.user, "is_superuser", False))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Occupant)

@@ -177,7 +177,7 @@ def rooms() -> list[Room]:
 @dataclass(frozen=True)
 class PlannedStay:
     """One occupant's stay: ``identifier`` is the operator's own file number, which
-    only reaches the database as a keyed hash (occupancy/residents.py)."""
+    only reaches the database as a keyed hash (occupancy/residents/occupants.py)."""
 
     identifier: str
     space: str

@@ -11,6 +11,9 @@ the same key returns the first disbursement (200) instead of paying twice.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +23,12 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, parsers, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -69,6 +77,7 @@ from finance.selectors import (
 from organizations.selectors import Scope, scope_for
 
 M = TypeVar("M", bound=models.Model)
+F = TypeVar("F", bound=Callable[..., Any])
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -101,8 +110,52 @@ UPDATE_ERRORS = {
 }
 
 
+def rows_schema(serializer: type[BaseSerializer[Any]]) -> Callable[[F], F]:
+    """A finance viewset's operations, tagged; its retrieve reads ``serializer``."""
+
+    def decorate(view: F) -> F:
+        read = extend_schema(responses={200: serializer, **READ_ERRORS})
+        return extend_schema(tags=["finance"])(extend_schema_view(retrieve=read)(view))
+
+    return decorate
+
+
+def create_schema(
+    write: type[BaseSerializer[Any]],
+    read: type[BaseSerializer[Any]],
+    *,
+    summary: str | None = None,
+) -> Callable[[F], F]:
+    """A create that takes ``write`` and answers 201 with ``read``."""
+    return extend_schema(
+        summary=summary, request=write, responses={201: read, **WRITE_ERRORS}
+    )
+
+
+def update_schema(
+    write: type[BaseSerializer[Any]], read: type[BaseSerializer[Any]]
+) -> Callable[[F], F]:
+    """A partial update under If-Match, answering 200 with ``read``."""
+    return extend_schema(
+        request=write, parameters=[IF_MATCH], responses={200: read, **UPDATE_ERRORS}
+    )
+
+
 def _acting(request: Request) -> User | None:
     return request.user if isinstance(request.user, User) else None
+
+
+def _filters(query_params: Any) -> Filters:
+    """The dashboard's filters from the query string (400 when malformed)."""
+    query = FilterQuerySerializer(data=query_params)
+    query.is_valid(raise_exception=True)
+    params = query.validated_data
+    return Filters(
+        year=params.get("year"),
+        building_id=params.get("building"),
+        nature=params.get("nature"),
+        funder_id=params.get("funder"),
+    )
 
 
 class FinanceAccess(permissions.BasePermission):
@@ -151,21 +204,26 @@ class _RowViewSet(
     mixins.ListModelMixin,
     GenericViewSet[M],
     Generic[M],
+    ABC,
 ):
-    """List, retrieve (with ETag) and the locked lookup that writes share."""
+    """List, retrieve (with ETag) and the locked lookup that writes share.
+    Subclasses say where their rows come from (``scoped``) and which building
+    a row belongs to (``building_of``: whose territory may change it)."""
 
     permission_classes = [FinanceAccess]
     lookup_value_regex = "[0-9]+"
     parser_classes = [parsers.JSONParser]
 
+    @abstractmethod
     def scoped(self) -> QuerySet[M]:
-        raise NotImplementedError
+        """The caller's rows, from the scoped selector of finance/selectors.py."""
 
     def get_queryset(self) -> QuerySet[M]:
         return self.scoped()
 
+    @abstractmethod
     def building_of(self, obj: M) -> Building:
-        raise NotImplementedError
+        """The building whose département decides who may change ``obj``."""
 
     def get_object(self) -> M:
         queryset = self.scoped()
@@ -196,9 +254,26 @@ class _RowViewSet(
         data.is_valid(raise_exception=True)
         return dict(data.validated_data)
 
+    def _create(
+        self, serializer_class: type[BaseSerializer[Any]], service: Callable[..., M]
+    ) -> Response:
+        """201 with the row ``service`` records from the body."""
+        row = service(by=_acting(self.request), **self._input(serializer_class))
+        return self._one(row, status.HTTP_201_CREATED)
+
+    @contextmanager
+    def _updating(
+        self, serializer_class: type[BaseSerializer[Any]]
+    ) -> Iterator[tuple[M, dict[str, Any]]]:
+        """The row, locked and checked against If-Match, and the fields the body
+        changes, for a write in the same transaction."""
+        with transaction.atomic():
+            obj = self.get_object()
+            yield obj, self._input(serializer_class, partial=True)
+
 
 # --- Commitments
-@extend_schema(tags=["finance"])
+@rows_schema(CommitmentSerializer)
 class CommitmentViewSet(_RowViewSet[Commitment]):
     """Commitments: funders read theirs, operators those of their agreements,
     State agents their territory's; State editors record and change them."""
@@ -212,15 +287,7 @@ class CommitmentViewSet(_RowViewSet[Commitment]):
     def get_queryset(self) -> QuerySet[Commitment]:
         if self.action != "list":
             return self.scoped()
-        query = FilterQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        filters = Filters(
-            year=params.get("year"),
-            building_id=params.get("building"),
-            nature=params.get("nature"),
-            funder_id=params.get("funder"),
-        )
+        filters = _filters(self.request.query_params)
         return commitment_rows(scope=self.scope, filters=filters)
 
     def building_of(self, obj: Commitment) -> Building:
@@ -230,28 +297,15 @@ class CommitmentViewSet(_RowViewSet[Commitment]):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses={200: CommitmentSerializer, **READ_ERRORS})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=CommitmentWriteSerializer,
-        responses={201: CommitmentSerializer, **WRITE_ERRORS},
-    )
+    @create_schema(CommitmentWriteSerializer, CommitmentSerializer)
     def create(self, request: Request) -> Response:
         data = self._input(CommitmentWriteSerializer)
         commitment = services.commitment_create(by=_acting(request), **data)
         return self._one(self.scoped().get(pk=commitment.pk), status.HTTP_201_CREATED)
 
-    @extend_schema(
-        request=CommitmentWriteSerializer,
-        parameters=[IF_MATCH],
-        responses={200: CommitmentSerializer, **UPDATE_ERRORS},
-    )
+    @update_schema(CommitmentWriteSerializer, CommitmentSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        with transaction.atomic():
-            commitment = self.get_object()
-            data = self._input(CommitmentWriteSerializer, partial=True)
+        with self._updating(CommitmentWriteSerializer) as (commitment, data):
             services.commitment_update(
                 commitment=commitment, by=_acting(request), **data
             )
@@ -259,7 +313,7 @@ class CommitmentViewSet(_RowViewSet[Commitment]):
 
 
 # --- Disbursements
-@extend_schema(tags=["finance"])
+@rows_schema(DisbursementSerializer)
 class DisbursementViewSet(_RowViewSet[Disbursement]):
     """Payments against commitments, read within the commitments' scope. A
     disbursement is never edited: a mistake is corrected by the administration,
@@ -274,10 +328,6 @@ class DisbursementViewSet(_RowViewSet[Disbursement]):
 
     def building_of(self, obj: Disbursement) -> Building:
         return obj.commitment.site
-
-    @extend_schema(responses={200: DisbursementSerializer, **READ_ERRORS})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
 
     @extend_schema(
         request={
@@ -313,7 +363,7 @@ class DisbursementViewSet(_RowViewSet[Disbursement]):
 
 
 # --- The State's books: cost lines, baselines, fees, sub-lettings
-@extend_schema(tags=["finance"])
+@rows_schema(CostLineSerializer)
 class CostLineViewSet(_RowViewSet[CostLine]):
     """What a site costs, by category and payer (State agents of the territory)."""
 
@@ -326,28 +376,13 @@ class CostLineViewSet(_RowViewSet[CostLine]):
     def building_of(self, obj: CostLine) -> Building:
         return obj.building
 
-    @extend_schema(responses={200: CostLineSerializer, **READ_ERRORS})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=CostLineWriteSerializer,
-        responses={201: CostLineSerializer, **WRITE_ERRORS},
-    )
+    @create_schema(CostLineWriteSerializer, CostLineSerializer)
     def create(self, request: Request) -> Response:
-        data = self._input(CostLineWriteSerializer)
-        line = services.cost_line_create(by=_acting(request), **data)
-        return self._one(line, status.HTTP_201_CREATED)
+        return self._create(CostLineWriteSerializer, services.cost_line_create)
 
-    @extend_schema(
-        request=CostLineWriteSerializer,
-        parameters=[IF_MATCH],
-        responses={200: CostLineSerializer, **UPDATE_ERRORS},
-    )
+    @update_schema(CostLineWriteSerializer, CostLineSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        with transaction.atomic():
-            line = self.get_object()
-            data = self._input(CostLineWriteSerializer, partial=True)
+        with self._updating(CostLineWriteSerializer) as (line, data):
             data.pop("building", None)  # a cost line stays on its building
             line = services.cost_line_update(
                 cost_line=line, by=_acting(request), **data
@@ -355,7 +390,7 @@ class CostLineViewSet(_RowViewSet[CostLine]):
         return self._one(line)
 
 
-@extend_schema(tags=["finance"])
+@rows_schema(SecurityBaselineSerializer)
 class SecurityBaselineViewSet(_RowViewSet[SecurityBaseline]):
     """What guarding each building empty would cost (one per building)."""
 
@@ -368,29 +403,19 @@ class SecurityBaselineViewSet(_RowViewSet[SecurityBaseline]):
     def building_of(self, obj: SecurityBaseline) -> Building:
         return obj.building
 
-    @extend_schema(responses={200: SecurityBaselineSerializer, **READ_ERRORS})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
+    @create_schema(
+        SecurityBaselineWriteSerializer,
+        SecurityBaselineSerializer,
         summary="Set a building's baseline (replaces the one it has)",
-        request=SecurityBaselineWriteSerializer,
-        responses={201: SecurityBaselineSerializer, **WRITE_ERRORS},
     )
     def create(self, request: Request) -> Response:
-        data = self._input(SecurityBaselineWriteSerializer)
-        baseline = services.security_baseline_set(by=_acting(request), **data)
-        return self._one(baseline, status.HTTP_201_CREATED)
+        return self._create(
+            SecurityBaselineWriteSerializer, services.security_baseline_set
+        )
 
-    @extend_schema(
-        request=SecurityBaselineWriteSerializer,
-        parameters=[IF_MATCH],
-        responses={200: SecurityBaselineSerializer, **UPDATE_ERRORS},
-    )
+    @update_schema(SecurityBaselineWriteSerializer, SecurityBaselineSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        with transaction.atomic():
-            baseline = self.get_object()
-            data = self._input(SecurityBaselineWriteSerializer, partial=True)
+        with self._updating(SecurityBaselineWriteSerializer) as (baseline, data):
             data.pop("building", None)
             current = {
                 "method": baseline.method,
@@ -408,7 +433,7 @@ class SecurityBaselineViewSet(_RowViewSet[SecurityBaseline]):
         return self._one(baseline)
 
 
-@extend_schema(tags=["finance"])
+@rows_schema(FeePaymentSerializer)
 class FeePaymentViewSet(_RowViewSet[FeePayment]):
     """Occupation fees actually paid (State agents of the territory)."""
 
@@ -421,21 +446,12 @@ class FeePaymentViewSet(_RowViewSet[FeePayment]):
     def building_of(self, obj: FeePayment) -> Building:
         return obj.agreement.building
 
-    @extend_schema(responses={200: FeePaymentSerializer, **READ_ERRORS})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=FeePaymentWriteSerializer,
-        responses={201: FeePaymentSerializer, **WRITE_ERRORS},
-    )
+    @create_schema(FeePaymentWriteSerializer, FeePaymentSerializer)
     def create(self, request: Request) -> Response:
-        data = self._input(FeePaymentWriteSerializer)
-        payment = services.fee_payment_record(by=_acting(request), **data)
-        return self._one(payment, status.HTTP_201_CREATED)
+        return self._create(FeePaymentWriteSerializer, services.fee_payment_record)
 
 
-@extend_schema(tags=["finance"])
+@rows_schema(SubLettingSerializer)
 class SubLettingViewSet(_RowViewSet[SubLetting]):
     """Space let to hosted organisations, for indicator 17 (sub-letting revenue)."""
 
@@ -448,18 +464,9 @@ class SubLettingViewSet(_RowViewSet[SubLetting]):
     def building_of(self, obj: SubLetting) -> Building:
         return obj.agreement.building
 
-    @extend_schema(responses={200: SubLettingSerializer, **READ_ERRORS})
-    def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return super().retrieve(request, pk)
-
-    @extend_schema(
-        request=SubLettingWriteSerializer,
-        responses={201: SubLettingSerializer, **WRITE_ERRORS},
-    )
+    @create_schema(SubLettingWriteSerializer, SubLettingSerializer)
     def create(self, request: Request) -> Response:
-        data = self._input(SubLettingWriteSerializer)
-        row = services.subletting_create(by=_acting(request), **data)
-        return self._one(row, status.HTTP_201_CREATED)
+        return self._create(SubLettingWriteSerializer, services.subletting_create)
 
 
 # --- Indicators
@@ -484,16 +491,7 @@ class IndicatorsView(_FinanceView):
         responses={200: DashboardSerializer},
     )
     def get(self, request: Request) -> Response:
-        query = FilterQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
         dashboard = dashboard_get(
-            scope=self.scope,
-            filters=Filters(
-                year=params.get("year"),
-                building_id=params.get("building"),
-                nature=params.get("nature"),
-                funder_id=params.get("funder"),
-            ),
+            scope=self.scope, filters=_filters(request.query_params)
         )
         return Response(DashboardSerializer(dashboard).data)

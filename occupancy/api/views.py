@@ -2,7 +2,7 @@
 pseudonymous occupants, stays, ELAN residence contracts and the indicators.
 
 Every view is a translation: a scoped queryset in (occupancy/api/scopes.py,
-occupancy.selectors), a service out (occupancy/services.py, occupancy/residents.py),
+occupancy.selectors), a service out (occupancy/services.py, occupancy/residents/),
 errors through the one handler of config/api.py. Objects outside the caller's scope
 answer 404, never 403; a 403 is for an object the caller sees but may not change.
 Unsafe requests on one object take its ETag in If-Match (config/etag.py): 428
@@ -12,7 +12,8 @@ object, so the If-Match check and the service see the same version.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar, cast
@@ -39,6 +40,7 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -57,7 +59,6 @@ from occupancy.models import (
     Stay,
 )
 from occupancy.residents import (
-    UNSET,
     occupant_find,
     occupant_register,
     occupant_update,
@@ -90,6 +91,8 @@ from occupancy.services import (
 from organizations.selectors import Persona, Scope, scope_for
 
 M = TypeVar("M", bound=models.Model)
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # --- Schema pieces --------------------------------------------------------------------
 IF_MATCH = OpenApiParameter(
@@ -123,13 +126,81 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
+LIST_ERRORS = errors(400, 401, 403)
 READ_ERRORS = errors(401, 403, 404)
 CREATE_ERRORS = errors(400, 401, 403, 409)
 WRITE_ERRORS = errors(400, 401, 403, 404, 409, 412, 428)
 
 
+def reads_schema(
+    *,
+    listed: str,
+    one: str,
+    serializer: type[BaseSerializer[Any]],
+    detail: type[BaseSerializer[Any]] | None = None,
+) -> Callable[[F], F]:
+    """The list (``listed``) and the retrieve (``one``, with its ETag) of a
+    viewset; ``detail``, when one object shows more than a row of the list."""
+    return extend_schema_view(
+        list=extend_schema(summary=listed, responses={200: serializer, **LIST_ERRORS}),
+        retrieve=extend_schema(
+            summary=one,
+            parameters=[ETAG],
+            responses={200: detail or serializer, **READ_ERRORS},
+        ),
+    )
+
+
+def create_schema(
+    summary: str,
+    *,
+    request: type[BaseSerializer[Any]],
+    response: type[BaseSerializer[Any]],
+    description: str | None = None,
+) -> Callable[[F], F]:
+    """A POST that creates: 201 with ``response``."""
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        responses={201: response, **CREATE_ERRORS},
+    )
+
+
+def write_schema(
+    summary: str,
+    *,
+    request: Any,
+    response: type[BaseSerializer[Any]],
+    description: str | None = None,
+    created: bool = False,
+) -> Callable[[F], F]:
+    """A write on one object, under If-Match: 200 with ``response`` (201 when it
+    creates another object)."""
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=request,
+        parameters=[IF_MATCH],
+        responses={code: response, **WRITE_ERRORS},
+    )
+
+
 def _acting(request: Request) -> User | None:
     return request.user if isinstance(request.user, User) else None
+
+
+def _lookup(queryset: QuerySet[M], pk: int) -> M:
+    try:
+        return queryset.get(pk=pk)
+    except ObjectDoesNotExist:
+        raise exceptions.NotFound from None
+
+
+def _created(serializer: type[BaseSerializer[Any]], instance: Any) -> Response:
+    """A row added under an object, as ``serializer`` reads it."""
+    return Response(serializer(instance).data, status=status.HTTP_201_CREATED)
 
 
 # --- Access ---------------------------------------------------------------------------
@@ -145,14 +216,22 @@ class ScopedAccess(permissions.BasePermission):
         return bool(view.may_on(view.action, obj))
 
 
-class _ScopedViewSet(ConditionalWriteMixin, GenericViewSet[M]):
+class _ScopedViewSet(
+    ConditionalWriteMixin, mixins.ListModelMixin, GenericViewSet[M], ABC
+):
+    """List and retrieve within the caller's scope, and the locked, If-Match
+    checked object every write starts from. Subclasses say who may do what
+    (``may``, ``may_on``) and, to use ``change``, the keyword under which their
+    services take the object (``subject``)."""
+
     permission_classes = [ScopedAccess]
     lookup_value_regex = "[0-9]+"
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering: tuple[str, ...] = ("-pk",)
-    # FOR NO KEY UPDATE, as occupancy/residents.py locks its rows: rows that only
+    # FOR NO KEY UPDATE, as occupancy/residents/ locks its rows: rows that only
     # reference this one (a stay's occupant, a space's stays) may still be added.
     lock_no_key: ClassVar[bool] = True
+    subject: ClassVar[str]
 
     @cached_property
     def scope(self) -> Scope:
@@ -168,11 +247,13 @@ class _ScopedViewSet(ConditionalWriteMixin, GenericViewSet[M]):
         """Where the caller edits as a State agent (one query, on demand)."""
         return scopes.editable_departments(scope=self.scope, superuser=self.superuser)
 
+    @abstractmethod
     def may(self, action: str | None) -> bool:
-        raise NotImplementedError
+        """Whether the caller may use ``action`` of this family at all."""
 
+    @abstractmethod
     def may_on(self, action: str | None, obj: M) -> bool:
-        raise NotImplementedError
+        """Whether the caller may use ``action`` on ``obj``, found in its scope."""
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
@@ -190,10 +271,7 @@ class _ScopedViewSet(ConditionalWriteMixin, GenericViewSet[M]):
             # the one the services take on this row, so a write never upgrades
             # it midway.
             queryset = queryset.select_for_update(no_key=self.lock_no_key, of=("self",))
-        try:
-            obj = queryset.get(pk=int(self.kwargs["pk"]))
-        except ObjectDoesNotExist:
-            raise exceptions.NotFound from None
+        obj = _lookup(queryset, int(self.kwargs["pk"]))
         self.check_object_permissions(self.request, obj)
         return obj
 
@@ -204,6 +282,38 @@ class _ScopedViewSet(ConditionalWriteMixin, GenericViewSet[M]):
         )
         data.is_valid(raise_exception=True)
         return data
+
+    def create_with(
+        self, serializer: type[s.StrictSerializer], service: Callable[..., M]
+    ) -> Response:
+        """201 with the row ``service`` creates from the body ``serializer``
+        validates."""
+        row = service(**self.input(serializer).validated_data)
+        return self.output(row, status_code=status.HTTP_201_CREATED)
+
+    @contextmanager
+    def locked(
+        self, serializer: type[s.StrictSerializer], **kwargs: Any
+    ) -> Iterator[tuple[M, Any]]:
+        """The object, locked and checked against If-Match, and the body
+        ``serializer`` validates against it (a space's new name against its
+        building), for a write in the same transaction."""
+        with transaction.atomic():
+            obj = self.get_object()
+            yield obj, self.input(serializer, instance=obj, **kwargs).validated_data
+
+    def change(
+        self,
+        serializer: type[s.StrictSerializer],
+        service: Callable[..., R],
+        *,
+        partial: bool = False,
+        **extra: Any,
+    ) -> R:
+        """``service`` run on the locked object (as ``subject``) with the fields
+        of the body and ``extra``."""
+        with self.locked(serializer, partial=partial) as (obj, data):
+            return service(**{self.subject: obj}, **extra, **data)
 
     def output(self, instance: M, *, status_code: int = status.HTTP_200_OK) -> Response:
         """``instance`` as this endpoint reads it, with its ETag (and its URL when
@@ -222,26 +332,31 @@ class _ScopedViewSet(ConditionalWriteMixin, GenericViewSet[M]):
         return self.output(self.get_object())
 
 
-def _lookup(queryset: QuerySet[M], pk: int) -> M:
-    try:
-        return queryset.get(pk=pk)
-    except ObjectDoesNotExist:
-        raise exceptions.NotFound from None
+class _TerritoryViewSet(_ScopedViewSet[M]):
+    """Rows that State agents read across their territory and operators in the
+    buildings they occupy; who may create one is ``may_create``."""
+
+    @abstractmethod
+    def may_create(self) -> bool:
+        """Whether the caller may create a row (its scope reaches the family)."""
+
+    def may(self, action: str | None) -> bool:
+        scope = self.scope
+        if not (scope.is_state_agent or scope.operator_ids):
+            return False
+        if action == "create":
+            return self.may_create()
+        return True
 
 
 # --- Agreements -----------------------------------------------------------------------
-@extend_schema_view(
-    list=extend_schema(
-        summary="Agreements: State agents of the territory, and the operator party",
-        responses={200: s.AgreementSerializer, **errors(400, 401, 403)},
-    ),
-    retrieve=extend_schema(
-        summary="One agreement, with its amendments, insurance, documents, history",
-        parameters=[ETAG],
-        responses={200: s.AgreementDetailSerializer, **READ_ERRORS},
-    ),
+@reads_schema(
+    listed="Agreements: State agents of the territory, and the operator party",
+    one="One agreement, with its amendments, insurance, documents, history",
+    serializer=s.AgreementSerializer,
+    detail=s.AgreementDetailSerializer,
 )
-class AgreementViewSet(mixins.ListModelMixin, _ScopedViewSet[Agreement]):
+class AgreementViewSet(_TerritoryViewSet[Agreement]):
     """Occupancy agreements. State editors (admin or editor of a State service
     covering the building's département) draft, change and move them; the operator
     party reads them and adds its insurance certificates and documents. Funders
@@ -258,6 +373,7 @@ class AgreementViewSet(mixins.ListModelMixin, _ScopedViewSet[Agreement]):
     search_fields = ("reference", "building__designation")
     # FOR UPDATE, as occupancy.services locks an agreement (_locked).
     lock_no_key = False
+    subject = "agreement"
     ordering_fields = ("reference", "status", "created_at", "updated_at")
 
     # Actions of State editors of the territory; of the operator party besides.
@@ -293,13 +409,8 @@ class AgreementViewSet(mixins.ListModelMixin, _ScopedViewSet[Agreement]):
             return s.AgreementSerializer
         return s.AgreementDetailSerializer
 
-    def may(self, action: str | None) -> bool:
-        scope = self.scope
-        if not (scope.is_state_agent or scope.operator_ids):
-            return False
-        if action == "create":
-            return self.departments != scopes.NOWHERE
-        return True
+    def may_create(self) -> bool:
+        return self.departments != scopes.NOWHERE
 
     def may_on(self, action: str | None, agreement: Agreement) -> bool:
         if action in self.READ_ACTIONS:
@@ -323,33 +434,33 @@ class AgreementViewSet(mixins.ListModelMixin, _ScopedViewSet[Agreement]):
             _lookup(self.detail_queryset(), agreement.pk), status_code=status_code
         )
 
-    @extend_schema(
-        summary="Draft an agreement (State editors of the building's territory)",
+    @create_schema(
+        "Draft an agreement (State editors of the building's territory)",
         request=s.AgreementCreateSerializer,
-        responses={201: s.AgreementDetailSerializer, **CREATE_ERRORS},
+        response=s.AgreementDetailSerializer,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.input(s.AgreementCreateSerializer).validated_data
         agreement = agreement_create(by=_acting(request), **data)
         return self.fresh(agreement, status_code=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Change the terms of a draft or an agreement under review",
+    @write_schema(
+        "Change the terms of a draft or an agreement under review",
         request=s.AgreementTermsSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.AgreementDetailSerializer, **WRITE_ERRORS},
+        response=s.AgreementDetailSerializer,
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            data = self.input(s.AgreementTermsSerializer, partial=True).validated_data
-            agreement = agreement_update(
-                agreement=agreement, by=_acting(request), **data
+        return self.fresh(
+            self.change(
+                s.AgreementTermsSerializer,
+                agreement_update,
+                partial=True,
+                by=_acting(request),
             )
-        return self.fresh(agreement)
+        )
 
-    @extend_schema(
-        summary="Move the agreement to another status (domain.md §D.2)",
+    @write_schema(
+        "Move the agreement to another status (domain.md §D.2)",
         description=(
             "`to` is one of `allowed_transitions`; facts the move needs (signed_on, "
             "entry_inventory_on, prefect_notified_on, revocation_motive…) may be "
@@ -357,110 +468,86 @@ class AgreementViewSet(mixins.ListModelMixin, _ScopedViewSet[Agreement]):
             "unmet guard, 400 with the field to fill in."
         ),
         request=s.AgreementTransitionSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.AgreementDetailSerializer, **WRITE_ERRORS},
+        response=s.AgreementDetailSerializer,
     )
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            facts = dict(self.input(s.AgreementTransitionSerializer).validated_data)
-            agreement = agreement_transition(
-                agreement=agreement,
-                to=facts.pop("to"),
-                reason=facts.pop("reason"),
+        return self.fresh(
+            self.change(
+                s.AgreementTransitionSerializer,
+                agreement_transition,
                 by=_acting(request),
-                **facts,
             )
-        return self.fresh(agreement)
+        )
 
-    @extend_schema(
-        summary="Record lifecycle facts without moving the status",
+    @write_schema(
+        "Record lifecycle facts without moving the status",
         request=s.RecordSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.AgreementDetailSerializer, **WRITE_ERRORS},
+        response=s.AgreementDetailSerializer,
     )
     @action(detail=True, methods=["post"])
     def record(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            facts = self.input(s.RecordSerializer).validated_data
-            agreement = agreement_record(
-                agreement=agreement, by=_acting(request), **facts
-            )
-        return self.fresh(agreement)
+        return self.fresh(
+            self.change(s.RecordSerializer, agreement_record, by=_acting(request))
+        )
 
-    @extend_schema(
-        summary="Set the spaces the agreement covers",
+    @write_schema(
+        "Set the spaces the agreement covers",
         description=(
             "A live agreement holds its spaces at once: a space another live "
             "agreement holds over overlapping dates answers 409 on `spaces`."
         ),
         request=s.AgreementSpacesSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.AgreementDetailSerializer, **WRITE_ERRORS},
+        response=s.AgreementDetailSerializer,
     )
     @action(detail=True, methods=["post"])
     def spaces(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            spaces = self.input(s.AgreementSpacesSerializer).validated_data["spaces"]
-            agreement = agreement_set_spaces(
-                agreement=agreement, spaces=spaces, by=_acting(request)
+        return self.fresh(
+            self.change(
+                s.AgreementSpacesSerializer, agreement_set_spaces, by=_acting(request)
             )
-        return self.fresh(agreement)
+        )
 
-    @extend_schema(
-        summary="Record a signed amendment (a prorogation moves the end)",
+    @write_schema(
+        "Record a signed amendment (a prorogation moves the end)",
         request=s.AmendmentInputSerializer,
-        parameters=[IF_MATCH],
-        responses={201: s.AmendmentSerializer, **WRITE_ERRORS},
+        response=s.AmendmentSerializer,
+        created=True,
     )
     @action(detail=True, methods=["post"])
     def amendments(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            data = self.input(s.AmendmentInputSerializer).validated_data
-            amendment = amendment_add(agreement=agreement, by=_acting(request), **data)
-        return Response(
-            s.AmendmentSerializer(amendment).data, status=status.HTTP_201_CREATED
+        amendment = self.change(
+            s.AmendmentInputSerializer, amendment_add, by=_acting(request)
         )
+        return _created(s.AmendmentSerializer, amendment)
 
-    @extend_schema(
-        summary="Add an insurance certificate (State editors or the operator party)",
+    @write_schema(
+        "Add an insurance certificate (State editors or the operator party)",
         request=s.InsuranceInputSerializer,
-        parameters=[IF_MATCH],
-        responses={201: s.InsuranceCertificateSerializer, **WRITE_ERRORS},
+        response=s.InsuranceCertificateSerializer,
+        created=True,
     )
     @action(detail=True, methods=["post"])
     def insurance(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            data = self.input(s.InsuranceInputSerializer).validated_data
-            certificate = insurance_add(
-                agreement=agreement, by=_acting(request), **data
-            )
-        return Response(
-            s.InsuranceCertificateSerializer(certificate).data,
-            status=status.HTTP_201_CREATED,
+        certificate = self.change(
+            s.InsuranceInputSerializer, insurance_add, by=_acting(request)
         )
+        return _created(s.InsuranceCertificateSerializer, certificate)
 
-    @extend_schema(
-        summary="Attach a PDF (State editors or the operator party)",
+    @write_schema(
+        "Attach a PDF (State editors or the operator party)",
         description=(
             "multipart/form-data. The file must be a whole PDF, checked from its "
             "content (header, trailer, no web markup), within the size limit; it "
             "is stored under a random name."
         ),
         request={"multipart/form-data": s.DocumentUploadSerializer},
-        parameters=[IF_MATCH],
-        responses={201: s.DocumentSerializer, **WRITE_ERRORS},
+        response=s.DocumentSerializer,
+        created=True,
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def documents(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            agreement = self.get_object()
-            data = self.input(s.DocumentUploadSerializer).validated_data
+        with self.locked(s.DocumentUploadSerializer) as (agreement, data):
             document = document_add(
                 agreement=agreement,
                 kind=data["kind"],
@@ -468,9 +555,7 @@ class AgreementViewSet(mixins.ListModelMixin, _ScopedViewSet[Agreement]):
                 uploaded_file=data["file"],
                 by=_acting(request),
             )
-        return Response(
-            s.DocumentSerializer(document).data, status=status.HTTP_201_CREATED
-        )
+        return _created(s.DocumentSerializer, document)
 
     @extend_schema(
         summary="Download an attached PDF",
@@ -518,18 +603,12 @@ def _name_taken_on_name() -> Iterator[None]:
         ) from exc
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Spaces: your territory's, or your occupied buildings'",
-        responses={200: s.SpaceSerializer, **errors(400, 401, 403)},
-    ),
-    retrieve=extend_schema(
-        summary="One space",
-        parameters=[ETAG],
-        responses={200: s.SpaceSerializer, **READ_ERRORS},
-    ),
+@reads_schema(
+    listed="Spaces: your territory's, or your occupied buildings'",
+    one="One space",
+    serializer=s.SpaceSerializer,
 )
-class SpaceViewSet(mixins.ListModelMixin, _ScopedViewSet[Space]):
+class SpaceViewSet(_TerritoryViewSet[Space]):
     """Rooms, dormitories, workshops… of a building. Operators manage the spaces of
     the buildings where they hold a live agreement; State agents read them."""
 
@@ -544,17 +623,13 @@ class SpaceViewSet(mixins.ListModelMixin, _ScopedViewSet[Space]):
     search_fields = ("name",)
     ordering_fields = ("name", "capacity", "floor", "updated_at")
     ordering = ("building_id", "name", "pk")
+    subject = "space"
 
     def get_queryset(self) -> QuerySet[Space]:
         return scopes.space_list(scope=self.scope)
 
-    def may(self, action: str | None) -> bool:
-        scope = self.scope
-        if not (scope.is_state_agent or scope.operator_ids):
-            return False
-        if action == "create":
-            return bool(scopes.writable_operator_ids(scope=scope))
-        return True
+    def may_create(self) -> bool:
+        return bool(scopes.writable_operator_ids(scope=self.scope))
 
     def may_on(self, action: str | None, space: Space) -> bool:
         if action == "retrieve":
@@ -566,48 +641,33 @@ class SpaceViewSet(mixins.ListModelMixin, _ScopedViewSet[Space]):
             .exists()
         )
 
-    @extend_schema(
-        summary="Add a space to a building you occupy under a live agreement",
+    @create_schema(
+        "Add a space to a building you occupy under a live agreement",
         request=s.SpaceCreateSerializer,
-        responses={201: s.SpaceSerializer, **CREATE_ERRORS},
+        response=s.SpaceSerializer,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.input(s.SpaceCreateSerializer).validated_data
         with _name_taken_on_name():
-            space = space_create(**data)
-        return self.output(space, status_code=status.HTTP_201_CREATED)
+            return self.create_with(s.SpaceCreateSerializer, space_create)
 
-    @extend_schema(
-        summary="Change a space (a capacity cut never over-fills a night)",
+    @write_schema(
+        "Change a space (a capacity cut never over-fills a night)",
         request=s.SpaceUpdateSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.SpaceSerializer, **WRITE_ERRORS},
+        response=s.SpaceSerializer,
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            space = self.get_object()
-            data = self.input(
-                s.SpaceUpdateSerializer, instance=space, partial=True
-            ).validated_data
-            changes: dict[str, Any] = {"floor": UNSET, "surface_m2": UNSET, **data}
-            with _name_taken_on_name():
-                space = space_update(space=space, **changes)
+        with _name_taken_on_name():
+            space = self.change(s.SpaceUpdateSerializer, space_update, partial=True)
         return self.output(space)
 
 
 # --- Safety inspections ---------------------------------------------------------------
-@extend_schema_view(
-    list=extend_schema(
-        summary="Safety inspections: the territory's, or your occupied buildings'",
-        responses={200: s.SafetyInspectionSerializer, **errors(400, 401, 403)},
-    ),
-    retrieve=extend_schema(
-        summary="One safety inspection",
-        parameters=[ETAG],
-        responses={200: s.SafetyInspectionSerializer, **READ_ERRORS},
-    ),
+@reads_schema(
+    listed="Safety inspections: the territory's, or your occupied buildings'",
+    one="One safety inspection",
+    serializer=s.SafetyInspectionSerializer,
 )
-class SafetyInspectionViewSet(mixins.ListModelMixin, _ScopedViewSet[SafetyInspection]):
+class SafetyInspectionViewSet(_TerritoryViewSet[SafetyInspection]):
     """Safety commission opinions and diagnostics, recorded by State editors; an
     operator reads those of the buildings it occupies."""
 
@@ -620,26 +680,21 @@ class SafetyInspectionViewSet(mixins.ListModelMixin, _ScopedViewSet[SafetyInspec
     def get_queryset(self) -> QuerySet[SafetyInspection]:
         return scopes.inspection_list(scope=self.scope)
 
-    def may(self, action: str | None) -> bool:
-        scope = self.scope
-        if not (scope.is_state_agent or scope.operator_ids):
-            return False
-        if action == "create":
-            return self.departments != scopes.NOWHERE
-        return True
+    def may_create(self) -> bool:
+        return self.departments != scopes.NOWHERE
 
     def may_on(self, action: str | None, inspection: SafetyInspection) -> bool:
         return action == "retrieve"
 
-    @extend_schema(
-        summary="Record an inspection (State editors of the building's territory)",
+    @create_schema(
+        "Record an inspection (State editors of the building's territory)",
         request=s.SafetyInspectionInputSerializer,
-        responses={201: s.SafetyInspectionSerializer, **CREATE_ERRORS},
+        response=s.SafetyInspectionSerializer,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.input(s.SafetyInspectionInputSerializer).validated_data
-        inspection = safety_inspection_record(**data)
-        return self.output(inspection, status_code=status.HTTP_201_CREATED)
+        return self.create_with(
+            s.SafetyInspectionInputSerializer, safety_inspection_record
+        )
 
 
 # --- Residents (operators only) -------------------------------------------------------
@@ -648,6 +703,10 @@ class _ResidentViewSet(_ScopedViewSet[M]):
     funders read aggregates (indicators), never these (domain.md §F.4)."""
 
     READ_ACTIONS: ClassVar[frozenset[str]] = frozenset({"retrieve"})
+
+    @abstractmethod
+    def operator_of(self, obj: M) -> int:
+        """The id of the operator whose row ``obj`` is."""
 
     def may(self, action: str | None) -> bool:
         scope = self.scope
@@ -662,22 +721,13 @@ class _ResidentViewSet(_ScopedViewSet[M]):
             return True
         return self.operator_of(obj) in scopes.writable_operator_ids(scope=self.scope)
 
-    def operator_of(self, obj: M) -> int:
-        raise NotImplementedError
 
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="Your occupants (operators only)",
-        responses={200: s.OccupantSerializer, **errors(400, 401, 403)},
-    ),
-    retrieve=extend_schema(
-        summary="One of your occupants",
-        parameters=[ETAG],
-        responses={200: s.OccupantSerializer, **READ_ERRORS},
-    ),
+@reads_schema(
+    listed="Your occupants (operators only)",
+    one="One of your occupants",
+    serializer=s.OccupantSerializer,
 )
-class OccupantViewSet(mixins.ListModelMixin, _ResidentViewSet[Occupant]):
+class OccupantViewSet(_ResidentViewSet[Occupant]):
     """Pseudonymous residents and hosted organizations. The file number you give
     at registration is hashed with a key held outside the database and forgotten;
     no endpoint returns it or its hash."""
@@ -686,6 +736,7 @@ class OccupantViewSet(mixins.ListModelMixin, _ResidentViewSet[Occupant]):
     serializer_class = s.OccupantSerializer
     filterset_class = filters.OccupantFilterSet
     ordering_fields = ("created_at", "updated_at")
+    subject = "occupant"
 
     def get_queryset(self) -> QuerySet[Occupant]:
         return scopes.occupant_list(scope=self.scope)
@@ -716,18 +767,15 @@ class OccupantViewSet(mixins.ListModelMixin, _ResidentViewSet[Occupant]):
         occupant = occupant_register(**data)
         return self.output(occupant, status_code=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Rectify a resident's attributes",
+    @write_schema(
+        "Rectify a resident's attributes",
         request=s.OccupantUpdateSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.OccupantSerializer, **WRITE_ERRORS},
+        response=s.OccupantSerializer,
     )
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            occupant = self.get_object()
-            data = self.input(s.OccupantUpdateSerializer, partial=True).validated_data
-            occupant = occupant_update(occupant=occupant, **data)
-        return self.output(occupant)
+        return self.output(
+            self.change(s.OccupantUpdateSerializer, occupant_update, partial=True)
+        )
 
     @extend_schema(
         summary="Find a resident by your file number",
@@ -749,18 +797,12 @@ class OccupantViewSet(mixins.ListModelMixin, _ResidentViewSet[Occupant]):
         return self.output(occupant)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Your stays (operators only)",
-        responses={200: s.StaySerializer, **errors(400, 401, 403)},
-    ),
-    retrieve=extend_schema(
-        summary="One of your stays",
-        parameters=[ETAG],
-        responses={200: s.StaySerializer, **READ_ERRORS},
-    ),
+@reads_schema(
+    listed="Your stays (operators only)",
+    one="One of your stays",
+    serializer=s.StaySerializer,
 )
-class StayViewSet(mixins.ListModelMixin, _ResidentViewSet[Stay]):
+class StayViewSet(_ResidentViewSet[Stay]):
     """An occupant in a space under an active agreement. POST /stays/ starts one;
     plan-exit, exit and move are actions on it (domain.md §D.4)."""
 
@@ -768,6 +810,7 @@ class StayViewSet(mixins.ListModelMixin, _ResidentViewSet[Stay]):
     serializer_class = s.StaySerializer
     filterset_class = filters.StayFilterSet
     ordering_fields = ("created_at", "updated_at")
+    subject = "stay"
 
     def get_queryset(self) -> QuerySet[Stay]:
         return scopes.stay_list(scope=self.scope).select_related("agreement")
@@ -775,81 +818,65 @@ class StayViewSet(mixins.ListModelMixin, _ResidentViewSet[Stay]):
     def operator_of(self, stay: Stay) -> int:
         return stay.agreement.operator_id
 
-    @extend_schema(
-        summary="Start a stay",
+    @create_schema(
+        "Start a stay",
         description=(
             "Capacity is checked on every night under a lock: a full space answers "
             "409 on `places`; an occupant already staying over these dates, 409 on "
             "`occupant`."
         ),
         request=s.StayStartSerializer,
-        responses={201: s.StaySerializer, **CREATE_ERRORS},
+        response=s.StaySerializer,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.input(s.StayStartSerializer).validated_data
-        stay = stay_start(**data)
-        return self.output(stay, status_code=status.HTTP_201_CREATED)
+        return self.create_with(s.StayStartSerializer, stay_start)
 
-    @extend_schema(
-        summary="Plan (or, with null, cancel) an exit",
+    @write_schema(
+        "Plan (or, with null, cancel) an exit",
         request=s.StayPlanExitSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.StaySerializer, **WRITE_ERRORS},
+        response=s.StaySerializer,
     )
     @action(detail=True, methods=["post"], url_path="plan-exit", url_name="plan-exit")
     def plan_exit(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            stay = self.get_object()
-            data = self.input(s.StayPlanExitSerializer).validated_data
-            stay = stay_plan_exit(stay=stay, exit_date=data["exit_date"])
-        return self.output(stay)
+        return self.output(self.change(s.StayPlanExitSerializer, stay_plan_exit))
 
-    @extend_schema(
-        summary="Record an exit and where the person went",
+    @write_schema(
+        "Record an exit and where the person went",
         request=s.StayExitSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.StaySerializer, **WRITE_ERRORS},
+        response=s.StaySerializer,
     )
     @action(detail=True, methods=["post"])
     def exit(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            stay = self.get_object()
-            data = self.input(s.StayExitSerializer).validated_data
-            stay = stay_exit(
-                stay=stay, exit_date=data["exit_date"], destination=data["destination"]
-            )
-        return self.output(stay)
+        return self.output(self.change(s.StayExitSerializer, stay_exit))
 
-    @extend_schema(
-        summary="Move the occupant to another space on a day",
+    @write_schema(
+        "Move the occupant to another space on a day",
         description="The stay ends that day, a new one starts: 201 with the new one.",
         request=s.StayMoveSerializer,
-        parameters=[IF_MATCH],
-        responses={201: s.StaySerializer, **WRITE_ERRORS},
+        response=s.StaySerializer,
+        created=True,
     )
     @action(detail=True, methods=["post"])
     def move(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            stay = self.get_object()
-            data = self.input(s.StayMoveSerializer).validated_data
-            moved = stay_move(stay=stay, **data)
+        moved = self.change(s.StayMoveSerializer, stay_move)
         return self.output(moved, status_code=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Your ELAN residence contracts (operators only)",
-        responses={200: s.ResidenceContractSerializer, **errors(400, 401, 403)},
-    ),
-    retrieve=extend_schema(
-        summary="One of your residence contracts",
-        parameters=[ETAG],
-        responses={200: s.ResidenceContractSerializer, **READ_ERRORS},
-    ),
+def _terminate(
+    *, contract: ResidenceContract, by: str, **notice: Any
+) -> ResidenceContract:
+    """Early termination, by the body (with a reason) or by the resident."""
+    if by == "body":
+        return residence_contract_terminate_by_body(contract=contract, **notice)
+    return residence_contract_terminate_by_resident(contract=contract, **notice)
+
+
+@reads_schema(
+    listed="Your ELAN residence contracts (operators only)",
+    one="One of your residence contracts",
+    serializer=s.ResidenceContractSerializer,
 )
-class ResidenceContractViewSet(
-    mixins.ListModelMixin, _ResidentViewSet[ResidenceContract]
-):
+class ResidenceContractViewSet(_ResidentViewSet[ResidenceContract]):
     """Temporary-residence contracts under an ELAN art. 29 agreement (décret
     2019-497): durations, fee caps and notices are the service's rules."""
 
@@ -857,6 +884,7 @@ class ResidenceContractViewSet(
     serializer_class = s.ResidenceContractSerializer
     filterset_class = filters.ResidenceContractFilterSet
     ordering_fields = ("start", "current_end", "updated_at")
+    subject = "contract"
 
     def get_queryset(self) -> QuerySet[ResidenceContract]:
         return scopes.contract_list(scope=self.scope).select_related("agreement")
@@ -864,89 +892,53 @@ class ResidenceContractViewSet(
     def operator_of(self, contract: ResidenceContract) -> int:
         return contract.agreement.operator_id
 
-    @extend_schema(
-        summary="Sign a residence contract",
+    @create_schema(
+        "Sign a residence contract",
         request=s.ResidenceContractCreateSerializer,
-        responses={201: s.ResidenceContractSerializer, **CREATE_ERRORS},
+        response=s.ResidenceContractSerializer,
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.input(s.ResidenceContractCreateSerializer).validated_data
-        contract = residence_contract_create(**data)
-        return self.output(contract, status_code=status.HTTP_201_CREATED)
+        return self.create_with(
+            s.ResidenceContractCreateSerializer, residence_contract_create
+        )
 
-    @extend_schema(
-        summary="Notify non-renewal (at least a month before the term)",
+    @write_schema(
+        "Notify non-renewal (at least a month before the term)",
         request=s.NoticeSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.ResidenceContractSerializer, **WRITE_ERRORS},
+        response=s.ResidenceContractSerializer,
     )
     @action(detail=True, methods=["post"])
     def notice(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            contract = self.get_object()
-            data = self.input(s.NoticeSerializer).validated_data
-            contract = residence_contract_notify_non_renewal(
-                contract=contract, notice_date=data["notice_date"]
-            )
-        return self.output(contract)
+        return self.output(
+            self.change(s.NoticeSerializer, residence_contract_notify_non_renewal)
+        )
 
-    @extend_schema(
-        summary="Terminate early, by the body or by the resident",
+    @write_schema(
+        "Terminate early, by the body or by the resident",
         request=s.TerminateSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.ResidenceContractSerializer, **WRITE_ERRORS},
+        response=s.ResidenceContractSerializer,
     )
     @action(detail=True, methods=["post"])
     def terminate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            contract = self.get_object()
-            data = self.input(s.TerminateSerializer).validated_data
-            if data["by"] == "body":
-                contract = residence_contract_terminate_by_body(
-                    contract=contract,
-                    notice_date=data["notice_date"],
-                    effective_end=data["effective_end"],
-                    reason=data["reason"],
-                )
-            else:
-                contract = residence_contract_terminate_by_resident(
-                    contract=contract,
-                    notice_date=data["notice_date"],
-                    effective_end=data["effective_end"],
-                )
-        return self.output(contract)
+        return self.output(self.change(s.TerminateSerializer, _terminate))
 
-    @extend_schema(
-        summary="Renew (tacitly, for the initial duration by default)",
+    @write_schema(
+        "Renew (tacitly, for the initial duration by default)",
         request=s.RenewSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.ResidenceContractSerializer, **WRITE_ERRORS},
+        response=s.ResidenceContractSerializer,
     )
     @action(detail=True, methods=["post"])
     def renew(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            contract = self.get_object()
-            data = self.input(s.RenewSerializer).validated_data
-            contract = residence_contract_renew(
-                contract=contract, new_end=data["new_end"]
-            )
-        return self.output(contract)
+        return self.output(self.change(s.RenewSerializer, residence_contract_renew))
 
-    @extend_schema(
-        summary="Close the contract (at term, after notice, death or abandonment)",
+    @write_schema(
+        "Close the contract (at term, after notice, death or abandonment)",
         request=s.ContractEndSerializer,
-        parameters=[IF_MATCH],
-        responses={200: s.ResidenceContractSerializer, **WRITE_ERRORS},
+        response=s.ResidenceContractSerializer,
     )
     @action(detail=True, methods=["post"])
     def end(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        with transaction.atomic():
-            contract = self.get_object()
-            data = self.input(s.ContractEndSerializer).validated_data
-            contract = residence_contract_end(
-                contract=contract, end_date=data["end_date"], ground=data["ground"]
-            )
-        return self.output(contract)
+        return self.output(self.change(s.ContractEndSerializer, residence_contract_end))
 
 
 # --- Indicators -----------------------------------------------------------------------
@@ -991,7 +983,7 @@ class IndicatorView(APIView):
     @extend_schema(
         summary="Occupancy indicators over a period",
         parameters=[s.IndicatorQuerySerializer],
-        responses={200: s.IndicatorReportSerializer, **errors(400, 401, 403)},
+        responses={200: s.IndicatorReportSerializer, **LIST_ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         query = s.IndicatorQuerySerializer(data=request.query_params)

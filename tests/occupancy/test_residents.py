@@ -33,8 +33,6 @@ from occupancy.models import (
     StructureType,
 )
 from occupancy.residents import (
-    NO_SAFETY_OPINION,
-    SLEEPING_NOT_ALLOWED,
     occupant_register,
     occupant_update,
     safety_inspection_record,
@@ -45,6 +43,7 @@ from occupancy.residents import (
     stay_plan_exit,
     stay_start,
 )
+from occupancy.residents.base import NO_SAFETY_OPINION, SLEEPING_NOT_ALLOWED
 from tests.occupancy.factories import (
     AgreementFactory,
     BuildingFactory,

@@ -1,0 +1,90 @@
+"""What each writable relation of a request may point at, per caller.
+
+Every relation a request may name is a ``ScopedPrimaryKeyRelatedField`` whose
+queryset is built from the caller's scope (occupancy/api/scopes.py): another
+tenant's id is refused on its field with the message a missing id gets, so a 400
+never tells whether the row exists. The functions below build those querysets
+from the serializer context (``scope``, ``superuser``, ``departments``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from buildings.models import Building
+from occupancy.api import scopes
+from occupancy.models import (
+    Agreement,
+    Occupant,
+    Space,
+)
+from organizations.models import Organization
+
+M = TypeVar("M", bound=models.Model)
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField[M]):
+    """A relation whose choices are the caller's: ``scoped(context)`` builds them
+    per request from the serializer context (``scope``, ``departments``…).
+
+    An id outside them gets DRF's "object does not exist" on the field, exactly as a
+    missing id does.
+    """
+
+    def __init__(
+        self,
+        model: type[M],
+        scoped: Callable[[Mapping[str, Any]], QuerySet[M]],
+        **kwargs: Any,
+    ) -> None:
+        self.scoped = scoped
+        # The empty queryset tells the schema the model (and so the id's type).
+        super().__init__(queryset=model._default_manager.none(), **kwargs)
+
+    def get_queryset(self) -> QuerySet[M]:
+        return self.scoped(self.context)
+
+
+def editable_buildings(context: Mapping[str, Any]) -> QuerySet[Building]:
+    return scopes.building_list_editable(departments=context["departments"]())
+
+
+def editable_spaces(context: Mapping[str, Any]) -> QuerySet[Space]:
+    return scopes.space_list_editable(departments=context["departments"]())
+
+
+def grantors(context: Mapping[str, Any]) -> QuerySet[Organization]:
+    return scopes.grantor_list(scope=context["scope"], superuser=context["superuser"])
+
+
+def operators(context: Mapping[str, Any]) -> QuerySet[Organization]:
+    return scopes.operator_list()
+
+
+def space_buildings(context: Mapping[str, Any]) -> QuerySet[Building]:
+    return scopes.building_list_for_spaces(scope=context["scope"])
+
+
+def writable_operators(context: Mapping[str, Any]) -> QuerySet[Organization]:
+    return scopes.operator_list_writable(scope=context["scope"])
+
+
+def hosted_organizations(context: Mapping[str, Any]) -> QuerySet[Organization]:
+    return scopes.hosted_organization_list()
+
+
+def writable_occupants(context: Mapping[str, Any]) -> QuerySet[Occupant]:
+    return scopes.occupant_list_writable(scope=context["scope"])
+
+
+def writable_spaces(context: Mapping[str, Any]) -> QuerySet[Space]:
+    return scopes.space_list_writable(scope=context["scope"])
+
+
+def resident_agreements(context: Mapping[str, Any]) -> QuerySet[Agreement]:
+    return scopes.agreement_list_for_residents(scope=context["scope"])

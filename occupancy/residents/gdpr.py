@@ -1,0 +1,282 @@
+"""The two GDPR duties on resident rows: the retention purge (art. 5(1)(e)) and
+the right of access (art. 15), history included (domain.md §F).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pghistory
+import pghistory.models
+import pgtrigger
+from django.apps import apps
+from django.db import connection, transaction
+from django.db.backends.postgresql.psycopg_any import DateRange
+from django.db.models import DateField, Exists, Func, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from occupancy.models import (
+    Occupant,
+    ResidenceContract,
+    ResidenceStatus,
+    Stay,
+    StayStatus,
+)
+from occupancy.rules import add_months, rules
+
+logger = logging.getLogger(__name__)
+
+
+# --- Retention (GDPR art. 5(1)(e); CNIL: 2 years after the last contact) --------------
+# Resident-level rows are deleted, not anonymised in place: a stay or contract
+# stripped of its occupant would still carry dates, space and destination, enough to
+# single out a person in a small site, and nothing here needs it once the retention
+# period is over (domain.md §F.6; reliability.md §I4). Their audit history goes too:
+# an append-only trail that outlives the data it traces would keep the data.
+_PURGED_TRACKERS = ("Occupant", "Stay", "ResidenceContract")
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    cutoff: date
+    occupants: int
+    stays: int
+    contracts: int
+    events: int
+    contexts: int
+    dry_run: bool
+
+
+def purge_cutoff(*, today: date) -> date:
+    return add_months(today, -12 * rules().retention_years)
+
+
+def purge_candidates(*, today: date) -> list[int]:
+    """Occupants whose last contact is older than the retention period and who
+    hold no ongoing stay or contract. The last contact is the latest of their
+    exits and contract ends, or their registration when they have neither."""
+    ongoing_stay = Stay.objects.filter(
+        occupant=OuterRef("pk"), status__in=[StayStatus.ACTIVE, StayStatus.EXIT_PLANNED]
+    )
+    ongoing_contract = ResidenceContract.objects.filter(
+        occupant=OuterRef("pk")
+    ).exclude(status=ResidenceStatus.ENDED)
+    last_exit = (
+        Stay.objects.filter(occupant=OuterRef("pk"))
+        .values("occupant")
+        .annotate(last=Max(Func("period", function="upper", output_field=DateField())))
+        .values("last")
+    )
+    last_contract = (
+        ResidenceContract.objects.filter(occupant=OuterRef("pk"))
+        .values("occupant")
+        .annotate(last=Max(Coalesce("effective_end", "current_end")))
+        .values("last")
+    )
+    ids = (
+        Occupant.objects.annotate(
+            # PostgreSQL's GREATEST skips NULLs; registration counts only for an
+            # occupant who never stayed nor signed.
+            last_contact=Coalesce(
+                Greatest(Subquery(last_exit), Subquery(last_contract)),
+                TruncDate("created_at"),
+            )
+        )
+        .filter(last_contact__lt=purge_cutoff(today=today))
+        .exclude(Exists(ongoing_stay))
+        .exclude(Exists(ongoing_contract))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return list(ids)
+
+
+def _event_models() -> list[type[pghistory.models.Event]]:
+    """Every concrete event table whose rows point at a context row."""
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, pghistory.models.Event)
+        and not model._meta.proxy
+        and any(field.name == "pgh_context" for field in model._meta.get_fields())
+    ]
+
+
+def _contexts_in_use(context_ids: set[Any]) -> set[Any]:
+    """The given contexts still referenced by an event of any app."""
+    tables = [model._meta.db_table for model in _event_models()]
+    if not context_ids or not tables:
+        return set()
+    # Table names come from the model registry, never from input.
+    sql = " UNION ".join(
+        f"SELECT pgh_context_id FROM {connection.ops.quote_name(table)} "  # noqa: S608
+        "WHERE pgh_context_id = ANY(%s)"
+        for table in tables
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(context_ids)] * len(tables))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
+    """Delete every purgeable occupant with their stays, contracts and history.
+
+    One transaction: the history triggers that would record the deletions, and the
+    Protect triggers that keep the event tables append-only, are lifted for this
+    transaction only (pgtrigger.ignore sets a transaction-local variable the
+    triggers read), so no other writer ever sees an unprotected event table.
+    """
+    cutoff = purge_cutoff(today=today)
+    event_models = {
+        name: apps.get_model("occupancy", f"{name}Event") for name in _PURGED_TRACKERS
+    }
+    lifted = [f"occupancy.{name}:delete_delete" for name in _PURGED_TRACKERS] + [
+        f"occupancy.{name}Event:append_only" for name in _PURGED_TRACKERS
+    ]
+    with transaction.atomic():
+        # FOR UPDATE on the occupants conflicts with the key-share lock a new stay or
+        # contract takes on them: none can start while the purge decides, and the
+        # candidates are recomputed under the lock.
+        locked = list(
+            Occupant.objects.select_for_update()
+            .filter(pk__in=purge_candidates(today=today))
+            .values_list("pk", flat=True)
+        )
+        ids = sorted(set(purge_candidates(today=today)) & set(locked))
+        stays = Stay.objects.filter(occupant_id__in=ids)
+        contracts = ResidenceContract.objects.filter(occupant_id__in=ids)
+        stay_ids = list(stays.values_list("pk", flat=True))
+        contract_ids = list(contracts.values_list("pk", flat=True))
+        # Events by object id and by occupant id: a stay deleted earlier (admin,
+        # raw SQL) still names its occupant in its history.
+        events = [
+            event_models["Occupant"].objects.filter(pgh_obj_id__in=ids),
+            event_models["Stay"].objects.filter(
+                Q(pgh_obj_id__in=stay_ids) | Q(occupant_id__in=ids)
+            ),
+            event_models["ResidenceContract"].objects.filter(
+                Q(pgh_obj_id__in=contract_ids) | Q(occupant_id__in=ids)
+            ),
+        ]
+        context_ids = {
+            context_id
+            for queryset in events
+            for context_id in queryset.exclude(pgh_context_id=None).values_list(
+                "pgh_context_id", flat=True
+            )
+        }
+        with pgtrigger.ignore(*lifted):
+            contracts_deleted = contracts.delete()[0]
+            stays_deleted = stays.delete()[0]
+            occupants_deleted = Occupant.objects.filter(pk__in=ids).delete()[0]
+            events_deleted = sum(queryset.delete()[0] for queryset in events)
+        # A context (request id, user, URL) shared with events that remain stays:
+        # it describes those writes too. One left without events goes.
+        still_used = _contexts_in_use(context_ids)
+        contexts_deleted = pghistory.models.Context.objects.filter(
+            pk__in=context_ids - still_used
+        ).delete()[0]
+        report = PurgeReport(
+            cutoff=cutoff,
+            occupants=occupants_deleted,
+            stays=stays_deleted,
+            contracts=contracts_deleted,
+            events=events_deleted,
+            contexts=contexts_deleted,
+            dry_run=dry_run,
+        )
+        if dry_run:
+            transaction.set_rollback(True)
+    # Counts only: the log of a purge must not keep what it purged.
+    logger.info("resident purge %s", report)
+    return report
+
+
+# --- Right of access (GDPR art. 15) ---------------------------------------------------
+RECIPIENTS = (
+    gettext_noop(
+        "the operator that registered the resident (controller of the site's data)"
+    ),
+    gettext_noop(
+        "State services and funders receive aggregate indicators only, cells under "
+        "{threshold} people suppressed; never this record"
+    ),
+)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, DateRange):
+        return {
+            "from": _jsonable(value.lower),
+            "until": _jsonable(value.upper),
+        }
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _rows(rows: Iterable[Mapping[str, object]]) -> list[dict[str, Any]]:
+    return [{key: _jsonable(value) for key, value in row.items()} for row in rows]
+
+
+def access_export(*, occupant: Occupant) -> dict[str, Any]:
+    """Everything held on one occupant, history included, as JSON-ready data.
+
+    Answers a right-of-access request (GDPR art. 15, within a month, art. 12(3)):
+    the record, its stays and contracts, every audit event about them with the
+    context of each write (who, which request), the recipients and the retention.
+    """
+    event_models = {
+        name: apps.get_model("occupancy", f"{name}Event") for name in _PURGED_TRACKERS
+    }
+    stays = Stay.objects.filter(occupant=occupant).order_by("period", "pk")
+    contracts = ResidenceContract.objects.filter(occupant=occupant).order_by(
+        "start", "pk"
+    )
+    history = {
+        "occupant": event_models["Occupant"].objects.filter(pgh_obj_id=occupant.pk),
+        "stays": event_models["Stay"].objects.filter(occupant_id=occupant.pk),
+        "residence_contracts": event_models["ResidenceContract"].objects.filter(
+            occupant_id=occupant.pk
+        ),
+    }
+    exported_history: dict[str, list[dict[str, Any]]] = {}
+    for name, queryset in history.items():
+        events = _rows(queryset.order_by("pgh_created_at", "pgh_id").values())
+        context_ids = {event["pgh_context_id"] for event in events} - {None}
+        contexts = {
+            str(pk): metadata
+            for pk, metadata in pghistory.models.Context.objects.filter(
+                pk__in=context_ids
+            ).values_list("pk", "metadata")
+        }
+        for event in events:
+            event["pgh_context"] = _jsonable(contexts.get(event["pgh_context_id"]))
+        exported_history[name] = events
+    threshold = rules().small_cell_threshold
+    return {
+        "occupant": _rows(Occupant.objects.filter(pk=occupant.pk).values())[0],
+        "stays": _rows(stays.values()),
+        "residence_contracts": _rows(contracts.values()),
+        "history": exported_history,
+        "recipients": [_(text).format(threshold=threshold) for text in RECIPIENTS],
+        "retention": _(
+            "Deleted, with its history, {years} years after the last exit or "
+            "contract end (CNIL, social-sector retention référentiel)."
+        ).format(years=rules().retention_years),
+    }

@@ -1,0 +1,262 @@
+"""Stays: an occupant in a space under an active agreement, from entry to exit or
+move (domain.md §D.4).
+
+Writers that race (two stays for the last place of a room, a capacity cut while a
+stay starts) lock the space row first; "one stay at a time per occupant" is an
+exclusion constraint, turned into a ``Conflict`` on the ``occupant`` field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.db.backends.postgresql.psycopg_any import DateRange
+from django.utils.translation import gettext as _
+
+from config.errors import Conflict, InvalidTransition
+from occupancy.models import (
+    Agreement,
+    AgreementSpace,
+    AgreementStatus,
+    ExitDestination,
+    Occupant,
+    Space,
+    SpaceUse,
+    Stay,
+    StayStatus,
+    StructureType,
+)
+from occupancy.residents.base import (
+    AGREEMENT_NOT_ACTIVE,
+    ANONYMISED,
+    DESTINATION_REQUIRED,
+    EMERGENCY_NO_END,
+    EXIT_IN_FUTURE,
+    EXIT_NOT_AFTER_ENTRY,
+    MOVE_SAME_SPACE,
+    NO_SAFETY_OPINION,
+    OCCUPANT_BUSY,
+    OCCUPANT_OTHER_OPERATOR,
+    OUTSIDE_AGREEMENT,
+    SLEEPING_NOT_ALLOWED,
+    SPACE_NOT_COVERED,
+    SPACE_OTHER_BUILDING,
+    STAY_TRANSITION,
+    constraint_name,
+    error,
+    localdate_or,
+    locked_agreement,
+)
+from occupancy.residents.spaces import (
+    check_capacity,
+    safety_opinion_is_favourable,
+)
+
+# domain.md §D.4. ORIENTED/ADMITTED/REFUSED stay in SI-SIAO (purpose limitation, §F.1).
+STAY_TRANSITIONS: dict[str, frozenset[str]] = {
+    StayStatus.ACTIVE: frozenset({StayStatus.EXIT_PLANNED, StayStatus.EXITED}),
+    StayStatus.EXIT_PLANNED: frozenset(
+        {StayStatus.ACTIVE, StayStatus.EXIT_PLANNED, StayStatus.EXITED}
+    ),
+    StayStatus.EXITED: frozenset(),
+}
+
+
+@contextmanager
+def _occupant_free() -> Iterator[None]:
+    """Turn the "one stay at a time" exclusion violation into a field error."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if constraint_name(exc) != "stay_one_at_a_time_per_occupant":
+            raise
+        raise Conflict(_(OCCUPANT_BUSY), field="occupant") from exc
+
+
+def _check_stay_dates(
+    *, agreement: Agreement, space: Space, entry: date, exit: date | None
+) -> None:
+    if exit is not None and exit <= entry:
+        raise error(EXIT_NOT_AFTER_ENTRY, field="exit")
+    period = agreement.period
+    if entry < period.lower or entry >= period.upper:
+        raise error(OUTSIDE_AGREEMENT, field="entry")
+    if exit is not None and exit > period.upper:
+        raise error(OUTSIDE_AGREEMENT, field="exit")
+    covered = DateRange(entry, exit) if exit is not None else entry
+    if not AgreementSpace.objects.filter(
+        agreement=agreement, space=space, period__contains=covered
+    ).exists():
+        raise error(SPACE_NOT_COVERED, field="space")
+
+
+def stay_start(
+    *,
+    occupant: Occupant,
+    space: Space,
+    agreement: Agreement,
+    entry: date,
+    structure_type: str,
+    places: int | None = None,
+    exit: date | None = None,
+) -> Stay:
+    """An occupant enters a space under an active agreement.
+
+    ``exit`` is a planned exit; emergency shelter has none (unconditional and
+    continuous shelter, CASF L.345-2-2 and L.345-2-3).
+    """
+    with transaction.atomic():
+        # Locks in the agreement services' order (agreement, then spaces), so a
+        # stay never slips into an agreement being suspended or closed, and two
+        # stays never share the last place. NO KEY UPDATE leaves other rows free
+        # to reference these (the stay's own foreign keys included).
+        agreement = locked_agreement(agreement)
+        space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
+        if occupant.anonymised_at is not None:
+            raise error(ANONYMISED, field="occupant")
+        if agreement.status != AgreementStatus.ACTIVE:
+            raise error(AGREEMENT_NOT_ACTIVE, field="agreement")
+        if occupant.operator_id != agreement.operator_id:
+            raise error(OCCUPANT_OTHER_OPERATOR, field="occupant")
+        if space.building_id != agreement.building_id:
+            raise error(SPACE_OTHER_BUILDING, field="space")
+        if structure_type == StructureType.EMERGENCY and exit is not None:
+            raise error(EMERGENCY_NO_END, field="exit")
+        _check_stay_dates(agreement=agreement, space=space, entry=entry, exit=exit)
+        if space.use == SpaceUse.SLEEPING and not agreement.sleeping_allowed:
+            raise error(SLEEPING_NOT_ALLOWED, field="space")
+        if space.use in (SpaceUse.SLEEPING, SpaceUse.PUBLIC) and not (
+            safety_opinion_is_favourable(space=space, on=entry)
+        ):
+            raise error(NO_SAFETY_OPINION, field="space")
+        stay = Stay(
+            occupant=occupant,
+            space=space,
+            agreement=agreement,
+            period=DateRange(entry, exit),
+            places=places if places is not None else occupant.household_size,
+            structure_type=structure_type,
+            status=StayStatus.EXIT_PLANNED if exit is not None else StayStatus.ACTIVE,
+        )
+        stay.full_clean(validate_constraints=False)
+        check_capacity(space=space, nights=stay.period, places=stay.places)
+        with _occupant_free():
+            stay.save()
+    return stay
+
+
+def _transition(stay: Stay, new: str) -> None:
+    if new not in STAY_TRANSITIONS[stay.status]:
+        raise InvalidTransition(
+            _(STAY_TRANSITION).format(old=stay.status, new=new), field="status"
+        )
+
+
+def _extend(*, stay: Stay, new_period: DateRange) -> None:
+    """Check the nights a stay gains when its end moves later (space row locked)."""
+    old_end, new_end = stay.period.upper, new_period.upper
+    if old_end is None or (new_end is not None and new_end <= old_end):
+        return
+    space = Space.objects.select_for_update(no_key=True).get(pk=stay.space_id)
+    check_capacity(
+        space=space,
+        nights=DateRange(old_end, new_end),
+        places=stay.places,
+        exclude_stay_id=stay.pk,
+    )
+
+
+def stay_plan_exit(*, stay: Stay, exit_date: date | None) -> Stay:
+    """Plan (or with ``None`` cancel) an exit; the stay goes on until ``stay_exit``."""
+    with transaction.atomic():
+        stay = (
+            Stay.objects.select_related("agreement")
+            .select_for_update(no_key=True, of=("self",))
+            .get(pk=stay.pk)
+        )
+        new = StayStatus.EXIT_PLANNED if exit_date is not None else StayStatus.ACTIVE
+        _transition(stay, new)
+        if exit_date is not None:
+            if stay.structure_type == StructureType.EMERGENCY:
+                raise error(EMERGENCY_NO_END, field="exit_date")
+            _check_stay_dates(
+                agreement=stay.agreement,
+                space=stay.space,
+                entry=stay.period.lower,
+                exit=exit_date,
+            )
+        new_period = DateRange(stay.period.lower, exit_date)
+        _extend(stay=stay, new_period=new_period)
+        stay.period = new_period
+        stay.status = new
+        stay.full_clean(validate_constraints=False)
+        with _occupant_free():
+            stay.save(update_fields=["period", "status", "updated_at"])
+    return stay
+
+
+def stay_exit(
+    *, stay: Stay, exit_date: date, destination: str, today: date | None = None
+) -> Stay:
+    """Record an exit: the only way any stay ends (no automatic end, CASF L.345-2-3)."""
+    if destination not in ExitDestination.values:  # "" included
+        raise error(DESTINATION_REQUIRED, field="destination")
+    if exit_date > localdate_or(today):
+        raise error(EXIT_IN_FUTURE, field="exit_date")
+    with transaction.atomic():
+        stay = Stay.objects.select_for_update(no_key=True).get(pk=stay.pk)
+        _transition(stay, StayStatus.EXITED)
+        if exit_date <= stay.period.lower:
+            raise error(EXIT_NOT_AFTER_ENTRY, field="exit_date")
+        new_period = DateRange(stay.period.lower, exit_date)
+        _extend(stay=stay, new_period=new_period)
+        stay.period = new_period
+        stay.status = StayStatus.EXITED
+        stay.exit_destination = destination
+        stay.full_clean(validate_constraints=False)
+        with _occupant_free():
+            stay.save(
+                update_fields=["period", "status", "exit_destination", "updated_at"]
+            )
+    return stay
+
+
+def stay_move(
+    *,
+    stay: Stay,
+    space: Space,
+    on: date,
+    agreement: Agreement | None = None,
+    places: int | None = None,
+    structure_type: str | None = None,
+    today: date | None = None,
+) -> Stay:
+    """Move an occupant to another space on ``on``: one stay ends, the next starts
+    the same day, so no night is lost or counted twice.
+
+    The ended stay records ``internal_move``; the indicators recognise a move by its
+    continuity (an entry on the day of the same occupant's exit) and count neither
+    an exit nor an entry.
+    """
+    if space.pk == stay.space_id:
+        raise error(MOVE_SAME_SPACE, field="space")
+    with transaction.atomic():
+        current = Stay.objects.select_related("occupant", "agreement").get(pk=stay.pk)
+        stay_exit(
+            stay=current,
+            exit_date=on,
+            destination=ExitDestination.INTERNAL_MOVE,
+            today=today,
+        )
+        return stay_start(
+            occupant=current.occupant,
+            space=space,
+            agreement=agreement or current.agreement,
+            entry=on,
+            places=places if places is not None else current.places,
+            structure_type=structure_type or current.structure_type,
+        )
