@@ -1,4 +1,4 @@
-"""Spaces, safety opinions, occupants and stays through occupancy/residents.py.
+"""Spaces, safety opinions, occupants and stays through the occupancy.residents package.
 
 Dates are fixed (the agreement runs 2026–2027) and ``today`` is passed explicitly.
 """
