@@ -8,6 +8,12 @@ lon/lat (storage is EPSG:4326), 6 decimals (≈0.1 m), no ``crs`` member, exteri
 rings counter-clockwise (``ST_ForcePolygonCCW``; imported footprints come in both
 orientations).
 
+Pages of the two standard property sets (PUBLIC_PROPERTIES, AGENT_PROPERTIES)
+splice texts that PostgreSQL stored when the building was written
+(buildings.models.BuildingFeature): 0.7× the cost of rendering them per request.
+Other sets (the map's popups, exports of chosen columns) render on the fly; both
+paths give the same bytes (tests/buildings/test_geojson.py).
+
 Each Feature is spliced from ``ST_AsGeoJSON(geometry)`` and ``row_to_json`` of
 the properties rather than ``ST_AsGeoJSON(record)``: PostGIS 3.3 writes a missing
 geometry as ``{"type": null}`` (not ``null``) and cannot promote ``id`` to the
@@ -142,6 +148,16 @@ def _rows_sql(
     return sql, tuple(params), ["id", *properties, "feature_geometry"]
 
 
+def _key_rows_sql(
+    queryset: QuerySet[Building], sort: Sequence[SortKey]
+) -> tuple[str, tuple[Any, ...], list[str]]:
+    """The queryset's SQL selecting only id and the sort keys: the stored
+    renditions (BuildingFeature) bring the rest."""
+    keys = [key.column for key in sort if key.column != "id"]
+    sql, params = queryset.values("id", *keys).query.sql_with_params()
+    return sql, tuple(params), ["id", *keys]
+
+
 def _feature_sql(alias: str, properties: Sequence[str]) -> str:
     """SQL text of one Feature from row ``alias``; the properties are a sub-row of
     it, so that ``id`` and the geometry stay out of them. Measured within noise of
@@ -154,6 +170,37 @@ def _feature_sql(alias: str, properties: Sequence[str]) -> str:
         + f"COALESCE(ST_AsGeoJSON({alias}.feature_geometry, {PRECISION}, 0), 'null')"
         + " || ',\"properties\":' || "
         + f"(SELECT row_to_json(p) FROM (SELECT {columns}) AS p)::text"
+        + " || '}'"
+    )
+
+
+# The property sets whose texts BuildingFeature stores (migration 0005).
+STORED_PROPERTIES: tuple[tuple[str, ...], ...] = (PUBLIC_PROPERTIES, AGENT_PROPERTIES)
+FEATURES_TABLE = "buildings_buildingfeature"
+
+
+def _stored_feature_sql(
+    alias: str, stored: str, properties: Sequence[str], geometry: GeometryKind
+) -> str:
+    """SQL text of one Feature spliced from row ``stored`` of BuildingFeature:
+    the same text as ``_feature_sql`` (tests/buildings/test_geojson.py compares
+    them), at a fraction of the cost."""
+    column = (
+        "footprint_geometry" if geometry is GeometryKind.FOOTPRINT else "point_geometry"
+    )
+    public = f"{stored}.public_properties"
+    if tuple(properties) == AGENT_PROPERTIES:
+        # Both are JSON objects: the public members, then the agent's own.
+        props = f"left({public}, -1) || ',' || substr({stored}.agent_properties, 2)"
+    else:
+        props = public
+    return (
+        '\'{"type":"Feature","id":\' || '
+        + f"{alias}.id"
+        + " || ',\"geometry\":' || "
+        + f"COALESCE({stored}.{column}, 'null')"
+        + " || ',\"properties\":' || "
+        + props
         + " || '}'"
     )
 
@@ -228,12 +275,13 @@ def feature_page(
         )
     except EmptyResultSet:
         return FeaturePage("", 0, more=False, head=None, tail=None, matched=0)
+    page_rows = queryset.order_by(*(key.expression() for key in sort))[: limit + 1]
+    stored = tuple(properties) in STORED_PROPERTIES
     try:
-        rows_sql, rows_params, columns = _rows_sql(
-            queryset.order_by(*(key.expression() for key in sort))[: limit + 1],
-            properties,
-            geometry,
-        )
+        if stored:
+            rows_sql, rows_params, columns = _key_rows_sql(page_rows, sort)
+        else:
+            rows_sql, rows_params, columns = _rows_sql(page_rows, properties, geometry)
     except EmptyResultSet:
         matched = matched_of.order_by()[: count_cap + 1].count()
         return FeaturePage("", 0, more=False, head=None, tail=None, matched=matched)
@@ -246,17 +294,28 @@ def feature_page(
         keys.append(
             f"(array_agg({column} ORDER BY w._rn DESC) FILTER (WHERE w._rn <= %s))[1]"
         )
+    if stored:
+        feature = _stored_feature_sql("w", "f", properties, geometry)
+        join = f" JOIN {FEATURES_TABLE} AS f ON f.building_id = w.id"
+    else:
+        feature, join = _feature_sql("w", properties), ""
+    count = f"(SELECT count(*) FROM ({count_sql} LIMIT %s) AS c)"
+    counting: tuple[Any, ...] = (*count_params, count_cap + 1)
+    if queryset is matched_of:
+        # A first page that holds the whole selection is its own count: the
+        # subquery (an InitPlan, run only when read) is then never run.
+        count = f"CASE WHEN count(w.id) <= %s THEN count(w.id) ELSE {count} END"
+        counting = (limit, *counting)
     sql = (
-        f"SELECT (SELECT count(*) FROM ({count_sql} LIMIT %s) AS c), count(w.id), "
-        f"coalesce(string_agg({_feature_sql('w', properties)}, ',' "
+        f"SELECT {count}, count(w.id), "
+        f"coalesce(string_agg({feature}, ',' "
         f"ORDER BY w._rn {direction}) FILTER (WHERE w._rn <= %s), ''), "
         + ", ".join(keys)
         + f" FROM (SELECT i.*, row_number() OVER (ORDER BY {window}) AS _rn "
-        f"FROM ({rows_sql}) AS i ({_aliases(columns)})) AS w"
+        f"FROM ({rows_sql}) AS i ({_aliases(columns)})) AS w{join}"
     )
     params = (
-        *count_params,
-        count_cap + 1,
+        *counting,
         limit,
         *([limit] * len(sort)),
         *rows_params,

@@ -648,3 +648,40 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"
+
+
+class BuildingFeature(models.Model):
+    """Each building's GeoJSON pieces, written by PostgreSQL when the building is.
+
+    The list API, the OGC items and the map's inline layer write up to thousands
+    of Features a request. Rendering them from the columns (``ST_AsGeoJSON`` and
+    ``row_to_json`` per row) is most of a 1,000-feature page's cost; splicing
+    these texts costs a fraction of it (docs/benchmarks.md). Statement-level
+    triggers on buildings_building (migration 0005) keep them current for every
+    writer — services, the importers' COPY + upsert, the admin, a raw UPDATE — in
+    the writer's own transaction; nothing in Python writes here.
+
+    The property sets are buildings.geojson's PUBLIC_PROPERTIES and
+    AGENT_PROPERTIES (the agent text holds only what the public one lacks);
+    tests/buildings/test_geojson.py checks that the stored texts equal the
+    columns rendered on the fly, so a property added without a migration fails.
+    """
+
+    building = models.OneToOneField(
+        Building,
+        on_delete=models.DO_NOTHING,  # the delete trigger removes the row
+        primary_key=True,
+        db_constraint=False,
+        related_name="+",
+    )
+    point_geometry = models.TextField(null=True)
+    footprint_geometry = models.TextField(null=True)  # exterior rings CCW
+    public_properties = models.TextField()
+    agent_properties = models.TextField()  # AGENT_PROPERTIES minus the public ones
+
+    class Meta:
+        verbose_name = _("building GeoJSON")
+        verbose_name_plural = _("building GeoJSON")
+
+    def __str__(self) -> str:
+        return str(self.building_id)

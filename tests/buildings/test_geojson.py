@@ -14,16 +14,18 @@ from typing import Any
 import orjson
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.db import connection
 
 from buildings.geojson import (
     AGENT_PROPERTIES,
     PUBLIC_PROPERTIES,
+    STORED_PROPERTIES,
     GeometryKind,
     SortKey,
     feature_page,
     feature_stream,
 )
-from buildings.models import Building, BuildingStatus
+from buildings.models import Building, BuildingFeature, BuildingStatus
 from tests.buildings.factories import BuildingFactory, SiteFactory, wgs84
 
 pytestmark = pytest.mark.django_db
@@ -273,3 +275,86 @@ def test_the_stream_yields_every_feature_in_order() -> None:
     ]
     for feature in streamed:
         assert_feature(feature)
+
+
+# --- The stored renditions (BuildingFeature, kept by triggers)
+def rendered_on_the_fly(properties: tuple[str, ...], geometry: GeometryKind) -> str:
+    return ",".join(
+        feature_stream(
+            Building.objects.all(),
+            properties=properties,
+            geometry=geometry,
+            sort=[SortKey("id")],
+        )
+    )
+
+
+def stored_page(properties: tuple[str, ...], geometry: GeometryKind) -> str:
+    queryset = Building.objects.all()
+    return feature_page(
+        queryset,
+        matched_of=queryset,
+        properties=properties,
+        geometry=geometry,
+        sort=[SortKey("id")],
+        limit=1000,
+        count_cap=1000,
+    ).features
+
+
+def assert_stored_equal_columns() -> None:
+    assert BuildingFeature.objects.count() == Building.objects.count()
+    for properties in STORED_PROPERTIES:
+        for geometry in GeometryKind:
+            assert stored_page(properties, geometry) == rendered_on_the_fly(
+                properties, geometry
+            ), (properties is AGENT_PROPERTIES, geometry)
+
+
+def varied_buildings() -> list[Building]:
+    return [
+        BuildingFactory.create(
+            vacant=True,
+            surface_m2=Decimal("1234.50"),
+            erp=True,
+            parcel_ids=["13201000AB0012"],
+            footprint=clockwise_footprint(5.38, 43.30),
+            designation='Le "Bâtiment"\\ A\n\tà ; côté',
+        ),
+        BuildingFactory.create(footprint=None, year_built=None, surface_m2=None),
+        BuildingFactory.create(unlocated=True),
+        BuildingFactory.create(confidential=True),
+    ]
+
+
+def test_the_stored_texts_are_the_columns_rendered_on_the_fly() -> None:
+    """Same bytes from both paths, for every property set and geometry: a
+    property added to PUBLIC_PROPERTIES or AGENT_PROPERTIES without a migration
+    of the triggers fails here."""
+    varied_buildings()
+    assert_stored_equal_columns()
+
+
+def test_every_writer_keeps_the_stored_texts_current() -> None:
+    first, second, *_ = varied_buildings()
+    first.designation = "Renamed by save()"
+    first.save()
+    Building.objects.filter(pk=second.pk).update(status=BuildingStatus.AVAILABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE buildings_building SET surface_m2 = 99.5, point = NULL "
+            "WHERE id = %s",
+            [second.pk],
+        )
+    Building.objects.bulk_create(
+        [BuildingFactory.build(site=first.site) for _ in range(3)]
+    )
+    assert_stored_equal_columns()
+    Building.objects.filter(pk=first.pk).delete()
+    assert not BuildingFeature.objects.filter(building_id=first.pk).exists()
+    assert_stored_equal_columns()
+    properties = orjson.loads(
+        BuildingFeature.objects.get(building_id=second.pk).public_properties
+    )
+    assert properties["surface_m2"] == 99.5
+    assert properties["status"] == BuildingStatus.AVAILABLE
