@@ -158,19 +158,29 @@ def _key_rows_sql(
     return sql, tuple(params), ["id", *keys]
 
 
+def _splice(identifier: str, geometry: str, properties: str) -> str:
+    """SQL text of a Feature from SQL texts of its id, its geometry's GeoJSON
+    (NULL for none) and its properties object."""
+    return (
+        '\'{"type":"Feature","id":\' || '
+        + identifier
+        + " || ',\"geometry\":' || "
+        + f"COALESCE({geometry}, 'null')"
+        + " || ',\"properties\":' || "
+        + properties
+        + " || '}'"
+    )
+
+
 def _feature_sql(alias: str, properties: Sequence[str]) -> str:
     """SQL text of one Feature from row ``alias``; the properties are a sub-row of
     it, so that ``id`` and the geometry stay out of them. Measured within noise of
     ``ST_AsGeoJSON(record)`` and ``json_build_object`` for 1,000 features."""
     columns = ", ".join(f"{alias}.{_quote(name)}" for name in properties)
-    return (
-        '\'{"type":"Feature","id":\' || '
-        + f"{alias}.id"
-        + " || ',\"geometry\":' || "
-        + f"COALESCE(ST_AsGeoJSON({alias}.feature_geometry, {PRECISION}, 0), 'null')"
-        + " || ',\"properties\":' || "
-        + f"(SELECT row_to_json(p) FROM (SELECT {columns}) AS p)::text"
-        + " || '}'"
+    return _splice(
+        f"{alias}.id",
+        f"ST_AsGeoJSON({alias}.feature_geometry, {PRECISION}, 0)",
+        f"(SELECT row_to_json(p) FROM (SELECT {columns}) AS p)::text",
     )
 
 
@@ -194,15 +204,7 @@ def _stored_feature_sql(
         props = f"left({public}, -1) || ',' || substr({stored}.agent_properties, 2)"
     else:
         props = public
-    return (
-        '\'{"type":"Feature","id":\' || '
-        + f"{alias}.id"
-        + " || ',\"geometry\":' || "
-        + f"COALESCE({stored}.{column}, 'null')"
-        + " || ',\"properties\":' || "
-        + props
-        + " || '}'"
-    )
+    return _splice(f"{alias}.id", f"{stored}.{column}", props)
 
 
 def _aliases(columns: Sequence[str]) -> str:
