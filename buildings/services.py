@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -78,6 +79,38 @@ def building_update(
         building.full_clean()
         building.save(update_fields=[*changed, "updated_at"])
     return building
+
+
+def suitability_refresh(*, today: date, batch_size: int = 2000) -> int:
+    """Recompute the scores of buildings with a next-use date, whose "time left"
+    criterion moves with the calendar; store those that changed. Returns how many.
+
+    Run nightly by the job queue (buildings.tasks); every other input of the score
+    is recomputed when it is written (building_update, the importers).
+    """
+    fields = [
+        "suitability_shelter",
+        "suitability_workspace",
+        "suitability_mixed",
+        "suitability_completeness",
+        "suitability_details",
+    ]
+    changed: list[Building] = []
+    updated = 0
+    now = timezone.now()  # a new row version: ETags change with the scores
+    dated = Building.objects.filter(next_use_date__isnull=False).order_by("pk")
+    for building in dated.iterator(chunk_size=batch_size):
+        before = [getattr(building, name) for name in fields]
+        suitability.apply(building, today=today)
+        if [getattr(building, name) for name in fields] != before:
+            building.updated_at = now
+            changed.append(building)
+        if len(changed) >= batch_size:
+            updated += Building.objects.bulk_update(changed, [*fields, "updated_at"])
+            changed = []
+    if changed:
+        updated += Building.objects.bulk_update(changed, [*fields, "updated_at"])
+    return updated
 
 
 STILL_OCCUPIED = (
