@@ -12,21 +12,18 @@ import json
 from typing import Any, cast
 
 from django.conf import settings
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.contrib.auth.models import User
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.forms import OSMWidget
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.forms import ModelForm
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect
+from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from buildings.models import (
     Building,
@@ -47,7 +44,7 @@ from buildings.services import (
     building_update,
 )
 from buildings.views import may_write_inventory
-from config.errors import DomainError
+from config.admin import ReadOnlyAdminMixin, TransitionAdmin
 from organizations.selectors import scope_for
 
 # Metropolitan France, when a geometry is still empty.
@@ -103,19 +100,10 @@ class MapAdmin(GISModelAdmin):  # type: ignore[type-arg]
 
 
 # --- Reference layers: loaded by manage.py load_reference_layers, read here.
-class ReferenceLayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReferenceLayerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     # A commune's outline is megabytes of coordinates: never drawn in a form.
     exclude = ("geometry",)
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Region)
@@ -185,7 +173,7 @@ class SiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
 
 
-class BuildingStatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
+class BuildingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = BuildingStatusChange
     fields = ("changed_at", "changed_by", "from_status", "to_status", "reason")
     readonly_fields = fields
@@ -196,15 +184,9 @@ class BuildingStatusChangeInline(admin.TabularInline):  # type: ignore[type-arg]
         changes: QuerySet[BuildingStatusChange] = super().get_queryset(request)
         return changes.select_related("changed_by")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Building)
-class BuildingAdmin(MapAdmin):
+class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
     change_form_template = "buildings/admin/building_change_form.html"
     list_display = (
         "designation",
@@ -333,62 +315,30 @@ class BuildingAdmin(MapAdmin):
         obj._state.adding = False
 
     # --- Lifecycle from the change form
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "<path:object_id>/transition/",
-                self.admin_site.admin_view(self.transition_view),
-                name="buildings_building_transition",
-            ),
-            *super().get_urls(),
-        ]
+    transition_service = staticmethod(building_transition)
 
-    def _may_transition(self, request: HttpRequest, building: Building) -> bool:
-        return self.has_change_permission(request, building) and may_write_inventory(
-            scope_for(request.user), request.user, department=building.department_id
+    def may_transition(self, request: HttpRequest, obj: Building) -> bool:
+        return self.has_change_permission(request, obj) and may_write_inventory(
+            scope_for(request.user), request.user, department=obj.department_id
         )
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        context = dict(extra_context or {})
-        building = self.get_object(request, unquote(object_id))
-        if building is not None and self._may_transition(request, building):
-            context["transitions"] = [
-                (status, BuildingStatus(status).label)
-                for status in allowed_transitions(building)
-            ]
-            context["transition_url"] = reverse(
-                "admin:buildings_building_transition", args=[building.pk]
-            )
-        return super().change_view(request, object_id, form_url, context)
+    def transition_choices(self, obj: Building) -> list[tuple[str, StrOrPromise]]:
+        return [
+            (status, BuildingStatus(status).label)
+            for status in allowed_transitions(obj)
+        ]
 
-    def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        building = self.get_object(request, unquote(object_id))
-        if building is None:
-            raise Http404
-        if not self._may_transition(request, building):
-            raise PermissionDenied
-        try:
-            building = building_transition(
-                building=building,
-                to=request.POST.get("to", ""),
-                by=request.user if isinstance(request.user, User) else None,
-                reason=request.POST.get("reason", "")[:2000],
-            )
-        except DomainError as error:
-            self.message_user(request, error.message, level=messages.ERROR)
-        else:
-            self.message_user(
-                request,
-                _("“%(building)s” is now “%(status)s”.")
-                % {"building": building, "status": building.get_status_display()},
-                level=messages.SUCCESS,
-            )
-        return redirect("admin:buildings_building_change", building.pk)
+    def transition_arguments(
+        self, request: HttpRequest, obj: Building
+    ) -> dict[str, Any]:
+        return {
+            "building": obj,
+            "to": request.POST.get("to", ""),
+            "reason": request.POST.get("reason", "")[:2000],
+        }
+
+    def transition_message(self, obj: Building) -> str:
+        return _("“%(building)s” is now “%(status)s”.") % {
+            "building": obj,
+            "status": obj.get_status_display(),
+        }

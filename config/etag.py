@@ -19,6 +19,8 @@ import hashlib
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
 from rest_framework.permissions import SAFE_METHODS
 
@@ -100,3 +102,13 @@ class ConditionalWriteMixin:
         """``response`` carrying the tag of ``instance``'s current version."""
         response["ETag"] = etag_of(instance)
         return response
+
+
+# The header in the schema of every write ConditionalWriteMixin guards.
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag of the version you read: 428 without it, 412 if stale.",
+)

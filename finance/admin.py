@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from config.admin import ReadOnlyAdminMixin
 from finance import selectors
 from finance.models import (
     Commitment,
@@ -28,22 +29,13 @@ class ScopedRead(Protocol):
     def __call__(self, *, scope: Scope) -> QuerySet[Any]: ...
 
 
-class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+class _ReadOnly(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Rows of ``selector``: the scoped read of finance/selectors.py the API
     starts from too, so the admin shows no row the caller could not read there.
     (Wrapped in staticmethod: a plain function would be bound to the admin.)"""
 
     list_select_related = True
     selector: ClassVar[ScopedRead]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Model]:
         return self.selector(scope=scope_for(request.user))

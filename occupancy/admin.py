@@ -16,20 +16,19 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from buildings.models import Building
 from buildings.views import may_write_inventory
+from config.admin import ReadOnlyAdminMixin, TransitionAdmin
 from config.errors import DomainError
 from occupancy.forms import FACTS_BY_TARGET, AgreementTransitionForm
 from occupancy.models import (
@@ -104,19 +103,6 @@ class _ServiceForm(Protocol):
 
 
 # --- Shared admin behaviour -----------------------------------------------------------
-class _ReadOnly:
-    """No add, change or delete from the admin, for model admins and inlines."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 class _TerritoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Rows of buildings in the staff member's territory; its forms offer the
     buildings and spaces of that territory only."""
@@ -156,7 +142,7 @@ class _ServiceAdmin(_TerritoryAdmin):
 
 
 # --- Agreements ---------------------------------------------------------------------
-class _ReadOnlyInline(_ReadOnly, admin.TabularInline):  # type: ignore[type-arg]
+class _ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     show_change_link = False
@@ -206,7 +192,7 @@ class DocumentInline(_ReadOnlyInline):
 # agreement leaves through its lifecycle (withdrawn, rejected, closed), which
 # keeps its history. The admin reads them.
 @admin.register(Agreement)
-class AgreementAdmin(_ReadOnly, _TerritoryAdmin):
+class AgreementAdmin(ReadOnlyAdminMixin, TransitionAdmin[Agreement], _TerritoryAdmin):
     change_form_template = "occupancy/admin/agreement_change_form.html"
     list_display = ("reference", "building", "operator", "regime", "status", "period")
     list_filter = ("status", "regime")
@@ -224,84 +210,46 @@ class AgreementAdmin(_ReadOnly, _TerritoryAdmin):
         return reverse("occupancy:agreement-detail", args=[obj.pk])
 
     # --- Lifecycle from the change page
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path(
-                "<path:object_id>/transition/",
-                self.admin_site.admin_view(self.transition_view),
-                name="occupancy_agreement_transition",
-            ),
-            *super().get_urls(),
-        ]
+    transition_service = staticmethod(agreement_transition)
 
-    def _may_transition(self, request: HttpRequest, agreement: Agreement) -> bool:
-        return self.has_view_permission(request, agreement) and may_write_inventory(
+    def may_transition(self, request: HttpRequest, obj: Agreement) -> bool:
+        return self.has_view_permission(request, obj) and may_write_inventory(
             scope_for(request.user),
             request.user,
-            department=agreement.building.department_id,
+            department=obj.building.department_id,
         )
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        context = dict(extra_context or {})
-        agreement = self.get_object(request, unquote(object_id))
-        if agreement is not None and self._may_transition(request, agreement):
-            allowed = AGREEMENT_TRANSITIONS.get(agreement.status, frozenset())
-            context["transitions"] = [
-                (status, label)
-                for status, label in AgreementStatus.choices
-                if status in allowed
-            ]
-            form = AgreementTransitionForm(auto_id="transition-%s")
-            facts = sorted(
-                {name for names in FACTS_BY_TARGET.values() for name in names}
-            )
-            context["transition_fields"] = [form["reason"], *(form[n] for n in facts)]
-            context["transition_url"] = reverse(
-                "admin:occupancy_agreement_transition", args=[agreement.pk]
-            )
-        return super().change_view(request, object_id, form_url, context)
+    def transition_choices(self, obj: Agreement) -> list[tuple[str, StrOrPromise]]:
+        allowed = AGREEMENT_TRANSITIONS.get(obj.status, frozenset())
+        return [
+            (status, label)
+            for status, label in AgreementStatus.choices
+            if status in allowed
+        ]
 
-    def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        agreement = self.get_object(request, unquote(object_id))
-        if agreement is None:
-            raise Http404
-        if not self._may_transition(request, agreement):
-            raise PermissionDenied
+    def transition_context(self, obj: Agreement) -> dict[str, Any]:
+        form = AgreementTransitionForm(auto_id="transition-%s")
+        facts = sorted({name for names in FACTS_BY_TARGET.values() for name in names})
+        return {"transition_fields": [form["reason"], *(form[n] for n in facts)]}
+
+    def transition_arguments(
+        self, request: HttpRequest, obj: Agreement
+    ) -> dict[str, Any]:
         form = AgreementTransitionForm(request.POST)
         if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    self.message_user(request, str(error), level=messages.ERROR)
-            return redirect("admin:occupancy_agreement_change", agreement.pk)
-        try:
-            agreement = agreement_transition(
-                agreement=agreement,
-                to=form.cleaned_data["to"],
-                by=request.user if isinstance(request.user, User) else None,
-                reason=form.cleaned_data["reason"],
-                **form.facts(agreement),
-            )
-        except DomainError as error:
-            self.message_user(request, error.message, level=messages.ERROR)
-        else:
-            self.message_user(
-                request,
-                _("Agreement %(reference)s is now “%(status)s”.")
-                % {
-                    "reference": agreement.reference,
-                    "status": agreement.get_status_display(),
-                },
-                level=messages.SUCCESS,
-            )
-        return redirect("admin:occupancy_agreement_change", agreement.pk)
+            raise ValidationError(form.errors)
+        return {
+            "agreement": obj,
+            "to": form.cleaned_data["to"],
+            "reason": form.cleaned_data["reason"],
+            **form.facts(obj),
+        }
+
+    def transition_message(self, obj: Agreement) -> str:
+        return _("Agreement %(reference)s is now “%(status)s”.") % {
+            "reference": obj.reference,
+            "status": obj.get_status_display(),
+        }
 
 
 # --- Spaces -------------------------------------------------------------------------
@@ -388,7 +336,7 @@ class SafetyInspectionAdmin(_ServiceAdmin):
 # need to look at a row (a support request, a right-of-access check), but never
 # write one here: every write goes through the services, which hold the rules and
 # whose audit trail records it, and erasure is the retention purge's.
-class ResidentAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
+class ResidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -74,18 +74,10 @@ from buildings.selectors import (
     nearby_friches,
 )
 from buildings.services import building_create, building_transition, building_update
-from config.etag import ConditionalWriteMixin
+from config.etag import IF_MATCH, ConditionalWriteMixin
 from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
 
-# numberMatched is exact up to this many rows, then the planner's estimate.
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="The ETag of the version you read: 428 without it, 412 if stale.",
-)
 WRITE_ERRORS = {
     400: OpenApiResponse(description="Invalid input, with the field at fault."),
     403: OpenApiResponse(description="Not an editor of a State service here."),

@@ -37,7 +37,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from buildings.models import Building
-from config.etag import ConditionalWriteMixin
+from config.etag import IF_MATCH, ConditionalWriteMixin
 from finance import services
 from finance.api.serializers import (
     CommitmentSerializer,
@@ -79,13 +79,6 @@ from organizations.selectors import Scope, scope_for
 M = TypeVar("M", bound=models.Model)
 F = TypeVar("F", bound=Callable[..., Any])
 
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="The ETag of the version you read: 428 without it, 412 if stale.",
-)
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,

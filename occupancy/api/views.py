@@ -44,7 +44,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from config.etag import ConditionalWriteMixin, Versioned
+from config.etag import IF_MATCH, ConditionalWriteMixin, Versioned
 from occupancy import indicators
 from occupancy.api import filters, scopes
 from occupancy.api import serializers as s
@@ -95,13 +95,6 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # --- Schema pieces --------------------------------------------------------------------
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="The ETag of the version you read: 428 without it, 412 if stale.",
-)
 ETAG = OpenApiParameter(
     "ETag",
     OpenApiTypes.STR,

@@ -1,0 +1,125 @@
+"""Admin behaviour the apps share: rows only the services write, and status moves
+from the change page through an app's lifecycle service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
+from django_stubs_ext import StrOrPromise
+
+from config.errors import DomainError
+
+M = TypeVar("M", bound=Model)
+
+
+class ReadOnlyAdminMixin:
+    """No add, change or delete from the admin, for model admins and inlines."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TransitionAdmin(admin.ModelAdmin[M]):
+    """Status moves from the change page, never by editing the status field.
+
+    The change page of a row the caller ``may_transition`` offers the moves: its
+    template reads ``transitions`` and posts to ``transition_url`` (named
+    ``admin:<app>_<model>_transition``). The POST reads the service's arguments,
+    runs ``transition_service`` and reports the outcome as a message, a move the
+    domain refuses included, then returns to the change page. Subclasses fill in
+    the service and the hooks.
+    """
+
+    # Called with ``transition_arguments`` and ``by``; raises DomainError on a
+    # refusal. (Wrapped in staticmethod: a plain function would be bound.)
+    transition_service: Callable[..., M]
+
+    def may_transition(self, request: HttpRequest, obj: M) -> bool:
+        raise NotImplementedError
+
+    def transition_choices(self, obj: M) -> list[tuple[str, StrOrPromise]]:
+        """The (status, label) pairs of the moves open from ``obj``'s status."""
+        raise NotImplementedError
+
+    def transition_context(self, obj: M) -> dict[str, Any]:
+        """What else the template's move form shows (its fields, for one)."""
+        return {}
+
+    def transition_arguments(self, request: HttpRequest, obj: M) -> dict[str, Any]:
+        """The service's arguments to move ``obj`` (all but ``by``), from the
+        POST; ValidationError when the POST is invalid."""
+        raise NotImplementedError
+
+    def transition_message(self, obj: M) -> str:
+        raise NotImplementedError
+
+    def _transition_name(self) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_transition"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/transition/",
+                self.admin_site.admin_view(self.transition_view),
+                name=self._transition_name(),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.may_transition(request, obj):
+            context["transitions"] = self.transition_choices(obj)
+            context.update(self.transition_context(obj))
+            context["transition_url"] = reverse(
+                f"admin:{self._transition_name()}", args=[obj.pk]
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.may_transition(request, obj):
+            raise PermissionDenied
+        change_page = f"admin:{self.opts.app_label}_{self.opts.model_name}_change"
+        try:
+            arguments = self.transition_arguments(request, obj)
+        except ValidationError as error:
+            for message in error.messages:
+                self.message_user(request, message, level=messages.ERROR)
+            return redirect(change_page, obj.pk)
+        by = request.user if isinstance(request.user, User) else None
+        try:
+            obj = self.transition_service(by=by, **arguments)
+        except DomainError as error:
+            self.message_user(request, error.message, level=messages.ERROR)
+        else:
+            self.message_user(
+                request, self.transition_message(obj), level=messages.SUCCESS
+            )
+        return redirect(change_page, obj.pk)
