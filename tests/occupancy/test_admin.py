@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
@@ -180,6 +181,25 @@ def test_a_refused_move_in_the_admin_is_a_message_not_an_error(
 
     assert response.status_code == 200
     assert "date de signature" in response.content.decode()
+    agreement.refresh_from_db()
+    assert agreement.status == _A.APPROVED
+
+
+def test_an_invalid_transition_form_in_the_admin_is_a_message_per_error(
+    make_staff: Callable[..., User],
+) -> None:
+    agreement = AgreementFactory.create(approved=True)
+    client = login(make_staff(["13"]))
+
+    response = client.post(
+        admin_url("agreement_transition", agreement.pk),
+        {"to": "no-such-status", "signed_on": "not a date"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == admin_url("agreement_change", agreement.pk)
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert len(messages) == 2, messages
     agreement.refresh_from_db()
     assert agreement.status == _A.APPROVED
 
