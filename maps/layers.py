@@ -152,6 +152,8 @@ class MapSpec:
     attributions: tuple[str, ...] = ()
     # Text beside the map for what a map cannot say (a layer left out, a cap).
     notes: tuple[str, ...] = field(default=())
+    # The side filters redraw the building layer in place (maps/filters.js).
+    replaceable: bool = False
 
     def layer(self, key: str) -> Layer:
         return next(layer for layer in self.layers if layer.key == key)
@@ -423,12 +425,15 @@ class InventoryMap:
     matched: int  # capped at COUNT_CAP + 1
 
 
-def inventory_map(*, scope: Scope, selection: Selection) -> InventoryMap:
-    """The agents' map: buildings, reference layers, choropleths and heatmap of
-    the vacant stock of the selection, within the agent's territory."""
-    buildings, matched = building_layer(
-        scope=scope, selection=selection, tiles_route="maps:building-tile"
-    )
+@dataclass(frozen=True)
+class Overlays:
+    layers: tuple[Layer, ...]
+    notes: tuple[str, ...]
+
+
+def inventory_overlays(*, scope: Scope, selection: Selection) -> Overlays:
+    """The reference layers, choropleths and heatmap of the vacant stock of the
+    selection, within the agent's territory."""
     departments = selection.departments
     notes: list[str] = []
     layers: list[Layer] = []
@@ -478,6 +483,28 @@ def inventory_map(*, scope: Scope, selection: Selection) -> InventoryMap:
             attribution=sources()["die"],
         )
     )
+    return Overlays(tuple(layers), tuple(notes))
+
+
+def inventory_map(
+    *, scope: Scope, selection: Selection, overlays: bool = True
+) -> InventoryMap:
+    """The agents' map: the buildings of the selection and Cartofriches, with
+    the overlays (``inventory_overlays``) — or without them, for a page that
+    fetches them once drawn (``overlays=False``): their polygons and heat cells
+    weighed 330 KB of a national page's 365 KB, and their queries most of its
+    time (bench/maps.py)."""
+    buildings, matched = building_layer(
+        scope=scope, selection=selection, tiles_route="maps:building-tile"
+    )
+    departments = selection.departments
+    extra = (
+        inventory_overlays(scope=scope, selection=selection)
+        if overlays
+        else Overlays((), ())
+    )
+    notes = list(extra.notes)
+    layers = list(extra.layers)
     friches = friche_layer(scope=scope, departments=departments)
     if friches.tile_url is not None:
         notes.append(
@@ -494,6 +521,7 @@ def inventory_map(*, scope: Scope, selection: Selection) -> InventoryMap:
         basemap=basemap(),
         attributions=tuple(sources().values()),
         notes=tuple(notes),
+        replaceable=True,
     )
     return InventoryMap(spec, matched)
 

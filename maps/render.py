@@ -22,11 +22,13 @@ style attributes).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import folium
 import folium.plugins
+import orjson
 from branca.element import Figure, MacroElement
 from django.templatetags.static import static
 from django.utils.html import escape, strip_tags
@@ -171,6 +173,24 @@ class _GeoJsonLayer(JSCSSMixin, FoliumLayer):
         )
 
 
+class _RegisterControl(MacroElement):
+    """Hands the layer control to maps.js, which swaps the building layer in it
+    when the side filters change."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            IntercalaireMaps.registerControl({{ this.control.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, control: folium.LayerControl) -> None:
+        super().__init__()
+        self._name = "RegisterControl"
+        self.control = control
+
+
 class _BindTiles(MacroElement):
     """Popups and registration of a VectorGridProtobuf layer."""
 
@@ -262,6 +282,50 @@ def _heat_layer(layer: Layer) -> FoliumLayer:
     return heat
 
 
+def layer_update(layer: Layer, data_ref: str | None = None) -> dict[str, Any]:
+    """A layer as maps.js draws it after the page (``replaceLayer``): the options
+    the page would have built it with, its legend, and its data — inline
+    GeoJSON (passed through as PostGIS wrote it, or named by ``data_ref`` in
+    the response's ``data``), heat cells, or a tile URL."""
+    update: dict[str, Any] = {
+        "kind": str(layer.kind),
+        "show": layer.show,
+        "options": _options(layer),
+        "legend": [
+            {"label": entry.label, "colour": entry.colour} for entry in layer.legend
+        ],
+    }
+    if layer.kind is LayerKind.TILES:
+        update["url"] = layer.tile_url
+    elif layer.kind is LayerKind.HEATMAP:
+        weights = [weight for _, _, weight in layer.heat] or [1]
+        update["heat"] = [list(cell) for cell in layer.heat]
+        update["max"] = float(max(weights))
+    elif data_ref is not None:
+        update["dataRef"] = data_ref
+    else:
+        assert layer.geojson is not None  # noqa: S101 - inline kinds have one
+        update["data"] = orjson.Fragment(layer.geojson)
+    return update
+
+
+def overlay_updates(layers: Sequence[Layer], notes: Sequence[str]) -> dict[str, Any]:
+    """Layers drawn after the page, each FeatureCollection sent once however many
+    layers share it (a département outline and its two choropleths)."""
+    data: dict[str, orjson.Fragment] = {}
+    refs: dict[str, str] = {}
+    updates = []
+    for layer in layers:
+        ref = None
+        if layer.geojson is not None:
+            ref = refs.get(layer.geojson)
+            if ref is None:
+                ref = refs[layer.geojson] = f"d{len(refs)}"
+                data[ref] = orjson.Fragment(layer.geojson)
+        updates.append(layer_update(layer, ref))
+    return {"layers": updates, "data": data, "notes": list(notes)}
+
+
 def render_map(spec: MapSpec) -> RenderedMap:
     """The three components of ``spec``'s map."""
     figure_map = _Map(
@@ -275,6 +339,18 @@ def render_map(spec: MapSpec) -> RenderedMap:
     # On the map itself, not only on a basemap: without a basemap Leaflet has no
     # maximum zoom, and markercluster refuses to start.
     figure_map.options["max_zoom"] = MAX_ZOOM
+    if spec.replaceable:
+        # The building layer may turn from inline points into tiles (or back) in
+        # place: both renderers' assets load with the page, once (same names).
+        figure_map.default_js += [
+            ("markercluster", static(MARKERCLUSTER_JS)),
+            ("vectorGrid", static(VECTORGRID_JS)),
+            ("leaflet-heat.js", static(HEAT_JS)),
+        ]
+        figure_map.default_css += [
+            (f"markercluster_{i}", static(css))
+            for i, css in enumerate(MARKERCLUSTER_CSS)
+        ]
     if spec.basemap is not None:
         folium.TileLayer(
             tiles=spec.basemap.url,
@@ -301,8 +377,10 @@ def render_map(spec: MapSpec) -> RenderedMap:
             _GeoJsonLayer(layer, data).add_to(figure_map)
     if spec.bounds is not None:
         figure_map.fit_bounds([list(corner) for corner in spec.bounds])
-    if len(spec.layers) > 1:
-        folium.LayerControl(collapsed=False).add_to(figure_map)
+    if len(spec.layers) > 1 or spec.replaceable:
+        control = folium.LayerControl(collapsed=False)
+        control.add_to(figure_map)
+        figure_map.add_child(_RegisterControl(control))
     figure = figure_map.get_root()
     assert isinstance(figure, Figure)  # noqa: S101 - folium.Map makes its own
     # branca's <meta http-equiv="content-type">: the page has its own charset.

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
 
-from buildings.geojson import serial_plans_only
+from buildings.geojson import serial_plans
 from buildings.models import PUBLIC_STATUSES, Building, Friche
+from buildings.selectors import building_list
 from maps.models import CELLS_PER_TILE, CLUSTER_MAX_ZOOM, PUBLIC_SCOPE_KEY
 from organizations.selectors import Scope
 
@@ -85,27 +87,38 @@ class VectorLayer:
         return self.min_zoom <= tile.z <= self.max_zoom
 
 
+POINT_FIELDS = ("id", "status", "designation", "city", "surface_m2")
+
+
 @dataclass(frozen=True)
 class BuildingPoints(VectorLayer):
     """Buildings as points with the attributes a popup shows (z ≥ 12).
 
     The id is both the MVT feature id and an attribute: Leaflet.VectorGrid hands
-    click handlers the attributes only.
+    click handlers the attributes only. ``rows`` is the selection's SQL with its
+    parameters (POINT_FIELDS, ``is_confidential`` for agents, then the point),
+    None when it selects nothing: compiled once, so that it can be kept.
     """
 
     name: ClassVar[str] = "buildings"
     min_zoom: ClassVar[int] = CLUSTER_MAX_ZOOM + 1
-    queryset: QuerySet[Building]
+    rows: tuple[str, tuple[Any, ...]] | None
     with_agent_fields: bool
 
+    @classmethod
+    def of(
+        cls, queryset: QuerySet[Building], *, with_agent_fields: bool
+    ) -> BuildingPoints:
+        fields = POINT_FIELDS + (("is_confidential",) if with_agent_fields else ())
+        compiled = _compiled(queryset, *fields, "point")
+        rows = None if compiled is None else (compiled[0], tuple(compiled[1]))
+        return cls(rows, with_agent_fields)
+
     def sql(self, tile: TileAddress) -> tuple[str, list[Any]] | None:
-        fields = ["id", "status", "designation", "city", "surface_m2"]
-        if self.with_agent_fields:
-            fields.append("is_confidential")
-        compiled = _compiled(self.queryset, *fields, "point")
-        if compiled is None:
+        if self.rows is None:
             return None
-        rows, params = compiled
+        rows, params = self.rows
+        fields = POINT_FIELDS + (("is_confidential",) if self.with_agent_fields else ())
         extra = ", b.is_confidential AS confidential" if self.with_agent_fields else ""
         envelope, address = tile.envelope
         # Integers rather than numerics in the tile (performance.md §5.3).
@@ -266,7 +279,7 @@ def building_layer(
     names the filters it applies, with the values of the two the table answers.
     """
     if tile.z > CLUSTER_MAX_ZOOM:
-        return BuildingPoints(queryset, with_agent_fields=scope.is_state_agent)
+        return BuildingPoints.of(queryset, with_agent_fields=scope.is_state_agent)
     clustered = active_filters <= CLUSTERED_FILTERS
     if not scope.is_state_agent and "department" in active_filters:
         # Public rows of the table carry no département.
@@ -279,14 +292,35 @@ def building_layer(
     )
 
 
+@lru_cache(maxsize=1024)
+def _scope_points(scope: Scope) -> BuildingPoints:
+    # Building the filter set and compiling the ORM's SQL took 2–3 ms a tile, as
+    # long as the z14 statement itself (bench/maps.py); a caller's unfiltered
+    # selection is the same SQL for as long as its scope is the same.
+    return BuildingPoints.of(
+        building_list(scope=scope), with_agent_fields=scope.is_state_agent
+    )
+
+
+def unfiltered_layer(
+    *, scope: Scope, tile: TileAddress
+) -> BuildingPoints | BuildingClusters:
+    """``building_layer`` for a caller's whole selection (no filter given): the
+    public map's tiles, and the inventory map's until a filter is set."""
+    if tile.z > CLUSTER_MAX_ZOOM:
+        return _scope_points(scope)
+    return BuildingClusters(scope_keys(scope, None))
+
+
 def render_tile(
     layer: BuildingPoints | BuildingClusters | FilteredClusters | FrichePoints,
     tile: TileAddress,
 ) -> bytes:
     """The tile's bytes (b"" when it holds nothing), from one statement.
 
-    Its own transaction keeps ``SET LOCAL`` to this request: a tile query on a
-    parallel plan would take both cores of the box (performance.md §4.2).
+    Serial plans (``serial_plans``: the web connections' own setting, else a
+    transaction with ``SET LOCAL``): a tile query on a parallel plan would take
+    both cores of the box (performance.md §4.2).
     """
     if not layer.serves(tile):
         return b""
@@ -294,9 +328,7 @@ def render_tile(
     if statement is None:
         return b""
     sql, params = statement
-    with transaction.atomic():
-        serial_plans_only()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+    with serial_plans(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

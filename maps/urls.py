@@ -10,6 +10,8 @@ app_name = "maps"
 
 urlpatterns = [
     path("carte/", views.inventory_map_page, name="inventory"),
+    path("carte/selection/", views.inventory_selection, name="inventory-selection"),
+    path("carte/couches/", views.inventory_overlays_data, name="inventory-overlays"),
     path("carte/occupation/", views.occupancy_map_page, name="occupancy"),
     path("carte-publique/", views.public_map_page, name="public"),
     path(

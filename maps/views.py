@@ -12,7 +12,9 @@ Leaflet.VectorGrid (``response.ok``) and by MapLibre alike.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
+import orjson
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -20,6 +22,7 @@ from django.http import (
     HttpResponseNotModified,
 )
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -27,8 +30,8 @@ from buildings.forms import dsfr_filter_form
 from buildings.views import state_agent_page
 from maps import layers, tiles
 from maps.forms import MAP_FILTERS, PeriodForm
-from maps.render import render_map
-from maps.selectors import building_selection, friche_list
+from maps.render import layer_update, overlay_updates, render_map
+from maps.selectors import Selection, building_selection, friche_list
 from organizations.selectors import PUBLIC_SCOPE, Scope, scope_for
 
 LIST_SIZE = 20
@@ -39,13 +42,28 @@ PRIVATE_CACHE = "private, max-age=60"
 
 
 # --- Pages
+def _results(selection: Selection, matched: int) -> dict[str, Any]:
+    """The count and the list beside the map, for the page and for its updates."""
+    return {
+        "matched": matched,
+        "count_cap": layers.COUNT_CAP,
+        # Alphabetical for a selection the map draws inline; by id beyond,
+        # where sorting 200,000 designations (no btree on it) took 0.5 s.
+        "rows": selection.queryset.select_related("commune").order_by(
+            *(("designation", "pk") if matched <= layers.INLINE_LIMIT else ("pk",))
+        )[:LIST_SIZE],
+        "query": selection.filterset.form.data.urlencode(),
+    }
+
+
 @state_agent_page
 @require_GET
 def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     selection = building_selection(
         scope=scope, params=request.GET, prepare_form=dsfr_filter_form
     )
-    inventory = layers.inventory_map(scope=scope, selection=selection)
+    # The overlays come from inventory_overlays_data once the page is drawn.
+    inventory = layers.inventory_map(scope=scope, selection=selection, overlays=False)
     form = selection.filterset.form
     return render(
         request,
@@ -54,21 +72,53 @@ def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             "map": render_map(inventory.spec),
             "form": form,
             "fields": [form[name] for name in MAP_FILTERS],
-            "matched": inventory.matched,
-            "count_cap": layers.COUNT_CAP,
-            # Alphabetical for a selection the map draws inline; by id beyond,
-            # where sorting 200,000 designations (no btree on it) took 0.5 s.
-            "rows": selection.queryset.select_related("commune").order_by(
-                *(
-                    ("designation", "pk")
-                    if inventory.matched <= layers.INLINE_LIMIT
-                    else ("pk",)
-                )
-            )[:LIST_SIZE],
-            "query": request.GET.urlencode(),
+            **_results(selection, inventory.matched),
         },
         status=200 if selection.valid else 400,
     )
+
+
+def _refused(selection: Selection) -> HttpResponse:
+    # The script then submits the form: the page shows the errors in place.
+    errors = selection.filterset.form.errors.get_json_data()
+    return HttpResponseBadRequest(
+        orjson.dumps({"errors": errors}), content_type="application/json"
+    )
+
+
+@state_agent_page
+@require_GET
+def inventory_selection(request: HttpRequest, scope: Scope) -> HttpResponse:
+    """What the side filters change on the inventory map, as JSON for
+    static/maps/filters.js: the building layer, the count and the list."""
+    selection = building_selection(scope=scope, params=request.GET)
+    if not selection.valid:
+        return _refused(selection)
+    buildings, matched = layers.building_layer(
+        scope=scope, selection=selection, tiles_route="maps:building-tile"
+    )
+    context = _results(selection, matched)
+    body = {
+        "query": context["query"],
+        "count": render_to_string("maps/_inventory_count.html", context, request),
+        "results": render_to_string("maps/_inventory_results.html", context, request),
+        "layer": layer_update(buildings),
+    }
+    return HttpResponse(orjson.dumps(body), content_type="application/json")
+
+
+@state_agent_page
+@require_GET
+def inventory_overlays_data(request: HttpRequest, scope: Scope) -> HttpResponse:
+    """The inventory map's reference layers, choropleths and heatmap for the
+    filters, as JSON for static/maps/filters.js: fetched once the page is drawn
+    and again when a filter changes."""
+    selection = building_selection(scope=scope, params=request.GET)
+    if not selection.valid:
+        return _refused(selection)
+    overlays = layers.inventory_overlays(scope=scope, selection=selection)
+    body = overlay_updates(overlays.layers, overlays.notes)
+    return HttpResponse(orjson.dumps(body), content_type="application/json")
 
 
 @require_GET
@@ -125,17 +175,21 @@ def _building_tile(
     address = _address(z, x, y)
     if address is None:
         return HttpResponseBadRequest(_("No such tile."))
-    selection = building_selection(scope=scope, params=request.GET)
-    if not selection.valid:
-        return HttpResponseBadRequest(selection.filterset.form.errors.as_text())
-    layer = tiles.building_layer(
-        scope=scope,
-        tile=address,
-        queryset=selection.queryset,
-        active_filters=selection.active,
-        departments=selection.departments,
-        statuses=selection.statuses,
-    )
+    layer: tiles.BuildingPoints | tiles.BuildingClusters | tiles.FilteredClusters
+    if not request.GET:
+        layer = tiles.unfiltered_layer(scope=scope, tile=address)
+    else:
+        selection = building_selection(scope=scope, params=request.GET)
+        if not selection.valid:
+            return HttpResponseBadRequest(selection.filterset.form.errors.as_text())
+        layer = tiles.building_layer(
+            scope=scope,
+            tile=address,
+            queryset=selection.queryset,
+            active_filters=selection.active,
+            departments=selection.departments,
+            statuses=selection.statuses,
+        )
     content = tiles.render_tile(layer, address)
     return _tile_response(request, content, public=not scope.is_state_agent)
 

@@ -7,6 +7,7 @@
 window.IntercalaireMaps = (function () {
     const maps = [];
     const layers = {};
+    let control = null;
 
     function register(map) {
         maps.push(map);
@@ -261,11 +262,167 @@ window.IntercalaireMaps = (function () {
         });
     }
 
+    function registerControl(layerControl) {
+        control = layerControl;
+    }
+
+    function newLayer(update) {
+        const options = update.options;
+        switch (update.kind) {
+        case 'tiles': {
+            const layer = L.vectorGrid.protobuf(update.url, tileOptions(options));
+            bindTiles(layer, options);
+            return layer;
+        }
+        case 'heatmap':
+            return L.heatLayer(update.heat, {
+                radius: options.radius,
+                blur: 15,
+                minOpacity: 0.3,
+                max: update.max
+            });
+        case 'areas':
+            return areaLayer(update.data, options);
+        case 'choropleth':
+            return choroplethLayer(update.data, options);
+        default:
+            return pointLayer(update.data, options);
+        }
+    }
+
+    function legendSwatch(colour) {
+        const svgNS = 'http://www.w3.org/2000/svg';
+        const svg = document.createElementNS(svgNS, 'svg');
+        svg.setAttribute('width', '14');
+        svg.setAttribute('height', '14');
+        svg.setAttribute('aria-hidden', 'true');
+        svg.setAttribute('focusable', 'false');
+        const circle = document.createElementNS(svgNS, 'circle');
+        circle.setAttribute('cx', '7');
+        circle.setAttribute('cy', '7');
+        circle.setAttribute('r', '6');
+        circle.setAttribute('fill', colour);
+        circle.setAttribute('stroke', '#3a3a3a');
+        circle.setAttribute('stroke-width', '0.5');
+        svg.appendChild(circle);
+        return svg;
+    }
+
+    /* The legend group of a layer, as templates/maps/_map.html writes it. */
+    function setLegend(key, name, entries) {
+        const legend = document.querySelector('[data-testid=map-legend]');
+        if (!legend) {
+            return;
+        }
+        const selector = '.maps-legend__group[data-layer="' + CSS.escape(key) + '"]';
+        const previous = legend.querySelector(selector);
+        if (!entries || !entries.length) {
+            if (previous) {
+                previous.remove();
+            }
+            return;
+        }
+        const group = document.createElement('div');
+        group.className = 'maps-legend__group';
+        group.dataset.layer = key;
+        const title = document.createElement('p');
+        title.className = 'fr-text--sm fr-text--bold fr-mb-1v';
+        title.textContent = name;
+        group.appendChild(title);
+        const list = document.createElement('ul');
+        list.className = 'maps-legend__list';
+        entries.forEach(function (entry) {
+            const item = document.createElement('li');
+            item.appendChild(legendSwatch(entry.colour));
+            item.appendChild(document.createTextNode(' ' + entry.label));
+            list.appendChild(item);
+        });
+        group.appendChild(list);
+        if (previous) {
+            legend.replaceChild(group, previous);
+        } else {
+            // Overlays before the page's own layers, in the order they come.
+            const anchor = legend.querySelector(
+                '.maps-legend__group[data-layer="friches"], ' +
+                '.maps-legend__group[data-layer="buildings"]'
+            );
+            legend.insertBefore(group, anchor);
+        }
+    }
+
+    function removeLayer(key) {
+        const previous = layers[key];
+        if (!previous) {
+            return;
+        }
+        maps[0].removeLayer(previous);
+        if (control) {
+            control.removeLayer(previous);
+        }
+        delete layers[key];
+        setLegend(key, '', []);
+    }
+
+    /* Draws the layer ``key`` of the first map from a layer update
+       (maps.render.layer_update), in place of the one of that key if any: in
+       the layer control, shown if the layer it replaces was (else as the
+       update says), with its legend. */
+    function replaceLayer(key, update) {
+        const map = maps[0];
+        const previous = layers[key];
+        const shown = previous ? map.hasLayer(previous) : update.show !== false;
+        const layer = newLayer(update);
+        if (update.kind !== 'tiles') {
+            registerLayer(key, layer);
+        }
+        if (previous) {
+            map.removeLayer(previous);
+            if (control) {
+                control.removeLayer(previous);
+            }
+        }
+        if (control) {
+            control.addOverlay(layer, update.options.name);
+        }
+        if (shown) {
+            layer.addTo(map);
+        }
+        if (update.legend) {
+            setLegend(key, update.options.name, update.legend);
+        }
+        return layer;
+    }
+
+    /* Layers drawn after the page (maps.render.overlay_updates): each replaces
+       the one of its key; those of the previous set that are gone are removed. */
+    let overlayKeys = [];
+
+    function setOverlays(body) {
+        const keys = body.layers.map(function (update) {
+            if (update.dataRef) {
+                update.data = body.data[update.dataRef];
+            }
+            replaceLayer(update.options.key, update);
+            return update.options.key;
+        });
+        overlayKeys.forEach(function (key) {
+            if (keys.indexOf(key) === -1) {
+                removeLayer(key);
+            }
+        });
+        overlayKeys = keys;
+        return keys;
+    }
+
     return {
         maps: maps,
         layers: layers,
         register: register,
         registerLayer: registerLayer,
+        registerControl: registerControl,
+        replaceLayer: replaceLayer,
+        removeLayer: removeLayer,
+        setOverlays: setOverlays,
         pointLayer: pointLayer,
         areaLayer: areaLayer,
         choroplethLayer: choroplethLayer,

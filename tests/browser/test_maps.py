@@ -11,9 +11,11 @@ import mapbox_vector_tile
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.test import Client
 from playwright.sync_api import Response
 
+from buildings.models import Department
 from maps import layers
 from tests.browser.conftest import Visit
 from tests.buildings.factories import MARSEILLE_POINT
@@ -88,6 +90,11 @@ def test_the_inventory_map_draws_the_agents_buildings_and_opens_a_popup(
 ) -> None:
     log_in(visit, agent)
     open_map(visit, "/carte/")
+    # The overlays come once the page is drawn, into the layer control.
+    visit.page.wait_for_function("() => 'vacancy-heat' in IntercalaireMaps.layers")
+    overlays = visit.page.locator(".leaflet-control-layers-overlays label")
+    names = [name.strip() for name in overlays.all_inner_texts()]
+    assert "Carte de chaleur de la vacance" in names
     # Inline: the three located Marseille buildings and Aix, clustered at z6.
     count = visit.page.evaluate("IntercalaireMaps.layers.buildings.getLayers().length")
     assert count == 4
@@ -103,23 +110,81 @@ def test_the_inventory_map_draws_the_agents_buildings_and_opens_a_popup(
     assert_clean(visit)
 
 
-def test_a_filter_changes_the_buildings_drawn(
+def mark_window(visit: Visit) -> None:
+    """A property that only survives if the page is never reloaded."""
+    visit.page.evaluate("window.notReloaded = true")
+
+
+def still_the_same_page(visit: Visit) -> bool:
+    return bool(visit.page.evaluate("window.notReloaded === true"))
+
+
+def test_a_filter_changes_the_buildings_drawn_in_place_and_in_the_address(
     visit: Visit,
     inventory: Inventory,
     agent: User,
 ) -> None:
     log_in(visit, agent)
     open_map(visit, "/carte/")
-    # DSFR draws the checkbox on its label.
-    visit.page.click("input[name=status][value=in_use] + label")
-    with visit.page.expect_navigation():
-        visit.page.click("[data-testid=map-filters] button[type=submit]")
+    mark_window(visit)
+    # DSFR draws the checkbox on its label; a checkbox applies at once.
+    with visit.page.expect_response(lambda r: "/carte/selection/" in r.url):
+        visit.page.click("input[name=status][value=in_use] + label")
+    visit.page.wait_for_function(
+        "() => IntercalaireMaps.layers.buildings.getLayers().length === 1"
+    )
+    visit.page.wait_for_function("() => location.search === '?status=in_use'")
+    assert still_the_same_page(visit)
+    assert visit.page.locator("[data-testid=map-list] li").count() == 1
+    assert "1" in visit.page.locator("[data-testid=map-count]").inner_text()
+    # The overlays follow: the heat layer now counts the one building in use.
+    visit.page.wait_for_function(
+        "() => document.querySelector('[data-maps-busy]').dataset.overlays"
+        " === 'status=in_use'"
+    )
+    visit.screenshot("map-inventory-filtered")
+    # The address reloads the same selection.
+    visit.go("/carte/?status=in_use")
     visit.page.wait_for_selector(".folium-map[data-ready='true']", state="attached")
-    assert "status=in_use" in visit.page.url
     count = visit.page.evaluate("IntercalaireMaps.layers.buildings.getLayers().length")
     assert count == 1
-    assert visit.page.locator("[data-testid=map-list] li").count() == 1
-    visit.screenshot("map-inventory-filtered")
+    assert_clean(visit)
+
+
+def test_the_overlays_follow_the_filters_with_their_legends(
+    visit: Visit,
+    inventory: Inventory,
+    agent: User,
+) -> None:
+    ring = ((4.2, 43.1), (6.2, 43.1), (6.2, 45.1), (4.2, 45.1), (4.2, 43.1))
+    Department.objects.filter(code="13").update(
+        geometry=MultiPolygon(Polygon(ring), srid=4326)
+    )
+    log_in(visit, agent)
+    open_map(visit, "/carte/")
+    visit.page.wait_for_function("() => 'departments' in IntercalaireMaps.layers")
+    legend = "[data-testid=map-legend] [data-layer=departments-vacant-count] li"
+    # Three vacant-stock buildings in the Bouches-du-Rhône: one class.
+    assert visit.page.locator(legend).all_inner_texts()[-1].strip() == "≤ 3"
+    with visit.page.expect_response(lambda r: "/carte/couches/" in r.url):
+        visit.page.click("input[name=status][value=vacant] + label")
+    visit.page.wait_for_function(
+        "() => document.querySelector('[data-maps-busy]').dataset.overlays"
+        " === 'status=vacant'"
+    )
+    assert visit.page.locator(legend).all_inner_texts()[-1].strip() == "≤ 2"
+    # One layer per key in the control, the département outline shown.
+    names = [
+        name.strip()
+        for name in visit.page.locator(
+            ".leaflet-control-layers-overlays label"
+        ).all_inner_texts()
+    ]
+    assert names.count("Départements") == 1
+    assert visit.page.evaluate(
+        "() => IntercalaireMaps.maps[0].hasLayer(IntercalaireMaps.layers.departments)"
+    )
+    visit.screenshot("map-inventory-overlays")
     assert_clean(visit)
 
 
@@ -169,6 +234,44 @@ def test_above_the_limit_the_inventory_map_draws_vector_tiles(
     click_at(visit, LAT, LON)
     assert "Ancienne DDE" in popup_text(visit)
     visit.screenshot("map-inventory-tiles")
+    assert_clean(visit)
+
+
+def test_a_filter_fetches_tiles_of_the_new_selection_in_place(
+    visit: Visit,
+    inventory: Inventory,
+    agent: User,
+    tiles_only: None,
+) -> None:
+    responses: list[Response] = []
+    visit.page.on("response", lambda response: responses.append(response))
+    log_in(visit, agent)
+    open_map(visit, "/carte/")
+    zoom_to(visit, LAT, LON, 16)
+    visit.page.wait_for_timeout(300)
+    mark_window(visit)
+    # Two vacant buildings: above the (patched) limit, still tiles.
+    with visit.page.expect_response(
+        lambda r: "/tiles/buildings/16/" in r.url and "status=vacant" in r.url
+    ):
+        visit.page.click("input[name=status][value=vacant] + label")
+    visit.page.wait_for_timeout(300)
+    visit.settle()
+    assert still_the_same_page(visit)
+    assert visit.page.evaluate("location.search") == "?status=vacant"
+    filtered = [
+        r
+        for r in responses
+        if "/tiles/buildings/16/" in r.url and "status=vacant" in r.url
+    ]
+    ids = {f["properties"]["id"] for f in tiles_seen(visit, filtered, "/tiles/")}
+    assert ids == {inventory.vacant.pk, inventory.confidential.pk}
+    # The layer control still holds one building layer, the new one.
+    names = visit.page.locator(
+        ".leaflet-control-layers-overlays label"
+    ).all_inner_texts()
+    assert sum(1 for name in names if name.strip() == "Bâtiments") == 1
+    visit.screenshot("map-inventory-tiles-filtered")
     assert_clean(visit)
 
 

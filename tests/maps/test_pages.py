@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from pytest_django import DjangoAssertNumQueries
 
+from maps import layers
 from organizations.models import OrganizationKind
 from tests.maps.conftest import Inventory
 
@@ -134,3 +135,82 @@ def test_the_public_map_page_reads_nothing(
     # The session middleware may read the session; the map itself reads nothing.
     with django_assert_max_num_queries(0):
         assert Client().get("/carte-publique/").status_code == 200
+
+
+def test_the_filters_update_answers_the_layer_the_count_and_the_list(
+    inventory: Inventory, agent: User
+) -> None:
+    response = login(agent).get("/carte/selection/?status=vacant")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["query"] == "status=vacant"
+    assert "2" in body["count"]
+    assert "Ancienne DDE" in body["results"]
+    assert "status=vacant" in body["results"]  # the full list keeps the filters
+    layer = body["layer"]
+    assert layer["kind"] == "points"
+    assert layer["options"]["key"] == "buildings"
+    ids = {feature["id"] for feature in layer["data"]["features"]}
+    assert ids == {inventory.vacant.pk, inventory.confidential.pk}
+
+
+def test_above_the_inline_limit_the_update_answers_a_tile_url_with_the_filters(
+    inventory: Inventory, agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layers, "INLINE_LIMIT", 1)
+    layer = login(agent).get("/carte/selection/?status=vacant").json()["layer"]
+    assert layer["kind"] == "tiles"
+    assert layer["url"] == "/tiles/buildings/{z}/{x}/{y}.pbf?status=vacant"
+    assert "data" not in layer
+
+
+def test_the_filters_update_refuses_bad_filters_and_other_personas(
+    inventory: Inventory, agent: User, make_member: Callable[..., User]
+) -> None:
+    response = login(agent).get("/carte/selection/?status=nope")
+    assert response.status_code == 400
+    assert "status" in response.json()["errors"]
+    assert Client().get("/carte/selection/").status_code == 302
+    operator = make_member(OrganizationKind.OPERATOR)
+    assert login(operator).get("/carte/selection/").status_code == 404
+
+
+def test_the_filters_update_query_budget(
+    inventory: Inventory,
+    agent: User,
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
+    client = login(agent)
+    client.get("/carte/selection/")
+    # session, user, memberships; the building page (features + count), the list.
+    with django_assert_max_num_queries(6):
+        response = client.get("/carte/selection/?department=13")
+    assert response.status_code == 200
+
+
+def test_the_overlays_come_as_layer_updates_sharing_their_polygons(
+    inventory: Inventory, agent: User
+) -> None:
+    response = login(agent).get("/carte/couches/?status=vacant")
+    assert response.status_code == 200
+    body = response.json()
+    keys = [update["options"]["key"] for update in body["layers"]]
+    assert keys[-1] == "vacancy-heat"
+    heat = body["layers"][-1]
+    assert heat["kind"] == "heatmap"
+    assert heat["show"] is False
+    # Marseille's vacant buildings, the confidential one included (Paris is out).
+    assert sum(weight for _lat, _lon, weight in heat["heat"]) == 2
+    refs = {u.get("dataRef") for u in body["layers"] if u["kind"] != "heatmap"}
+    assert refs <= set(body["data"])
+
+
+def test_the_inventory_page_leaves_the_overlays_out_of_its_html(
+    inventory: Inventory, agent: User
+) -> None:
+    response = login(agent).get("/carte/")
+    assert response.context["map"].spec.replaceable
+    keys = [layer.key for layer in response.context["map"].spec.layers]
+    assert keys == ["friches", "buildings"]
+    assert 'data-overlays-url="/carte/couches/"' in response.content.decode()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+import orjson
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
@@ -17,7 +19,7 @@ from maps.layers import (
     Style,
     collection,
 )
-from maps.render import render_map
+from maps.render import layer_update, render_map
 
 HOSTILE = "</script><script>alert(1)</script>"
 
@@ -106,3 +108,21 @@ def test_the_template_tags_put_the_nonce_on_every_inline_element() -> None:
 @pytest.mark.parametrize("kind", ["pointLayer", "vectorGrid.protobuf", "heatLayer"])
 def test_each_layer_kind_is_built(kind: str) -> None:
     assert kind in render_map(spec()).script
+
+
+def test_a_replaceable_map_loads_both_renderers_and_registers_its_control() -> None:
+    rendered = render_map(replace(spec(), replaceable=True))
+    assert rendered.header.count("leaflet.markercluster.js") == 1
+    assert rendered.header.count("Leaflet.VectorGrid.bundled.min.js") == 1
+    assert "IntercalaireMaps.registerControl(" in rendered.script
+
+
+def test_a_layer_update_passes_the_geojson_through() -> None:
+    points, tiles = spec().layers[:2]
+    update = orjson.loads(orjson.dumps(layer_update(points)))
+    assert update["kind"] == "points"
+    assert update["data"]["features"][0]["properties"]["designation"] == HOSTILE
+    assert update["options"]["key"] == "sites"
+    assert (
+        layer_update(tiles)["url"] == "/tiles/buildings/{z}/{x}/{y}.pbf?status=vacant"
+    )
