@@ -476,6 +476,363 @@ def paging_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def maps_section(result: dict[str, Any]) -> str:
+    """python -m bench.maps: tiles against raw ST_AsMVT, the pyramid, tipg, page."""
+    parts = [
+        f"{result['rows']:,} buildings, {result['cluster_rows']:,} rows in the "
+        f"cluster table (copy `{result['database']}`)."
+    ]
+    latency = result.get("latency")
+    if latency:
+        parts.append(
+            f"**Tile latency, in process** (median of {latency['runs']} warm calls; "
+            f"other load {latency['busy']:.0%}). *public*, *agent*: the tile of "
+            "the public and of a national State agent as the tile view builds it "
+            "with no filter (maps.tiles: one ST_AsMVT; clusters from the cluster "
+            "table at z ≤ 11, so no ratio there), without HTTP; *raw*: ST_AsMVT "
+            "over every building point of the tile with the agent's attributes, "
+            "on the same connection.\n\n"
+            + table(
+                (
+                    "tile",
+                    "public ms",
+                    "KB",
+                    "agent ms",
+                    "KB",
+                    "raw ms",
+                    "KB",
+                    "agent / raw",
+                ),
+                [
+                    (
+                        f"{row['place']} {row['tile']}",
+                        row["public_ms"],
+                        row["public_kb"],
+                        row["agent_ms"],
+                        row["agent_kb"],
+                        row["raw_ms"],
+                        row["raw_kb"],
+                        f"{row['agent_over_raw']:.2f}"
+                        if row["z"] >= 12
+                        else "clusters",
+                    )
+                    for row in latency["tiles"]
+                ],
+            )
+        )
+    pyramid = result.get("pyramid")
+    if pyramid:
+        rows = []
+        for persona in ("agent", "public"):
+            for level in pyramid[persona]["by_zoom"]:
+                rows.append(
+                    (
+                        persona,
+                        level["z"],
+                        level["tiles"],
+                        level["non_empty"],
+                        level["median_ms"],
+                        level["p95_ms"],
+                        level["max_ms"],
+                        level["max_kb"],
+                    )
+                )
+        over = {
+            persona: pyramid[persona]["over_target"] for persona in ("agent", "public")
+        }
+        parts.append(
+            f"**Every tile up to z{pyramid['max_zoom']}**: {pyramid['tiles']:,} "
+            "tiles (metropolitan France's bounding box, plus every tile holding a "
+            "cluster-table row, overseas included), each drawn once, uncached, in "
+            f"process, for each caller (other load {pyramid['busy']:.0%}). Tiles "
+            "over the time target on the first pass are timed three more times; "
+            "*confirmed* keeps those whose median stays over.\n\n"
+            + table(
+                (
+                    "caller",
+                    "z",
+                    "tiles",
+                    "non-empty",
+                    "median ms",
+                    "p95 ms",
+                    "max ms",
+                    "max KB",
+                ),
+                rows,
+            )
+            + "\n\n"
+            + "\n".join(
+                f"- {persona}: heaviest {pyramid[persona]['heaviest']} "
+                f"({pyramid[persona]['max_kb']:.1f} KB), slowest "
+                f"{pyramid[persona]['slowest']} ({pyramid[persona]['max_ms']:.1f} ms); "
+                f"over {result['targets']['tile_ms']:.0f} ms: "
+                f"{pyramid[persona]['first_pass_over']} on the first pass, "
+                f"{len(over[persona])} confirmed"
+                + (
+                    " ("
+                    + ", ".join(
+                        f"{t['tile']} {t['median_ms']:.0f} ms" for t in over[persona]
+                    )
+                    + ")"
+                    if over[persona]
+                    else ""
+                )
+                + "."
+                for persona in ("agent", "public")
+            )
+        )
+    peers = result.get("tipg")
+    if peers:
+        load_rows: list[Row] = [
+            (
+                key,
+                peers["gate"].get(key, {}).get("features"),
+                measure["requests"],
+                measure["errors"],
+                measure["median_ms"],
+                measure["p95_ms"],
+                measure["rps"],
+                measure["bytes"],
+                f"{measure['background_cpu']:.0%}",
+            )
+            for key, measure in peers["load"].items()
+        ]
+        parts.append(
+            f"**z{peers['zoom']} throughput against tipg 1.6.1**: the "
+            f"{len(peers['tiles'])} tiles of a block around Paris, cycled by "
+            f"{peers['concurrency']} client threads on keep-alive connections. "
+            "*ours*: gunicorn with config/gunicorn_conf.py (as bench/http.py); "
+            "*tipg*: gunicorn with 2 uvicorn workers, serving views of the same "
+            "table with the same rows and attributes (public stock; everything "
+            "for the agent). The gate compares the features inside every tile "
+            "before timing ("
+            + ", ".join(
+                f"{key}: {'same' if gate['same_features_as_ours'] else 'DIFFERENT'}"
+                for key, gate in peers["gate"].items()
+            )
+            + ").\n\n"
+            + table(
+                (
+                    "server",
+                    "features",
+                    "requests",
+                    "errors",
+                    "median ms",
+                    "p95 ms",
+                    "req/s",
+                    "bytes",
+                    "other load",
+                ),
+                load_rows,
+            )
+        )
+    page = result.get("page")
+    if page:
+        chromium = page["chromium"]
+        parts.append(
+            "**Map pages**: HTML size and server time in process (Django test "
+            f"client, a superuser; other load {page['busy']:.0%}), and /carte/ for "
+            "a national agent in headless Chromium, basemap off, a new browser "
+            f"context per visit (median of {chromium['runs']}; milliseconds from "
+            "navigation start).\n\n"
+            + table(
+                ("page", "KB", "ms"),
+                [(row["path"], row["kb"], row["ms"]) for row in page["html"]],
+            )
+            + "\n\n"
+            + table(
+                ("Chromium, /carte/", "median ms", "max ms"),
+                [
+                    ("HTML received", chromium["median_html_ms"], None),
+                    (
+                        "first building tile received",
+                        chromium["median_first_tile_ms"],
+                        None,
+                    ),
+                    (
+                        "first building tile painted",
+                        chromium["median_paint_ms"],
+                        chromium["max_paint_ms"],
+                    ),
+                ],
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def maps_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    targets = result["targets"]
+    rows: list[tuple[str, str, str, str]] = []
+    latency = result.get("latency")
+    if latency:
+        high = [row for row in latency["tiles"] if row["z"] >= 12]
+        worst = max(high, key=lambda row: row["agent_over_raw"])
+        rows.append(
+            (
+                "tile latency vs raw ST_AsMVT, z ≥ 12 (worst of Paris, Marseille)",
+                f"≤ {targets['latency_ratio']}×",
+                f"{worst['agent_over_raw']:.2f}× ({worst['place']} {worst['tile']}: "
+                f"{worst['agent_ms']:.1f} vs {worst['raw_ms']:.1f} ms)",
+                verdict(worst["agent_over_raw"] <= targets["latency_ratio"]),
+            )
+        )
+    pyramid = result.get("pyramid")
+    if pyramid:
+        personas = [pyramid[p] for p in ("agent", "public")]
+        heaviest = max(p["max_kb"] for p in personas)
+        over = sum(len(p["over_target"]) for p in personas)
+        slowest = max(p["max_ms"] for p in personas)
+        rows.append(
+            (
+                f"every tile z ≤ {pyramid['max_zoom']} ({pyramid['tiles']:,} tiles × "
+                "2 callers), size",
+                f"≤ {targets['tile_kb']:.0f} KB",
+                f"max {heaviest:.1f} KB",
+                verdict(heaviest <= targets["tile_kb"]),
+            )
+        )
+        rows.append(
+            (
+                f"every tile z ≤ {pyramid['max_zoom']}, uncached time",
+                f"≤ {targets['tile_ms']:.0f} ms",
+                f"max {slowest:.1f} ms first pass; {over} confirmed over",
+                verdict(over == 0),
+            )
+        )
+    peers = result.get("tipg")
+    if peers:
+        for persona in ("public", "agent"):
+            ratio = peers.get(f"ratio_{persona}")
+            ours = peers["load"].get(f"ours {persona}")
+            tipg = peers["load"].get(f"tipg {persona}")
+            rows.append(
+                (
+                    f"z{peers['zoom']} throughput vs tipg, {persona}",
+                    f"≥ {targets['tipg_ratio']}×",
+                    f"{ratio:.2f}× ({ours['rps']:.0f} vs {tipg['rps']:.0f} req/s)"
+                    if ratio and ours and tipg
+                    else "gate failed",
+                    verdict(ratio >= targets["tipg_ratio"] if ratio else False),
+                )
+            )
+    page = result.get("page")
+    if page:
+        national = next(row for row in page["html"] if row["path"] == "/carte/")
+        chromium = page["chromium"]
+        rows += [
+            (
+                "inventory map page HTML (national agent)",
+                f"≤ {targets['page_kb']:.0f} KB",
+                f"{national['kb']:.1f} KB",
+                verdict(national["kb"] <= targets["page_kb"]),
+            ),
+            (
+                "inventory map, first painted tiles (headless Chromium)",
+                f"≤ {targets['first_tiles_s']:.0f} s",
+                f"{chromium['median_paint_ms'] / 1000:.2f} s median, "
+                f"{chromium['max_paint_ms'] / 1000:.2f} s max",
+                verdict(chromium["median_paint_ms"] <= targets["first_tiles_s"] * 1000),
+            ),
+        ]
+    return rows
+
+
+def ogc_section(result: dict[str, Any]) -> str:
+    """python -m bench.ogc: /ogc/ items against pygeoapi and tipg, same table."""
+    rows = []
+    for limit in (30, 1000):
+        for name in result.get("servers", ()):
+            key = f"{name} {limit}"
+            gate = result["gate"].get(key, {})
+            load = result["load"].get(key)
+            rows.append(
+                (
+                    limit,
+                    name,
+                    "ok" if gate.get("ok") else "FAILED",
+                    _ms(load),
+                    load["rps"] if load else None,
+                    " / ".join(f"{rps:.0f}" for rps in load.get("rps_rounds", ()))
+                    if load
+                    else None,
+                    load.get("server_cpu_ms") if load else None,
+                    load.get("db_cpu_ms") if load else None,
+                    round(gate["bytes"] / 1024) if gate.get("bytes") else None,
+                    load["connects"] if load else None,
+                    f"{load['background_cpu']:.0%}" if load else None,
+                )
+            )
+    boxes = "; ".join(
+        f"{limit}: {box['city']}, {tuple(box['bbox'])}, {box['matched']:,} matched"
+        for limit, box in result["boxes"].items()
+    )
+    text = (
+        f"{result['rows']:,} buildings; the peers serve a view of the public stock "
+        "with the same properties and the point; bbox pages ordered by id on every "
+        f"server (boxes: {boxes}: the smallest holding the page size, so that each "
+        "page holds its whole selection and /ogc/ reads numberMatched off the page "
+        "without a count; a fuller box adds a count capped at 10,001 rows to its "
+        "statement). gunicorn, 2 workers per server; *ogc*: "
+        "config/gunicorn_conf.py as deployed (gthread, 4 threads, keep-alive), "
+        "*ogc+1t*: the same with one thread; *pygeoapi*: sync workers (a new "
+        "connection per request), *+ka*: gthread, keep-alive; *tipg*: uvicorn "
+        "workers. 4 client threads asking for keep-alive, warm-up discarded; "
+        f"{result.get('repeat', 1)} round(s) of every server, one server at a time, "
+        "figures of the median round. *CPU ms per request*: the server's processes "
+        "and the PostgreSQL backends on the benchmark database, whatever else the "
+        "box runs. *other load*: CPU busy before the run, from other users of the "
+        "box.\n\n"
+    )
+    text += table(
+        (
+            "features",
+            "server",
+            "gate (same ids)",
+            "p50 / p95 ms",
+            "req/s",
+            "req/s by round",
+            "server CPU ms/req",
+            "PostgreSQL CPU ms/req",
+            "KB",
+            "connections",
+            "other load",
+        ),
+        rows,
+    )
+    return text
+
+
+def ogc_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    out = []
+    for entry in result.get("ratios", []):
+        if entry["ratio"] is None:
+            continue
+        cpu = entry.get("cpu_ratio")
+        out.append(
+            (
+                f"OGC items, {entry['limit']:,} features: requests/s over "
+                f"{entry['peer']} (c=4)",
+                f"≥ {entry['target']:.0f}×",
+                f"{entry['ratio']:.1f}× ({entry['ours']} {entry['ours_rps']:.0f} vs "
+                f"{entry['theirs']} {entry['theirs_rps']:.0f} req/s"
+                + (f"; CPU per request: theirs {cpu:.1f}× ours" if cpu else "")
+                + ")",
+                verdict(entry["ok"]),
+            )
+        )
+    gate = result["gate"]
+    failed = [key for key, value in gate.items() if not value["ok"]]
+    out.append(
+        (
+            "OGC items: every server returns the same feature ids as /ogc/",
+            "same ids, same order",
+            "all agree" if not failed else "FAILED: " + ", ".join(sorted(failed)),
+            verdict(not failed),
+        )
+    )
+    return out
+
+
 def machine_section(machine: dict[str, Any]) -> str:
     rows = [
         ("date", machine.get("date")),
@@ -540,7 +897,9 @@ part of the test suite.
 Commands: `python -m bench generate --rows 200000|1000000`,
 `python -m bench import --rows 200000`, `python -m bench buildings`,
 `python -m bench paging`, `python -m bench all` (the four, then this file),
-`python -m bench report` (this file only).
+`python -m bench report` (this file only); maps and vector tiles:
+`BENCH_DB=… python -m bench.maps` (or `--dataset 200k|1M`); OGC items against
+pygeoapi and tipg: `python -m bench.ogc`.
 """
 
 
@@ -625,6 +984,24 @@ def write() -> None:
             ]
         else:
             not_run.append(f"{label}: paging benchmark")
+        if "maps" in data:
+            parts.append(
+                f"### Maps and vector tiles ({data.get('maps_at', '')})\n\n"
+                + maps_section(data["maps"])
+            )
+            summary += [
+                (f"{label}: {a}", b, c, d) for a, b, c, d in maps_targets(data["maps"])
+            ]
+        else:
+            not_run.append(f"{label}: maps benchmark (python -m bench.maps)")
+        if "ogc" in data:
+            parts.append(
+                "### OGC API – Features vs pygeoapi and tipg "
+                f"({data.get('ogc_at', '')})\n\n" + ogc_section(data["ogc"])
+            )
+            summary += [
+                (f"{label}: {a}", b, c, d) for a, b, c, d in ogc_targets(data["ogc"])
+            ]
     if finance and "dashboard" in finance:
         run = finance["dashboard"]
         parts.append(
@@ -657,6 +1034,8 @@ def write() -> None:
         2 if machine else 1,
         "## Targets\n\n" + table(("target", "goal", "measured", ""), summary),
     )
+    if not any("ogc" in results[label] for label in order):
+        not_run.append("OGC items against pygeoapi and tipg (python -m bench.ogc)")
     for label in SIZES:
         if label not in results:
             not_run.append(f"{label}: no run recorded")

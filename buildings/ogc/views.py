@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from rest_framework import permissions, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from buildings.ogc import cnig
@@ -99,6 +100,10 @@ class OgcView(APIView):
 
     authentication_classes = []
     permission_classes = [ReadOnly]
+    # Every caller is anonymous here (no authentication is read): the anonymous
+    # rate is the one that applies, and the per-user throttle would only repeat
+    # its cache read and write (each a pickled history) on every request.
+    throttle_classes = [AnonRateThrottle]
     schema = None  # documented by /ogc/api, not by the project's /api/schema/
     # Query parameters this resource accepts besides its own (Requirement 8).
     parameters: ClassVar[frozenset[str]] = frozenset({"f"})
@@ -490,12 +495,15 @@ class ItemsView(OgcView):
                     "links": links,
                 },
             )
-        # The envelope around PostGIS's text: no feature is parsed in Python.
-        body = (
-            b'{"type":"FeatureCollection","features":['
-            + page.features.encode()
-            + b"],"
-            + orjson.dumps(meta)[1:]
+        # The envelope around PostGIS's text: no feature is parsed in Python,
+        # and the page's bytes are copied once (a join, not chained +).
+        body = b"".join(
+            (
+                b'{"type":"FeatureCollection","features":[',
+                page.features.encode(),
+                b"],",
+                orjson.dumps(meta)[1:],
+            )
         )
         return HttpResponse(body, content_type=GEOJSON)
 
