@@ -64,9 +64,27 @@ if profile:
     import cProfile, io, pstats
     profiler = cProfile.Profile()
     profiler.enable()
+import os, resource
+from django.db import connection
+connection.ensure_connection()
+backend = connection.connection.info.backend_pid
+def server_cpu():
+    # The import's PostgreSQL backend, when the server runs on this machine.
+    try:
+        with open(f"/proc/{backend}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def own_cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+cpu_before, server_before = own_cpu(), server_cpu()
 started = time.perf_counter()
 report = import_file(path, profile="die", on_error="skip")
 seconds = time.perf_counter() - started
+python_cpu = own_cpu() - cpu_before
+server_after = server_cpu()
 top = ""
 if profile:
     profiler.disable()
@@ -84,6 +102,12 @@ data["warnings"] = len(warnings)
 data["first_errors"] = [str(e) for e in errors[:5]]
 data["first_warnings"] = [str(w) for w in warnings[:5]]
 data["seconds"] = seconds
+# CPU seconds of each side: on a shared box, wall time says little alone.
+data["python_cpu_s"] = round(python_cpu, 2)
+data["server_cpu_s"] = (
+    None if server_before is None or server_after is None
+    else round(server_after - server_before, 2)
+)
 data["profile_top"] = top
 print("RESULT " + json.dumps(data))
 """
@@ -244,7 +268,8 @@ def run(rows: int, *, budget_s: float = 300.0) -> dict[str, Any]:
         first = _child(path)
         log(
             f"first import: {first['seconds']:.1f} s, {first['created']} created, "
-            f"{first['rejected']} rejected, {first['warnings']} warnings"
+            f"{first['rejected']} rejected, {first['warnings']} warnings; CPU: "
+            f"Python {first['python_cpu_s']} s, PostgreSQL {first['server_cpu_s']} s"
         )
         result.update(
             first=first, seconds=first["seconds"], rows_per_s=rows / first["seconds"]

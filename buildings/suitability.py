@@ -20,9 +20,11 @@ Criteria, their input, and when they score 1.0:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from buildings.models import Building
@@ -42,6 +44,9 @@ WEIGHTS: dict[str, dict[str, int]] = {
         "accessibility": 10, "energy": 10,
     },
 }  # fmt: skip
+TOTAL_WEIGHTS = {use: sum(weights.values()) for use, weights in WEIGHTS.items()}
+# (weight, value) pairs whose JSON is kept: all but the surface's take few values.
+TERM_CACHE = 4096
 FULL_SURFACE_M2 = {"shelter": 1000, "workspace": 500, "mixed": 2000}
 # ERP types that may receive people overnight (hotels, dormitories, care homes).
 SLEEPING_ERP_TYPES = frozenset({"J", "O", "U"})
@@ -60,66 +65,147 @@ class Suitability:
     details: dict[str, dict[str, dict[str, float | int | None]]]
 
 
-def _criteria(building: Building, use: str, today: date) -> dict[str, float | None]:
-    surface = float(building.surface_m2) if building.surface_m2 else None
-    values: dict[str, float | None] = {}
-    if building.erp is None:
-        values["safety"] = None
-    elif building.erp:
-        sleeping = building.erp_type.upper() in SLEEPING_ERP_TYPES
-        values["safety"] = 1.0 if use != "shelter" or sleeping else 0.6
+def _criteria(
+    values: Mapping[str, Any], today: date
+) -> dict[str, dict[str, float | None]]:
+    """Each use's criteria; those that do not depend on the use computed once."""
+    surface_m2 = values["surface_m2"]
+    surface = float(surface_m2) if surface_m2 else None
+    shared: dict[str, float | None] = {
+        "condition": CONDITION_VALUES.get(values["condition"]),
+        "accessibility": ACCESSIBILITY_VALUES.get(values["accessibility"]),
+    }
+    next_use_date = values["next_use_date"]
+    if next_use_date is None:
+        shared["time_left"] = None
     else:
-        values["safety"] = 0.4
-    values["surface"] = (
-        min(1.0, surface / FULL_SURFACE_M2[use]) if surface is not None else None
-    )
-    values["condition"] = CONDITION_VALUES.get(building.condition)
-    if building.next_use_date is None:
-        values["time_left"] = None
-    else:
-        months = (building.next_use_date - today).days / 30.44
-        values["time_left"] = next(
+        months = (next_use_date - today).days / 30.44
+        shared["time_left"] = next(
             (value for floor, value in TIME_LEFT_STEPS if months >= floor), 0.0
         )
-    values["accessibility"] = ACCESSIBILITY_VALUES.get(building.accessibility)
-    if building.energy_kwh_ef is None or not surface:
-        values["energy"] = None
+    energy = values["energy_kwh_ef"]
+    if energy is None or not surface:
+        shared["energy"] = None
     else:
-        intensity = float(building.energy_kwh_ef) / surface
-        values["energy"] = next(
+        intensity = float(energy) / surface
+        shared["energy"] = next(
             (value for ceiling, value in ENERGY_STEPS if intensity <= ceiling), 0.1
         )
-    return values
+    erp = values["erp"]
+    criteria: dict[str, dict[str, float | None]] = {}
+    for use in USES:
+        safety: float | None
+        if erp is None:
+            safety = None
+        elif erp:
+            sleeping = values["erp_type"].upper() in SLEEPING_ERP_TYPES
+            safety = 1.0 if use != "shelter" or sleeping else 0.6
+        else:
+            safety = 0.4
+        criteria[use] = {
+            **shared,
+            "safety": safety,
+            "surface": (
+                min(1.0, surface / FULL_SURFACE_M2[use])
+                if surface is not None
+                else None
+            ),
+        }
+    return criteria
 
 
 def suitability(building: Building, *, today: date) -> Suitability:
-    scores: dict[str, int] = {}
-    details: dict[str, dict[str, dict[str, float | int | None]]] = {}
-    known_weight = total_weight = 0
-    for use in USES:
-        weights = WEIGHTS[use]
-        values = _criteria(building, use, today)
-        points = 0.0
-        details[use] = {}
-        for criterion, weight in weights.items():
-            value = values[criterion]
-            contribution = 0.0 if value is None else weight * value
-            points += contribution
-            details[use][criterion] = {
+    return suitability_of(
+        {name: getattr(building, name) for name in INPUT_FIELDS}, today=today
+    )
+
+
+def suitability_of(values: Mapping[str, Any], *, today: date) -> Suitability:
+    """The score of a building given as its field values by name (INPUT_FIELDS)."""
+    scores, completeness, terms = _scored(values, today)
+    details = {
+        use: {
+            criterion: {
                 "weight": weight,
                 "value": None if value is None else round(value, 2),
                 "contribution": round(contribution, 1),
             }
-        scores[use] = round(100 * points / sum(weights.values()))
+            for criterion, weight, value, contribution in terms[use]
+        }
+        for use in USES
+    }
+    return Suitability(scores=scores, completeness=completeness, details=details)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A score as the importer writes it: the details already as JSON text."""
+
+    scores: dict[str, int]
+    completeness: int
+    details_json: str
+
+
+def scored_json(values: Mapping[str, Any], *, today: date) -> Scored:
+    """``suitability_of`` with its details as JSON, for bulk writes: most criteria
+    take a handful of values, so their JSON is made once, not once a building
+    (the importer scores 200,000 buildings; json.dumps of the details cost more
+    than the score)."""
+    scores, completeness, terms = _scored(values, today)
+    details = ", ".join(
+        f'"{use}": {{'
+        + ", ".join(
+            f'"{criterion}": {_term_json(weight, value)}'
+            for criterion, weight, value, _contribution in terms[use]
+        )
+        + "}"
+        for use in USES
+    )
+    return Scored(scores, completeness, "{" + details + "}")
+
+
+@functools.lru_cache(maxsize=TERM_CACHE)
+def _term_json(weight: int, value: float | None) -> str:
+    contribution = 0.0 if value is None else weight * value
+    shown = "null" if value is None else repr(round(value, 2))
+    # repr is how json writes a float.
+    return (
+        f'{{"weight": {weight}, "value": {shown}, '
+        f'"contribution": {round(contribution, 1)!r}}}'
+    )
+
+
+Term = tuple[str, int, float | None, float]
+
+
+def _scored(
+    values: Mapping[str, Any], today: date
+) -> tuple[dict[str, int], int, dict[str, list[Term]]]:
+    """Scores, completeness, and each use's (criterion, weight, value, contribution)."""
+    criteria_by_use = _criteria(values, today)
+    scores: dict[str, int] = {}
+    terms: dict[str, list[Term]] = {}
+    known_weight = total_weight = 0
+    for use in USES:
+        weights = WEIGHTS[use]
+        criteria = criteria_by_use[use]
+        points = 0.0
+        terms[use] = []
+        for criterion, weight in weights.items():
+            value = criteria[criterion]
+            contribution = 0.0 if value is None else weight * value
+            points += contribution
+            terms[use].append((criterion, weight, value, contribution))
+        scores[use] = round(100 * points / TOTAL_WEIGHTS[use])
         if use == "mixed":
-            total_weight = sum(weights.values())
+            total_weight = TOTAL_WEIGHTS[use]
             known_weight = sum(
                 weight
                 for criterion, weight in weights.items()
-                if values[criterion] is not None
+                if criteria[criterion] is not None
             )
     completeness = round(100 * known_weight / total_weight)
-    return Suitability(scores=scores, completeness=completeness, details=details)
+    return scores, completeness, terms
 
 
 def apply(building: Building, *, today: date) -> list[str]:

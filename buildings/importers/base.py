@@ -3,6 +3,7 @@ the references (communes, départements) rows are linked to."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -18,7 +19,7 @@ from buildings.importers import values
 from buildings.importers.files import FileRefused
 from buildings.importers.readers import RawRow, Table
 from buildings.importers.report import ImportReport
-from buildings.importers.shapes import Projection
+from buildings.importers.shapes import Coordinates, Projection
 from buildings.importers.values import RowIssues
 from buildings.models import Building
 
@@ -26,6 +27,7 @@ from buildings.models import Building
 # and also what a surface typed in cm² looks like.
 OUTLIER_SURFACE_M2 = Decimal(1_000_000)
 SITE_SLUG_LENGTH = 120
+SITE_CODE_CACHE = 8192
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ def check_key(issues: RowIssues, column: str, key: str | None) -> str | None:
     return key
 
 
+# Buildings of one site share its code: computed once a site (slugify is slow).
+@functools.lru_cache(maxsize=SITE_CODE_CACHE)
 def site_code(prefix: str, place: str, designation: str) -> str:
     """``prefix:place:slug``; long designations keep a hash so codes stay distinct."""
     full = values.slug(designation, max_length=1000)
@@ -170,21 +174,30 @@ def check_surface(issues: RowIssues, column: str, surface: Decimal | None) -> No
 
 
 def fingerprint(candidate: Candidate, *, profile: str, vintage: date | None) -> str:
-    """sha256 of the normalised row: equal fingerprints, nothing to write."""
+    """sha256 of the normalised row: equal fingerprints, nothing to write.
+
+    Stored fingerprints were computed this way: a change here makes the next
+    re-import of every file rewrite every row."""
     payload = {
         "profile": profile,
         "vintage": vintage.isoformat() if vintage else None,
         "site": [candidate.site.code, candidate.site.designation],
-        "fields": {name: _plain(value) for name, value in candidate.fields.items()},
+        "fields": candidate.fields,
     }
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return hashlib.sha256(_FINGERPRINT_JSON.encode(payload).encode()).hexdigest()
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready; lists hold strings only (parcel and RNB ids)."""
+    """What JSON cannot write as it is; lists hold strings only (parcel and RNB
+    ids)."""
+    if isinstance(value, Coordinates):
+        return value.hex
     if isinstance(value, GEOSGeometry):
         return value.hex.decode()
     if isinstance(value, Decimal | date):
         return str(value)
-    return value
+    raise TypeError(f"{type(value).__name__} is not a field value")
+
+
+# One encoder for every row; ``default`` is only called for what JSON cannot write.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_plain)

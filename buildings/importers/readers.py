@@ -194,24 +194,26 @@ def _records(reader: Any, columns: list[str]) -> Iterator[RawRow]:
         number, line = line + 1, reader.line_num
         if not any(cell.strip() for cell in record):
             continue  # blank lines, and rows of empty cells (";;;;")
+        if len(record) == len(columns):
+            yield RawRow(number, dict(zip(columns, record, strict=True)))
+            continue
         # A short row gets empty cells: it is rejected for its length, and its
         # other cells are still checked.
         row = RawRow(number, dict.fromkeys(columns, ""))
         row.values.update(zip(columns, record, strict=False))
-        if len(record) != len(columns):
-            # Named after the first column without a value, or the first surplus one.
-            column = (
-                columns[len(record)]
-                if len(record) < len(columns)
-                else f"({len(columns) + 1})"
+        # Named after the first column without a value, or the first surplus one.
+        column = (
+            columns[len(record)]
+            if len(record) < len(columns)
+            else f"({len(columns) + 1})"
+        )
+        row.problems.append(
+            (
+                column,
+                _("The row has %(found)d fields, the header %(expected)d.")
+                % {"found": len(record), "expected": len(columns)},
             )
-            row.problems.append(
-                (
-                    column,
-                    _("The row has %(found)d fields, the header %(expected)d.")
-                    % {"found": len(record), "expected": len(columns)},
-                )
-            )
+        )
         yield row
 
 

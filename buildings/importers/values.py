@@ -7,6 +7,7 @@ accept — an error rejects the row, a warning keeps it.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ TRUE_WORDS = frozenset({"oui", "o", "vrai", "true", "t", "yes", "y", "1", "x"})
 FALSE_WORDS = frozenset({"non", "n", "faux", "false", "f", "no", "0"})
 ISO_DATE = re.compile(r"^([0-9]{4})[-/]([0-9]{2})[-/]([0-9]{2})(?:[T ][0-9:.+Z-]*)?$")
 FRENCH_DATE = re.compile(r"^([0-9]{2})/([0-9]{2})/([0-9]{4})$")
-WHITESPACE = re.compile(r"\s+")
 COMMUNE_CODE = re.compile(COMMUNE_CODE_PATTERN)
 DEPARTMENT_CODE = re.compile(DEPARTMENT_CODE_PATTERN)
 PARCEL_ID = re.compile(PARCEL_ID_PATTERN)
@@ -34,6 +34,9 @@ RNB_ID = re.compile(RNB_ID_PATTERN)
 # A number with a comma as the decimal separator ("12,5", "1 234,56").
 COMMA_DECIMAL = re.compile(r"^-?[\d\s\u00a0\u202f.]*\d,\d+$")
 LIST_SEPARATORS = re.compile(r"[,;|\s]+")
+FOLD_CACHE = 8192
+# A coordinate decimal() keeps as written: up to 11 digits, up to 9 decimals.
+PLAIN_COORDINATE = re.compile(r"-?[0-9]{1,11}(?:\.[0-9]{0,9})?")
 
 
 @dataclass
@@ -48,18 +51,21 @@ class RowIssues:
         self.warnings.append((column, reason))
 
 
+@functools.lru_cache(maxsize=FOLD_CACHE)
 def fold(value: str) -> str:
     """Lower case, no accents, typographic apostrophes straightened: for matching.
 
     Characters without an ASCII decomposition (œ, €) are dropped: fine for
-    comparing labels and making slugs, which is all this is for."""
+    comparing labels and making slugs, which is all this is for. Cached: most
+    folded cells are labels repeated on thousands of rows."""
     if not value.isascii():
         value = (
             unicodedata.normalize("NFKD", value.replace("’", "'"))
             .encode("ascii", "ignore")
             .decode("ascii")
         )
-    return WHITESPACE.sub(" ", value).strip().lower()
+    # split() splits on the characters \s matches: whitespace collapsed, trimmed.
+    return " ".join(value.split()).lower()
 
 
 def slug(value: str, *, max_length: int = 120) -> str:
@@ -72,7 +78,7 @@ def is_missing(value: str) -> bool:
 
 def text(issues: RowIssues, column: str, value: str, *, max_length: int) -> str:
     """Whitespace collapsed (the DIE pads labels with double spaces)."""
-    cleaned = WHITESPACE.sub(" ", value).strip()
+    cleaned = " ".join(value.split())
     if cleaned in MISSING_TEXT:
         return ""
     if len(cleaned) > max_length:
@@ -96,7 +102,7 @@ def decimal(
     cleaned = value.strip()
     if is_missing(cleaned):
         return None
-    if COMMA_DECIMAL.match(cleaned):
+    if "," in cleaned and COMMA_DECIMAL.match(cleaned):
         issues.error(
             column,
             _("“%(value)s”: write numbers with a dot for decimals (12.5), no spaces.")
@@ -125,6 +131,11 @@ def decimal(
 
 
 def coordinate(issues: RowIssues, column: str, value: str) -> float | None:
+    cleaned = value.strip()
+    if PLAIN_COORDINATE.fullmatch(cleaned):
+        # Already what decimal() would make of it (at most 9 decimals, in range):
+        # the float of the text is the float of that Decimal.
+        return float(cleaned)
     number = decimal(issues, column, value, max_digits=20, places=9, minimum=None)
     return None if number is None else float(number)
 
