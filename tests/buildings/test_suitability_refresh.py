@@ -39,7 +39,9 @@ def test_a_building_crossing_a_time_left_step_is_rescored_and_others_are_not() -
     assert old_mixed["value"] == 0.6
     assert after.suitability_details["mixed"]["time_left"]["value"] == 0.3
     # mixed weighs time left 20: 0.3 less × 20 = 6 points.
-    assert after.suitability_mixed == before[crossing.pk].suitability_mixed - 6
+    old_score = before[crossing.pk].suitability_mixed
+    assert old_score is not None
+    assert after.suitability_mixed == old_score - 6
     assert after.updated_at > before[crossing.pk].updated_at  # a new ETag
     for pk in (steady.pk, undated.pk):
         kept = Building.objects.get(pk=pk)
