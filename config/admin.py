@@ -3,6 +3,7 @@ from the change page through an app's lifecycle service."""
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
+from django.forms.widgets import MediaDefiningClass
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
@@ -34,7 +36,12 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class TransitionAdmin(admin.ModelAdmin[M]):
+class _AbstractAdminMeta(ABCMeta, MediaDefiningClass):
+    """Admin classes' metaclass with abstract methods: a subclass that misses a
+    hook cannot be instantiated (registered)."""
+
+
+class TransitionAdmin(admin.ModelAdmin[M], metaclass=_AbstractAdminMeta):
     """Status moves from the change page, never by editing the status field.
 
     The change page of a row the caller ``may_transition`` offers the moves: its
@@ -49,24 +56,24 @@ class TransitionAdmin(admin.ModelAdmin[M]):
     # refusal. (Wrapped in staticmethod: a plain function would be bound.)
     transition_service: Callable[..., M]
 
-    def may_transition(self, request: HttpRequest, obj: M) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def may_transition(self, request: HttpRequest, obj: M) -> bool: ...
 
+    @abstractmethod
     def transition_choices(self, obj: M) -> list[tuple[str, StrOrPromise]]:
         """The (status, label) pairs of the moves open from ``obj``'s status."""
-        raise NotImplementedError
 
     def transition_context(self, obj: M) -> dict[str, Any]:
         """What else the template's move form shows (its fields, for one)."""
         return {}
 
+    @abstractmethod
     def transition_arguments(self, request: HttpRequest, obj: M) -> dict[str, Any]:
         """The service's arguments to move ``obj`` (all but ``by``), from the
         POST; ValidationError when the POST is invalid."""
-        raise NotImplementedError
 
-    def transition_message(self, obj: M) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def transition_message(self, obj: M) -> str: ...
 
     def _transition_name(self) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_transition"
