@@ -88,17 +88,16 @@ def suitability_refresh(*, today: date, batch_size: int = 2000) -> int:
     Run nightly by the job queue (buildings.tasks); every other input of the score
     is recomputed when it is written (building_update, the importers).
     """
-    fields = [
-        "suitability_shelter",
-        "suitability_workspace",
-        "suitability_mixed",
-        "suitability_completeness",
-        "suitability_details",
-    ]
     changed: list[Building] = []
     updated = 0
     now = timezone.now()  # a new row version: ETags change with the scores
-    dated = Building.objects.filter(next_use_date__isnull=False).order_by("pk")
+    fields = list(suitability.SCORE_FIELDS)
+    # Only what the score reads and writes: no geometries, no other facts.
+    dated = (
+        Building.objects.filter(next_use_date__isnull=False)
+        .only(*suitability.INPUT_FIELDS, *fields)
+        .order_by("pk")
+    )
     for building in dated.iterator(chunk_size=batch_size):
         before = [getattr(building, name) for name in fields]
         suitability.apply(building, today=today)

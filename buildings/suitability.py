@@ -216,13 +216,17 @@ def apply(building: Building, *, today: date) -> list[str]:
     building.suitability_mixed = result.scores["mixed"]
     building.suitability_completeness = result.completeness
     building.suitability_details = result.details
-    return [
-        "suitability_shelter",
-        "suitability_workspace",
-        "suitability_mixed",
-        "suitability_completeness",
-        "suitability_details",
-    ]
+    return list(SCORE_FIELDS)
+
+
+# The building fields the score is stored in.
+SCORE_FIELDS = (
+    "suitability_shelter",
+    "suitability_workspace",
+    "suitability_mixed",
+    "suitability_completeness",
+    "suitability_details",
+)
 
 
 # The building fields the score reads: a write touching one recomputes it.

@@ -81,13 +81,6 @@ SITE_UPSERT = """
 NAME_DATE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})([01][0-9])([0-3][0-9])(?![0-9])")
 # Fields every write sets, besides the ones a profile reads from the file.
 BOOKKEEPING = ("site", "source", "source_vintage", "source_fingerprint", "updated_at")
-SUITABILITY_FIELDS = (
-    "suitability_shelter",
-    "suitability_workspace",
-    "suitability_mixed",
-    "suitability_completeness",
-    "suitability_details",
-)
 # What a lookup needs from a stored building to decide and to score.
 EXISTING_FIELDS = (
     "inventory_id", "source", "source_vintage", "source_fingerprint",
@@ -474,7 +467,7 @@ def _copy_buildings(
                 updated = sorted(
                     {_field_name(name) for name in names}
                     | set(BOOKKEEPING)
-                    | set(SUITABILITY_FIELDS)
+                    | set(suitability.SCORE_FIELDS)
                 )
                 assignments = ", ".join(
                     f"{quoted[name]} = EXCLUDED.{quoted[name]}" for name in updated
@@ -513,7 +506,7 @@ def _row_writer(
     geometries = {field.attname for field in fields if isinstance(field, GeometryField)}
     documents = {
         field.attname for field in fields if isinstance(field, JSONField)
-    } - set(SUITABILITY_FIELDS)
+    } - set(suitability.SCORE_FIELDS)
     arrays = {field.attname for field in fields if isinstance(field, ArrayField)}
     today = context.today
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 from procrastinate.contrib.django import app
 
 from buildings import suitability
@@ -55,3 +56,15 @@ def test_the_refresh_is_scheduled_every_night() -> None:
         for task in app.periodic_registry.periodic_tasks.values()
     }
     assert periodic["buildings.refresh_suitability"] == "30 2 * * *"
+
+
+def test_the_refresh_reads_its_rows_in_one_query_and_writes_in_one(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    """Only the score's inputs and outputs are read (no deferred field is loaded
+    row by row), and the changed rows are written together."""
+    for days in (396, 400, 2000):
+        scored(next_use_date=TODAY + timedelta(days=days))
+    # The read (a server-side cursor: declare, fetch, close), one UPDATE.
+    with django_assert_num_queries(2, exact=False):
+        assert suitability_refresh(today=TODAY + timedelta(days=60)) == 2
