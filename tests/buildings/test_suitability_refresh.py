@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from pytest_django import DjangoAssertNumQueries
 from procrastinate.contrib.django import app
+from pytest_django import DjangoAssertNumQueries
 
 from buildings import suitability
 from buildings.models import Building
