@@ -53,5 +53,6 @@ lock:
 messages:
 	$(MANAGE) makemessages -l fr -l en --ignore='.venv/*' --ignore='node_modules/*' --ignore='var/*'
 
-bench: setup
+bench:
+	@scripts/bootstrap.sh --bench
 	$(PY) -m bench $(BENCH_ARGS)

@@ -32,7 +32,8 @@ Parts (``--only`` picks some):
   median kept, so that a stall of the shared box is told from a slow tile.
   Target: every tile ≤ 500 KB and ≤ 80 ms on the 1M table.
 - ``tipg``: z14 throughput over a 4 × 4 block of tiles around Paris, cycled by
-  4 client threads on keep-alive connections (bench.http.run_load), against tipg
+  wrk on 4 keep-alive connections (bench.http.wrk_load; Python client threads,
+  bench.http.run_load, when wrk is missing), against tipg
   1.6.1 (installed from PyPI by bench/ogc.py into var/ogc-bench/tipg, shared
   with the OGC benchmark) serving views of the same table with the same rows and
   attributes. Ours run under gunicorn as bench/http.py runs them
@@ -453,7 +454,15 @@ def _tile_ids(body: bytes) -> list[int]:
 
 def throughput(copy: str, *, skip_install: bool, quick: bool) -> dict[str, Any]:
     from bench import ogc
-    from bench.http import BUDGET, CONCURRENCY, QUICK_BUDGET, Server, request_once
+    from bench.http import (
+        BUDGET,
+        CONCURRENCY,
+        QUICK_BUDGET,
+        Server,
+        request_once,
+        wrk_available,
+        wrk_load,
+    )
     from bench.http import run_load as load
 
     create_peer_views(copy)
@@ -506,14 +515,17 @@ def throughput(copy: str, *, skip_install: bool, quick: bool) -> dict[str, Any]:
             if not same:
                 log(f"  {key}: gate FAILED (features differ), not timed")
                 continue
-            measure = load(
-                key,
-                cycling_worker(port, paths, headers, range(0, 64, 4)),
-                requests=requests * 2,
-                seconds=seconds,
-                concurrency=CONCURRENCY,
-                warmup=max(16, requests // 20),
-            )
+            if wrk_available():
+                measure = wrk_load(key, port, paths, headers, seconds=seconds)
+            else:
+                measure = load(
+                    key,
+                    cycling_worker(port, paths, headers, range(0, 64, 4)),
+                    requests=requests * 2,
+                    seconds=seconds,
+                    concurrency=CONCURRENCY,
+                    warmup=max(16, requests // 20),
+                )
             results["load"][key] = asdict(measure)
             log(
                 f"  {key}: {measure.rps:.0f} req/s, median {measure.median_ms:.1f} "

@@ -25,10 +25,13 @@
   (``sortby=id`` for the peers, the keyset order for /ogc/).
 - Gate: before timing, the three servers must return the same feature ids in the
   same order (and as many as asked); a server failing it is reported, not timed.
-- Metrics: 4 concurrent client threads asking for keep-alive, warm-up discarded,
-  then a bounded number of requests: median, p95, requests/s, connections opened
-  (sync workers close after each response), body size, and the share of the
-  cores other processes kept busy just before (the box is shared).
+- Metrics: 4 concurrent keep-alive clients from wrk (C, one thread; installed by
+  ``scripts/bootstrap.sh --bench``), a 2 s warm-up run discarded: median, p95,
+  requests/s, body size, CPU per request, and the share of the cores other
+  processes kept busy just before (the box is shared). Without wrk, 4 Python
+  client threads (bench.http.run_load), which also count connections opened; at
+  hundreds of requests per second they take a core of their own and cap every
+  server near the same rate, which squeezes the ratios towards 1.
 - Repeats (``--repeat``): the whole round of servers again; each figure reported
   is the median over the rounds, each ratio the median of the rounds' own ratios
   (a ratio compares figures of one round, taken minutes apart at most).
@@ -89,6 +92,8 @@ from bench.http import (
     http_worker,
     request_once,
     run_load,
+    wrk_available,
+    wrk_load,
 )
 
 PEERS_DIR = ROOT / "var" / "ogc-bench"
@@ -432,16 +437,23 @@ def measure(
     warmup = max(8, requests // 20)
     pid = server.process.pid
     before = _cpu_snapshot(pid)
-    result = run_load(
-        label,
-        http_worker(server.port, path, {"Accept": "application/geo+json"}),
-        requests=requests,
-        seconds=seconds,
-        concurrency=CONCURRENCY,
-        warmup=warmup,
-    )
-    after = _cpu_snapshot(pid)
-    served = result.requests + -(-warmup // CONCURRENCY) * CONCURRENCY
+    headers = {"Accept": "application/geo+json"}
+    if wrk_available():
+        # Warm-up included in the CPU window: count its requests too.
+        result = wrk_load(label, server.port, [path], headers, seconds=seconds)
+        after = _cpu_snapshot(pid)
+        served = result.requests + result.warmup
+    else:
+        result = run_load(
+            label,
+            http_worker(server.port, path, headers),
+            requests=requests,
+            seconds=seconds,
+            concurrency=CONCURRENCY,
+            warmup=warmup,
+        )
+        after = _cpu_snapshot(pid)
+        served = result.requests + -(-warmup // CONCURRENCY) * CONCURRENCY
     figure = asdict(result)
     for part in ("server", "db"):
         ticks = sum(
@@ -675,8 +687,8 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def table(results: dict[str, Any]) -> str:
     lines = [
-        f"{results['rows']:,} buildings; {CONCURRENCY} client threads, keep-alive "
-        f"asked, gunicorn {WORKERS} workers per server; "
+        f"{results['rows']:,} buildings; {CONCURRENCY} concurrent keep-alive "
+        f"clients (wrk when installed), gunicorn {WORKERS} workers per server; "
         f"{results.get('repeat', 1)} round(s).",
         "",
         "| page | server | same ids | median ms | p95 ms | req/s | CPU ms/request "
@@ -698,7 +710,8 @@ def table(results: dict[str, Any]) -> str:
                 f"| {limit} | {name} | {gate['same_ids_as_ogc']} | "
                 f"{load['median_ms']:.1f} | {load['p95_ms']:.1f} | {load['rps']:.0f} | "
                 f"{load.get('cpu_ms_per_request', float('nan')):.2f} | "
-                f"{load['bytes'] / 1024:.0f} | {load['connects']} | "
+                f"{load['bytes'] / 1024:.0f} | "
+                f"{'–' if load.get('generator') == 'wrk' else load['connects']} | "
                 f"{load['background_cpu']:.0%} |"
             )
     lines.append("")

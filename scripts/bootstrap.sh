@@ -3,11 +3,15 @@
 # system packages (apt, when root or with sudo), .venv, npm packages, compiled
 # translations, and a reachable PostGIS database (scripts/database.sh).
 # Idempotent: a second run only checks and takes seconds.
-#   scripts/bootstrap.sh [--test]   (--test adds what the test suite needs: Chromium)
+#   scripts/bootstrap.sh [--test|--bench]
+#   (--test adds what the test suite needs: Chromium; --bench, the benchmarks'
+#   load generator wrk, performance.md §6.4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_TEST=0
+WITH_BENCH=0
 [ "${1:-}" = "--test" ] && WITH_TEST=1
+[ "${1:-}" = "--bench" ] && WITH_BENCH=1
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # --- System packages -----------------------------------------------------------------
@@ -21,6 +25,7 @@ command -v gdalinfo >/dev/null || missing+=(gdal-bin)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v msgfmt >/dev/null || missing+=(gettext)
 [ "$WITH_TEST" = 1 ] && { [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core); }
+[ "$WITH_BENCH" = 1 ] && { command -v wrk >/dev/null || missing+=(wrk); }
 
 apt_install() {
   local prefix=()
