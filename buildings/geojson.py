@@ -38,6 +38,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F, Func, QuerySet
 from django.db.models.expressions import Combinable, OrderBy
+from psycopg.adapt import Buffer, Loader
 
 from buildings.models import Building
 
@@ -120,9 +121,26 @@ class SortKey:
         )
 
 
+class _TextAsBytes(Loader):
+    """A ``text`` value as the UTF-8 bytes PostgreSQL sent. A page of Features
+    goes from the database to the response body as bytes: decoding it to a
+    ``str`` and encoding it back cost 0.9 ms of Python for 1,000 features
+    (670 KB, accented addresses and designations), more than the 0.3 ms a
+    30-feature page spends in SQL."""
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+def read_text_as_bytes(cursor: Any) -> None:
+    """Make this cursor (a Django cursor wrapper) read ``text`` columns as bytes;
+    other types (``varchar`` sort keys included) load as usual."""
+    cursor.cursor.adapters.register_loader("text", _TextAsBytes)
+
+
 @dataclass(frozen=True)
 class FeaturePage:
-    features: str  # Feature texts joined by commas, in output order
+    features: bytes  # Feature texts joined by commas, in output order (UTF-8)
     returned: int
     more: bool  # rows lie beyond this page in the direction of travel
     # The sort-key values of the first and last rows in travel order.
@@ -276,7 +294,7 @@ def feature_page(
             matched_of.order_by().values("id").query.sql_with_params()
         )
     except EmptyResultSet:
-        return FeaturePage("", 0, more=False, head=None, tail=None, matched=0)
+        return FeaturePage(b"", 0, more=False, head=None, tail=None, matched=0)
     page_rows = queryset.order_by(*(key.expression() for key in sort))[: limit + 1]
     stored = tuple(properties) in STORED_PROPERTIES
     try:
@@ -286,7 +304,7 @@ def feature_page(
             rows_sql, rows_params, columns = _rows_sql(page_rows, properties, geometry)
     except EmptyResultSet:
         matched = matched_of.order_by()[: count_cap + 1].count()
-        return FeaturePage("", 0, more=False, head=None, tail=None, matched=matched)
+        return FeaturePage(b"", 0, more=False, head=None, tail=None, matched=matched)
     window = ", ".join(key.sql("i") for key in sort)
     direction = "DESC" if reverse_output else "ASC"
     # The keys of the first row and of the page's last row: ``min`` over the one
@@ -325,8 +343,11 @@ def feature_page(
         *rows_params,
     )
     with connection.cursor() as cursor:
+        read_text_as_bytes(cursor)
         cursor.execute(sql, params)
-        matched, fetched, features, *key_values = cursor.fetchone()
+        matched, fetched, features, *keys_read = cursor.fetchone()
+    # ``min`` of a varchar is text, which this cursor reads as bytes.
+    key_values = [v.decode() if isinstance(v, bytes) else v for v in keys_read]
     head = tuple(key_values[0::2]) if fetched else None
     tail = tuple(key_values[1::2]) if fetched else None
     return FeaturePage(

@@ -68,6 +68,6 @@ class StaticFormFilterSet(django_filters.FilterSet):
             # From this instance's copies, which know the model (for labels).
             fields = {name: f.field for name, f in self.filters.items()}
             form_class = type(f"{cls.__name__}Form", (self._meta.form,), fields)
-            form_class.base_fields = _SharedFields(form_class.base_fields)  # type: ignore[attr-defined]
+            form_class.base_fields = _SharedFields(form_class.base_fields)
             StaticFormFilterSet._form_classes[cls] = form_class
         return form_class

@@ -251,7 +251,7 @@ def building_layer(
     if page.matched <= INLINE_LIMIT:
         layer = Layer(
             kind=LayerKind.POINTS,
-            geojson=collection(page.features),
+            geojson=collection(page.features.decode()),
             feature_count=page.returned,
             cluster=True,
             **common,  # type: ignore[arg-type]

@@ -264,11 +264,14 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
             "timeStamp": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         }
         # The envelope around PostGIS's text: no feature is parsed in Python.
-        body = (
-            b'{"type":"FeatureCollection","features":['
-            + page.features.encode()
-            + b"],"
-            + orjson.dumps(meta)[1:]
+        # One copy of the page's bytes (a join: chained + copies it at each step).
+        body = b"".join(
+            (
+                b'{"type":"FeatureCollection","features":[',
+                page.features,
+                b"],",
+                orjson.dumps(meta)[1:],
+            )
         )
         return HttpResponse(body, content_type=MEDIA_TYPE)
 

@@ -42,6 +42,7 @@ from buildings.geojson import (
     GeometryKind,
     feature_page,
     properties_for,
+    read_text_as_bytes,
     serial_plans,
 )
 from buildings.models import Building, Commune, Department
@@ -58,7 +59,7 @@ _BUILDING_COLUMNS = {"department": "department_id", "commune": "commune_id"}
 
 @dataclass(frozen=True)
 class Page:
-    features: str  # Feature texts joined by commas, in output order
+    features: bytes  # Feature texts joined by commas, in output order (UTF-8)
     returned: int
     # Exact (/req/core/fc-numberMatched), or None above the count cap, where
     # Requirement 30 B lets the server omit it rather than estimate.
@@ -213,7 +214,7 @@ def building_page(*, query: ItemsQuery, count_cap: int) -> Page:
     )
 
 
-def building_feature(*, feature_id: str) -> str | None:
+def building_feature(*, feature_id: str) -> bytes | None:
     if not feature_id.isdigit() or len(feature_id) > 18:
         return None
     selection = public_buildings().filter(pk=int(feature_id))
@@ -431,6 +432,7 @@ def layer_page(*, collection: Collection, query: ItemsQuery, count_cap: int) -> 
         backwards=backwards,
     )
     with serial_plans(), connection.cursor() as cursor:
+        read_text_as_bytes(cursor)
         cursor.execute(sql, params)
         matched, fetched, features, head, tail = cursor.fetchone()
     salt = f"{_LAYER_SALT}:{collection.id}"
@@ -450,15 +452,16 @@ def layer_page(*, collection: Collection, query: ItemsQuery, count_cap: int) -> 
     )
 
 
-def layer_feature(*, collection: Collection, feature_id: str) -> str | None:
+def layer_feature(*, collection: Collection, feature_id: str) -> bytes | None:
     if len(feature_id) > 5:
         return None
     sql, params = _layer_statement(
         collection, ItemsQuery(), limit=1, count_cap=1, code=feature_id
     )
     with serial_plans(), connection.cursor() as cursor:
+        read_text_as_bytes(cursor)
         cursor.execute(sql, params)
-        features: str = cursor.fetchone()[2]
+        features: bytes = cursor.fetchone()[2]
     return features or None
 
 
@@ -483,7 +486,7 @@ def items_page(*, collection: Collection, query: ItemsQuery, count_cap: int) -> 
     return layer_page(collection=collection, query=query, count_cap=count_cap)
 
 
-def feature_text(*, collection: Collection, feature_id: str) -> str | None:
+def feature_text(*, collection: Collection, feature_id: str) -> bytes | None:
     """One Feature's GeoJSON text, or None when the collection has no such one."""
     if collection is BUILDINGS:
         return building_feature(feature_id=feature_id)

@@ -483,7 +483,7 @@ class ItemsView(OgcView):
                         for name in collection.properties
                     ],
                 }
-                for feature in orjson.loads(f"[{page.features}]")
+                for feature in orjson.loads(b"[" + page.features + b"]")
             ]
             return self.html(
                 "items.html",
@@ -500,7 +500,7 @@ class ItemsView(OgcView):
         body = b"".join(
             (
                 b'{"type":"FeatureCollection","features":[',
-                page.features.encode(),
+                page.features,
                 b"],",
                 orjson.dumps(meta)[1:],
             )
@@ -540,7 +540,7 @@ class FeatureView(OgcView):
                 },
             )
         # The Feature text ends with its closing brace: links go just before it.
-        body = text[:-1].encode() + b',"links":' + orjson.dumps(links) + b"}"
+        body = b"".join((text[:-1], b',"links":', orjson.dumps(links), b"}"))
         return HttpResponse(body, content_type=GEOJSON)
 
 

@@ -139,7 +139,7 @@ def page_of(
         count_cap=1000,
     )
     document: dict[str, Any] = orjson.loads(
-        '{"type":"FeatureCollection","features":[' + page.features + "]}"
+        b'{"type":"FeatureCollection","features":[' + page.features + b"]}"
     )
     return document
 
@@ -224,7 +224,7 @@ def test_a_page_says_whether_more_rows_follow_and_where_it_ends() -> None:
     assert page.matched == 5
     assert page.head == (buildings[0].pk,)
     assert page.tail == (buildings[2].pk,)
-    assert [f["id"] for f in orjson.loads("[" + page.features + "]")] == [
+    assert [f["id"] for f in orjson.loads(b"[" + page.features + b"]")] == [
         b.pk for b in buildings[:3]
     ]
 
@@ -254,7 +254,7 @@ def test_an_empty_selection_gives_an_empty_page() -> None:
         limit=10,
         count_cap=100,
     )
-    assert (page.features, page.returned, page.matched, page.head) == ("", 0, 0, None)
+    assert (page.features, page.returned, page.matched, page.head) == (b"", 0, 0, None)
     assert not page.more
 
 
@@ -299,7 +299,7 @@ def stored_page(properties: tuple[str, ...], geometry: GeometryKind) -> str:
         sort=[SortKey("id")],
         limit=1000,
         count_cap=1000,
-    ).features
+    ).features.decode()
 
 
 def assert_stored_equal_columns() -> None:
