@@ -547,6 +547,14 @@ class Building(models.Model):
                 ),
                 name="building_point_geog_idx",
             ),
+            # Keyset pages of a large box in id order (``id > last ORDER BY id``):
+            # the walk tests each id's point in the index itself, with no heap
+            # visit for rows outside the box. A deep page of the Île-de-France
+            # box (194k of 1M rows; 5,500 ids read for 1,000 kept) went from
+            # 7.9 to 2 ms.
+            models.Index(
+                fields=["id"], include=["point"], name="building_id_point_idx"
+            ),
             # Text search on designation and address (icontains → trigram GIN).
             GinIndex(
                 fields=["designation"],

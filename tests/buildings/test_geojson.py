@@ -229,6 +229,31 @@ def test_a_page_says_whether_more_rows_follow_and_where_it_ends() -> None:
     ]
 
 
+def test_the_page_is_utf8_bytes_and_text_keys_stay_strings() -> None:
+    """The page's text travels as bytes (no decode and re-encode); sort keys of a
+    text type still come back as str, and other cursors still read text as str."""
+    BuildingFactory.create(designation="Caserne Côté Nord")
+    BuildingFactory.create(designation="Abbaye")
+    queryset = Building.objects.all()
+    page = feature_page(
+        queryset,
+        matched_of=queryset,
+        properties=PUBLIC_PROPERTIES,
+        geometry=GeometryKind.POINT,
+        sort=[SortKey("designation"), SortKey("id", nulls_last=None)],
+        limit=10,
+        count_cap=100,
+    )
+    assert isinstance(page.features, bytes)
+    assert "Côté".encode() in page.features
+    assert page.head is not None
+    assert page.tail is not None
+    assert (page.head[0], page.tail[0]) == ("Abbaye", "Caserne Côté Nord")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'Côté'::text")
+        assert cursor.fetchone()[0] == "Côté"
+
+
 def test_the_count_stops_one_past_its_cap() -> None:
     BuildingFactory.create_batch(6)
     queryset = Building.objects.all()
