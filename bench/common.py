@@ -406,3 +406,29 @@ def wait_quiet(*, threshold: float = 0.15, max_wait: float = 30.0) -> float:
 
 def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+# A delayed ACK (performance.md §4.1) holds a response 40 ms.
+NAGLE_WINDOW = (38.0, 45.0)
+
+
+def nagle_suspect(entry: dict[str, Any]) -> bool:
+    """Whether a fast scenario's median looks held by a delayed ACK.
+
+    Sequentially (c=1) a median in the 38–45 ms window is suspect. Under load,
+    a median near ``concurrency / throughput`` is the wait behind busy cores
+    (Little's law), not a stall: suspect only when it sits well above that.
+    """
+    if entry["target"] > 30:
+        return False
+    for key in ("api_c1", "api_c4"):
+        measure = entry[key]
+        median_ms = measure["median_ms"]
+        if not NAGLE_WINDOW[0] <= median_ms <= NAGLE_WINDOW[1]:
+            continue
+        if measure["concurrency"] == 1 or not measure["rps"]:
+            return True
+        queueing_ms = measure["concurrency"] / measure["rps"] * 1000
+        if median_ms > 1.5 * queueing_ms:
+            return True
+    return False

@@ -49,6 +49,7 @@ from bench.common import (
     log,
     manage,
     median,
+    nagle_suspect,
     percentile,
     wait_quiet,
 )
@@ -78,7 +79,6 @@ SEQUENTIAL = {30: 100, 1000: 40, 5000: 15}
 DRF_GIS_BUDGET = {30: (200, 8.0, 4), 1000: (24, 10.0, 4), 5000: (3, 10.0, 1)}
 TARGET_RATIO = 1.3
 TARGET_RPS_1000 = 170.0
-NAGLE_WINDOW = (38.0, 45.0)
 # Seconds to wait for other users of the box to leave the cores, before each run.
 QUIET_WAIT = 2.0
 
@@ -816,11 +816,7 @@ def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
             entry["ratio_c4"] = (
                 entry["api_c4"]["median_ms"] / entry["raw_c4"]["median_ms"]
             )
-            # A fast request whose median sits at 38–45 ms waits on a delayed ACK.
-            entry["nagle_suspect"] = scenario.target <= 30 and any(
-                NAGLE_WINDOW[0] <= entry[key]["median_ms"] <= NAGLE_WINDOW[1]
-                for key in ("api_c1", "api_c4")
-            )
+            entry["nagle_suspect"] = nagle_suspect(entry)
             captured = capture_api_sql(scenario, agent)
             entry["api_sql_ms"] = captured.get("api_statement_ms")
             entry["api_sql_jit_off_ms"] = captured.get("jit_off_ms")
