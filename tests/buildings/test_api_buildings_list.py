@@ -588,25 +588,16 @@ def test_the_public_stock_has_a_partial_point_index() -> None:
     assert "'available'" in definition
 
 
-def test_a_keyset_walk_of_a_box_tests_points_in_the_index_itself() -> None:
-    """``id > last ORDER BY id`` over a box: the id index carries the point, so
-    the walk filters on it with no heap visit (an Index Only Scan once the table
-    is vacuumed). What the planner prefers on a tiny, unvacuumed table (a
-    sequential, bitmap or plain index scan, a sort) is turned off: an index-only
-    walk is then possible only because the index carries the point."""
-    BuildingFactory.create_batch(5)
+def test_the_id_index_carries_the_point_for_keyset_walks_of_a_box() -> None:
+    """``id > last ORDER BY id`` over a large box walks ids in order and tests
+    each point: with the point in the id index, the walk needs no heap visit
+    (an Index Only Scan on a vacuumed table: 7.9 to 3.4 ms for a deep page of
+    the 1M benchmark table, docs/benchmarks.md). Which index the planner takes
+    depends on statistics, so the definition is what is checked here."""
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        # Plain index scans (the primary key's walk, with a heap visit per row)
-        # are off too: only an index that holds the point can serve the query.
-        cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute(
-            "EXPLAIN SELECT id FROM buildings_building WHERE ST_Intersects(point, "
-            "ST_MakeEnvelope(1.4, 48.1, 3.6, 49.25, 4326)) AND id > %s "
-            "ORDER BY id LIMIT 1000",
-            [0],
+            "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+            ["building_id_point_idx"],
         )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using building_id_point_idx" in plan
+        (definition,) = cursor.fetchone()
+    assert "USING btree (id) INCLUDE (point)" in definition
