@@ -95,6 +95,7 @@ from bench.http import (
     wrk_available,
     wrk_load,
 )
+from bench.report import connects_cell
 
 PEERS_DIR = ROOT / "var" / "ogc-bench"
 OGC_DB = "intercalaire_ogc_bench"
@@ -706,12 +707,13 @@ def table(results: dict[str, Any]) -> str:
                     "| – |"
                 )
                 continue
+            connects = connects_cell(load)
             lines.append(
                 f"| {limit} | {name} | {gate['same_ids_as_ogc']} | "
                 f"{load['median_ms']:.1f} | {load['p95_ms']:.1f} | {load['rps']:.0f} | "
                 f"{load.get('cpu_ms_per_request', float('nan')):.2f} | "
                 f"{load['bytes'] / 1024:.0f} | "
-                f"{'–' if load.get('generator') == 'wrk' else load['connects']} | "
+                f"{'–' if connects is None else connects} | "
                 f"{load['background_cpu']:.0%} |"
             )
     lines.append("")

@@ -788,7 +788,7 @@ def load_generator(loads: Any) -> str:
     )
 
 
-def _connects(load: dict[str, Any] | None) -> Any:
+def connects_cell(load: dict[str, Any] | None) -> Any:
     # wrk holds its connections open and counts socket errors, not connects.
     if not load or load.get("generator") == "wrk":
         return None
@@ -816,7 +816,7 @@ def ogc_section(result: dict[str, Any]) -> str:
                     load.get("server_cpu_ms") if load else None,
                     load.get("db_cpu_ms") if load else None,
                     round(gate["bytes"] / 1024) if gate.get("bytes") else None,
-                    _connects(load),
+                    connects_cell(load),
                     f"{load['background_cpu']:.0%}" if load else None,
                 )
             )

@@ -15,28 +15,9 @@ PUBLIC_STATUSES = "'{vacant,assessed,available}'"
 # Web Mercator half-width of the world, in metres.
 HALF_WORLD = "20037508.342789244"
 
-FORWARD = f"""
--- Column (or, given -y, row) of the 64-px cell holding a Web Mercator coordinate at
--- tile zoom ``zoom``: the tile index at zoom + 2, clamped to the world.
-CREATE FUNCTION maps_cell(coordinate double precision, zoom integer)
-RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT LEAST(GREATEST(
-        floor((coordinate + {HALF_WORLD}) / (2 * {HALF_WORLD}) * (4 << zoom))::integer,
-        0), (4 << zoom) - 1)
-$$;
-
-CREATE TYPE maps_cluster_change AS (
-    point geometry, status varchar, department varchar,
-    is_confidential boolean, sign integer
-);
-
--- Adds (sign +1) and removes (sign -1) buildings from every zoom's clusters.
-CREATE FUNCTION maps_cluster_apply(changes maps_cluster_change[])
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF cardinality(changes) = 0 THEN
-        RETURN;
-    END IF;
+# Pieces of maps_cluster_apply that maps 0002 keeps: the changed points in Web
+# Mercator, and the upsert of the grouped delta.
+LOCATED = """
     WITH located AS (
         -- Latitudes clamped to Web Mercator's limit: a misplaced point near a pole
         -- must not make a building write fail.
@@ -48,7 +29,33 @@ BEGIN
         ), 4326), 3857) AS m
         WHERE c.point IS NOT NULL
     ),
-    keyed AS (
+"""
+UPSERT = """
+    -- In key order, so that concurrent writers lock shared cells in the same order
+    -- (no deadlock between two imports).
+    INSERT INTO maps_buildingcluster AS c
+        (zoom, x, y, scope, status, count, sum_x, sum_y)
+    SELECT zoom, x, y, scope, status, n, sx, sy
+    FROM delta
+    WHERE n <> 0 OR sx <> 0 OR sy <> 0
+    ORDER BY zoom, x, y, scope, status
+    ON CONFLICT (zoom, x, y, scope, status) DO UPDATE
+    SET count = c.count + EXCLUDED.count,
+        sum_x = c.sum_x + EXCLUDED.sum_x,
+        sum_y = c.sum_y + EXCLUDED.sum_y;
+    DELETE FROM maps_buildingcluster WHERE count = 0;
+"""
+
+# Also what maps 0002 restores on its way back.
+APPLY = f"""
+-- Adds (sign +1) and removes (sign -1) buildings from every zoom's clusters.
+CREATE FUNCTION maps_cluster_apply(changes maps_cluster_change[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF cardinality(changes) = 0 THEN
+        RETURN;
+    END IF;
+{LOCATED}    keyed AS (
         SELECT z.zoom, maps_cell(l.mx, z.zoom) AS x, maps_cell(-l.my, z.zoom) AS y,
                s.scope, l.status, l.sign, l.mx, l.my
         FROM located AS l
@@ -66,21 +73,26 @@ BEGIN
         FROM keyed
         GROUP BY zoom, x, y, scope, status
     )
-    -- In key order, so that concurrent writers lock shared cells in the same order
-    -- (no deadlock between two imports).
-    INSERT INTO maps_buildingcluster AS c
-        (zoom, x, y, scope, status, count, sum_x, sum_y)
-    SELECT zoom, x, y, scope, status, n, sx, sy
-    FROM delta
-    WHERE n <> 0 OR sx <> 0 OR sy <> 0
-    ORDER BY zoom, x, y, scope, status
-    ON CONFLICT (zoom, x, y, scope, status) DO UPDATE
-    SET count = c.count + EXCLUDED.count,
-        sum_x = c.sum_x + EXCLUDED.sum_x,
-        sum_y = c.sum_y + EXCLUDED.sum_y;
-    DELETE FROM maps_buildingcluster WHERE count = 0;
-END
+{UPSERT}END
 $$;
+"""
+
+FORWARD = f"""
+-- Column (or, given -y, row) of the 64-px cell holding a Web Mercator coordinate at
+-- tile zoom ``zoom``: the tile index at zoom + 2, clamped to the world.
+CREATE FUNCTION maps_cell(coordinate double precision, zoom integer)
+RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT LEAST(GREATEST(
+        floor((coordinate + {HALF_WORLD}) / (2 * {HALF_WORLD}) * (4 << zoom))::integer,
+        0), (4 << zoom) - 1)
+$$;
+
+CREATE TYPE maps_cluster_change AS (
+    point geometry, status varchar, department varchar,
+    is_confidential boolean, sign integer
+);
+
+{APPLY}
 
 CREATE FUNCTION maps_building_cluster_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$

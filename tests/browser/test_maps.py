@@ -195,6 +195,15 @@ def tiles_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(layers, "INLINE_LIMIT", 1)
 
 
+@pytest.fixture
+def responses(visit: Visit) -> list[Response]:
+    """Every response the page receives, recorded from the start of the test."""
+    seen: list[Response] = []
+    # (A lambda: Playwright wraps the handler, which a builtin method defeats.)
+    visit.page.on("response", lambda response: seen.append(response))
+    return seen
+
+
 def tiles_seen(
     visit: Visit, responses: list[Response], prefix: str
 ) -> list[dict[str, Any]]:
@@ -215,9 +224,8 @@ def test_above_the_limit_the_inventory_map_draws_vector_tiles(
     inventory: Inventory,
     agent: User,
     tiles_only: None,
+    responses: list[Response],
 ) -> None:
-    responses: list[Response] = []
-    visit.page.on("response", lambda response: responses.append(response))
     log_in(visit, agent)
     # Low zoom: clusters from the cluster table.
     with visit.page.expect_response(lambda r: "/tiles/buildings/6/" in r.url):
@@ -242,9 +250,8 @@ def test_a_filter_fetches_tiles_of_the_new_selection_in_place(
     inventory: Inventory,
     agent: User,
     tiles_only: None,
+    responses: list[Response],
 ) -> None:
-    responses: list[Response] = []
-    visit.page.on("response", lambda response: responses.append(response))
     log_in(visit, agent)
     open_map(visit, "/carte/")
     zoom_to(visit, LAT, LON, 16)
@@ -278,9 +285,8 @@ def test_a_filter_fetches_tiles_of_the_new_selection_in_place(
 def test_the_public_map_never_shows_the_confidential_building(
     visit: Visit,
     inventory: Inventory,
+    responses: list[Response],
 ) -> None:
-    responses: list[Response] = []
-    visit.page.on("response", lambda response: responses.append(response))
     open_map(visit, "/carte-publique/")
     with visit.page.expect_response(lambda r: "/tiles/public/buildings/16/" in r.url):
         zoom_to(visit, LAT, LON, 16)

@@ -20,6 +20,7 @@ from buildings.geojson import (
     AGENT_PROPERTIES,
     PUBLIC_PROPERTIES,
     STORED_PROPERTIES,
+    FeaturePage,
     GeometryKind,
     SortKey,
     feature_page,
@@ -123,21 +124,33 @@ def clockwise_footprint(longitude: float, latitude: float) -> MultiPolygon:
     return MultiPolygon(polygon, srid=4326)
 
 
+def table_page(
+    *,
+    geometry: GeometryKind = GeometryKind.POINT,
+    properties: tuple[str, ...] = PUBLIC_PROPERTIES,
+    sort: tuple[SortKey, ...] = (SortKey("id"),),
+    limit: int = 100,
+    count_cap: int = 1000,
+) -> FeaturePage:
+    """The first page of every building."""
+    queryset = Building.objects.all()
+    return feature_page(
+        queryset,
+        matched_of=queryset,
+        properties=properties,
+        geometry=geometry,
+        sort=sort,
+        limit=limit,
+        count_cap=count_cap,
+    )
+
+
 def page_of(
     geometry: GeometryKind = GeometryKind.POINT,
     properties: tuple[str, ...] = PUBLIC_PROPERTIES,
     limit: int = 100,
 ) -> dict[str, Any]:
-    queryset = Building.objects.all()
-    page = feature_page(
-        queryset,
-        matched_of=queryset,
-        properties=properties,
-        geometry=geometry,
-        sort=[SortKey("id")],
-        limit=limit,
-        count_cap=1000,
-    )
+    page = table_page(geometry=geometry, properties=properties, limit=limit)
     document: dict[str, Any] = orjson.loads(
         b'{"type":"FeatureCollection","features":[' + page.features + b"]}"
     )
@@ -210,16 +223,7 @@ def test_text_with_quotes_and_control_characters_stays_valid_json() -> None:
 
 def test_a_page_says_whether_more_rows_follow_and_where_it_ends() -> None:
     buildings = BuildingFactory.create_batch(5)
-    queryset = Building.objects.all()
-    page = feature_page(
-        queryset,
-        matched_of=queryset,
-        properties=PUBLIC_PROPERTIES,
-        geometry=GeometryKind.POINT,
-        sort=[SortKey("id")],
-        limit=3,
-        count_cap=1000,
-    )
+    page = table_page(limit=3)
     assert (page.returned, page.more) == (3, True)
     assert page.matched == 5
     assert page.head == (buildings[0].pk,)
@@ -234,16 +238,7 @@ def test_the_page_is_utf8_bytes_and_text_keys_stay_strings() -> None:
     text type still come back as str, and other cursors still read text as str."""
     BuildingFactory.create(designation="Caserne Côté Nord")
     BuildingFactory.create(designation="Abbaye")
-    queryset = Building.objects.all()
-    page = feature_page(
-        queryset,
-        matched_of=queryset,
-        properties=PUBLIC_PROPERTIES,
-        geometry=GeometryKind.POINT,
-        sort=[SortKey("designation"), SortKey("id", nulls_last=None)],
-        limit=10,
-        count_cap=100,
-    )
+    page = table_page(sort=(SortKey("designation"), SortKey("id", nulls_last=None)))
     assert isinstance(page.features, bytes)
     assert "Côté".encode() in page.features
     assert page.head is not None
@@ -256,16 +251,7 @@ def test_the_page_is_utf8_bytes_and_text_keys_stay_strings() -> None:
 
 def test_the_count_stops_one_past_its_cap() -> None:
     BuildingFactory.create_batch(6)
-    queryset = Building.objects.all()
-    page = feature_page(
-        queryset,
-        matched_of=queryset,
-        properties=PUBLIC_PROPERTIES,
-        geometry=GeometryKind.POINT,
-        sort=[SortKey("id")],
-        limit=2,
-        count_cap=4,
-    )
+    page = table_page(limit=2, count_cap=4)
     assert page.matched == 5
 
 
@@ -315,15 +301,8 @@ def rendered_on_the_fly(properties: tuple[str, ...], geometry: GeometryKind) -> 
 
 
 def stored_page(properties: tuple[str, ...], geometry: GeometryKind) -> str:
-    queryset = Building.objects.all()
-    return feature_page(
-        queryset,
-        matched_of=queryset,
-        properties=properties,
-        geometry=geometry,
-        sort=[SortKey("id")],
-        limit=1000,
-        count_cap=1000,
+    return table_page(
+        properties=properties, geometry=geometry, limit=1000
     ).features.decode()
 
 
