@@ -389,6 +389,41 @@ def feature_ids(port: int, path: str) -> tuple[list[Any], int]:
     return [int(feature["id"]) for feature in features], len(body)
 
 
+def statement_costs(path: str, runs: int = 15) -> dict[str, Any]:
+    """PostgreSQL's own time for /ogc/'s page statement at ``path``: planning and
+    execution, from EXPLAIN (ANALYZE, SUMMARY) on one warm connection (median of
+    ``runs``). For small pages planning outweighs execution: what a per-request
+    server cannot avoid without prepared statements, and the reason a server
+    that prepares its statements (tipg, asyncpg) needs less PostgreSQL time."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="localhost")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, HTTP_ACCEPT="application/geo+json")
+    if response.status_code != 200 or len(captured.captured_queries) != 1:
+        raise SystemExit(
+            f"{path}: {response.status_code}, "
+            f"{len(captured.captured_queries)} statements (one expected)"
+        )
+    sql = captured.captured_queries[0]["sql"]
+    planning, execution = [], []
+    with connection.cursor() as cursor:
+        for _ in range(runs + 2):  # the first two warm the connection's caches
+            cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY, TIMING OFF, FORMAT JSON) {sql}")
+            plan = cursor.fetchone()[0]
+            if isinstance(plan, str):
+                plan = json.loads(plan)
+            planning.append(plan[0]["Planning Time"])
+            execution.append(plan[0]["Execution Time"])
+    return {
+        "planning_ms": round(median(planning[2:]), 3),
+        "execution_ms": round(median(execution[2:]), 3),
+        "runs": runs,
+    }
+
+
 # --- CPU per request: what a figure costs the server and PostgreSQL, whatever
 # else the shared box runs meanwhile (requests/s depend on that; this does not).
 def _ticks(pid: int) -> int:
@@ -556,6 +591,15 @@ def run(
     with connect(database_url(OGC_DB), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE buildings_building")
     log(f"{rows:,} buildings; boxes: {boxes}")
+    statement = (
+        {
+            str(limit): statement_costs(paths(boxes[limit], limit)["ogc"])
+            for limit in TARGETS
+        }
+        if "ogc" in wanted
+        else {}
+    )
+    log(f"/ogc/ page statement in PostgreSQL: {statement}")
     url = database_url(OGC_DB)
     # (Throttles on but out of the way, with a short history: bench.common.)
     starters: dict[str, Callable[[], Any]] = {
@@ -579,6 +623,7 @@ def run(
         "gate": {},
         "load": {},
         "rounds": [],
+        "statement": statement,
     }
     # The gate's reference: /ogc/'s own ids, else the first server's.
     expected: dict[int, list[int]] = {}
