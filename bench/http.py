@@ -26,12 +26,14 @@ import http.client
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -342,6 +344,8 @@ class Measure:
     statuses: dict[str, int] = field(default_factory=dict)
     # Python client threads (run_load) or wrk (wrk_load).
     generator: str = "python"
+    # wrk: the server's connections per process, largest first, seen during the run.
+    worker_split: list[int] | None = None
 
 
 def run_load(
@@ -444,6 +448,28 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
+def worker_split(port: int) -> list[int] | None:
+    """How the server's processes share the client connections on ``port`` now
+    (largest first), from ``ss``; None where ``ss`` is missing.
+
+    A pre-forked server (gunicorn, uvicorn workers) keeps each keep-alive
+    connection in the process that accepted it, and the first process awake
+    often accepts them all: with 4 connections on 2 workers, a 4+0 split runs
+    every request through one process and halves the throughput of small
+    responses. The split explains a round that differs from the others.
+    """
+    if shutil.which("ss") is None:
+        return None
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"sport = :{port}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    owners = Counter(match.group(1) for match in re.finditer(r"pid=(\d+)", out))
+    return sorted(owners.values(), reverse=True)
+
+
 def wrk_load(
     label: str,
     port: int,
@@ -476,12 +502,17 @@ def wrk_load(
     measure.background_cpu = wait_quiet(max_wait=QUIET_WAIT)
 
     def run(duration: float) -> dict[str, Any]:
-        out = subprocess.run(
+        with subprocess.Popen(
             [*base[:3], f"-d{duration:g}s", *base[3:]],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=True,
-        ).stdout
+        ) as process:
+            time.sleep(min(1.0, duration / 3))
+            measure.worker_split = worker_split(port)
+            out, err = process.communicate()
+        if process.returncode:
+            raise SystemExit(f"wrk failed ({process.returncode}): {err.strip()}")
         line = next(line for line in out.splitlines() if line.startswith("JSON "))
         return dict(json.loads(line[5:]))
 

@@ -554,6 +554,7 @@ def throughput(
         results["load"][key] = {
             **by_rps[(len(by_rps) - 1) // 2],
             "rps_rounds": [figure["rps"] for figure in figures],
+            "split_rounds": [figure.get("worker_split") for figure in figures],
         }
     for persona in PEER_VIEWS:
         ours_rounds = rounds.get(f"ours {persona}", [])

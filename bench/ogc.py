@@ -663,6 +663,7 @@ def run(
         figures.sort(key=lambda figure: figure["rps"])
         results["load"][key] = figures[(len(figures) - 1) // 2]
         results["load"][key]["rps_rounds"] = [f["rps"] for f in figures]
+        results["load"][key]["split_rounds"] = [f.get("worker_split") for f in figures]
     results["ratios"] = ratios(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")

@@ -210,6 +210,7 @@ def http_section(result: dict[str, Any]) -> str:
             + "; ".join(
                 f"{e['scenario']}: {e['api_wrk']['rps']:.0f} req/s, p50 "
                 f"{e['api_wrk']['median_ms']:.1f} ms"
+                + split_note(e["api_wrk"].get("worker_split"))
                 for e in wrk_rows
             )
             + "."
@@ -616,7 +617,7 @@ def maps_section(result: dict[str, Any]) -> str:
                 measure["median_ms"],
                 measure["p95_ms"],
                 measure["rps"],
-                " / ".join(f"{rps:.0f}" for rps in measure.get("rps_rounds", ())),
+                rounds_cell(measure),
                 measure["bytes"],
                 f"{measure['background_cpu']:.0%}",
             )
@@ -647,7 +648,7 @@ def maps_section(result: dict[str, Any]) -> str:
                     "median ms",
                     "p95 ms",
                     "req/s (median round)",
-                    "req/s by round",
+                    "req/s by round (connections per process)",
                     "bytes",
                     "other load",
                 ),
@@ -788,6 +789,26 @@ def load_generator(loads: Any) -> str:
     )
 
 
+def split_note(split: list[int] | None) -> str:
+    """`` (connections per process 2+2)``, or nothing when it was not seen."""
+    return f" (connections per process {'+'.join(map(str, split))})" if split else ""
+
+
+def rounds_cell(load: dict[str, Any]) -> str:
+    """Requests/s of each round, with how the server's processes shared wrk's
+    connections in it (bench.http.worker_split: a 4+0 round is one process)."""
+    splits = load.get("split_rounds") or []
+    return " / ".join(
+        f"{rps:.0f}"
+        + (
+            f" ({'+'.join(map(str, splits[i]))})"
+            if i < len(splits) and splits[i]
+            else ""
+        )
+        for i, rps in enumerate(load.get("rps_rounds", ()))
+    )
+
+
 def connects_cell(load: dict[str, Any] | None) -> Any:
     # wrk holds its connections open and counts socket errors, not connects.
     if not load or load.get("generator") == "wrk":
@@ -810,9 +831,7 @@ def ogc_section(result: dict[str, Any]) -> str:
                     "ok" if gate.get("ok") else "FAILED",
                     _ms(load),
                     load["rps"] if load else None,
-                    " / ".join(f"{rps:.0f}" for rps in load.get("rps_rounds", ()))
-                    if load
-                    else None,
+                    rounds_cell(load) if load else None,
                     load.get("server_cpu_ms") if load else None,
                     load.get("db_cpu_ms") if load else None,
                     round(gate["bytes"] / 1024) if gate.get("bytes") else None,
@@ -848,7 +867,7 @@ def ogc_section(result: dict[str, Any]) -> str:
             "gate (same ids)",
             "p50 / p95 ms",
             "req/s",
-            "req/s by round",
+            "req/s by round (connections per process)",
             "server CPU ms/req",
             "PostgreSQL CPU ms/req",
             "KB",
