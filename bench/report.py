@@ -884,7 +884,7 @@ def ogc_section(result: dict[str, Any]) -> str:
             for limit, cost in statement.items()
         )
         text += (
-            "\n*ogc*'s page statement in PostgreSQL (EXPLAIN ANALYZE on one warm "
+            "\n\n*ogc*'s page statement in PostgreSQL (EXPLAIN ANALYZE on one warm "
             f"connection, median of {next(iter(statement.values()))['runs']}): "
             f"{figures}. A small page spends more of PostgreSQL's time planning "
             "than executing; tipg prepares its statements (asyncpg) and pays "
