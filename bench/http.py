@@ -470,6 +470,17 @@ def worker_split(port: int) -> list[int] | None:
     return sorted(owners.values(), reverse=True)
 
 
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round of median requests/s (a Measure as a dict), with every round's
+    requests/s and connection split in the order the rounds ran."""
+    middle = sorted(rounds, key=lambda figure: figure["rps"])[(len(rounds) - 1) // 2]
+    return {
+        **middle,
+        "rps_rounds": [figure["rps"] for figure in rounds],
+        "split_rounds": [figure.get("worker_split") for figure in rounds],
+    }
+
+
 def wrk_load(
     label: str,
     port: int,

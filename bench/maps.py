@@ -461,6 +461,7 @@ def throughput(
         CONCURRENCY,
         QUICK_BUDGET,
         Server,
+        median_round,
         request_once,
         wrk_available,
         wrk_load,
@@ -550,12 +551,7 @@ def throughput(
             run("tipg", peer.port, peers)
     results["repeat"] = repeat
     for key, figures in rounds.items():
-        by_rps = sorted(figures, key=lambda figure: figure["rps"])
-        results["load"][key] = {
-            **by_rps[(len(by_rps) - 1) // 2],
-            "rps_rounds": [figure["rps"] for figure in figures],
-            "split_rounds": [figure.get("worker_split") for figure in figures],
-        }
+        results["load"][key] = median_round(figures)
     for persona in PEER_VIEWS:
         ours_rounds = rounds.get(f"ours {persona}", [])
         tipg_rounds = rounds.get(f"tipg {persona}", [])

@@ -90,6 +90,7 @@ from bench.http import (
     calibrate,
     free_port,
     http_worker,
+    median_round,
     request_once,
     run_load,
     wrk_available,
@@ -659,11 +660,9 @@ def run(
                     )
         results["rounds"].append(measured)
     for key in {key for measured in results["rounds"] for key in measured}:
-        figures = [m[key] for m in results["rounds"] if key in m]
-        figures.sort(key=lambda figure: figure["rps"])
-        results["load"][key] = figures[(len(figures) - 1) // 2]
-        results["load"][key]["rps_rounds"] = [f["rps"] for f in figures]
-        results["load"][key]["split_rounds"] = [f.get("worker_split") for f in figures]
+        results["load"][key] = median_round(
+            [m[key] for m in results["rounds"] if key in m]
+        )
     results["ratios"] = ratios(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")

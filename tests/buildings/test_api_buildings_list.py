@@ -572,16 +572,19 @@ def test_settings_bound_the_page_size() -> None:
     assert 1 <= settings.API_PAGE_SIZE <= settings.API_MAX_PAGE_SIZE
 
 
+def index_definition(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name])
+        row = cursor.fetchone()
+    assert row is not None, f"no index {name}"
+    return str(row[0])
+
+
 def test_the_public_stock_has_a_partial_point_index() -> None:
     """Anonymous bbox pages read only the public stock's entries (GeoDjango
     silently drops the condition of a spatial *field* index: it is an expression
     index for that reason)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
-            ["building_public_point_idx"],
-        )
-        (definition,) = cursor.fetchone()
+    definition = index_definition("building_public_point_idx")
     assert "USING gist (point)" in definition
     assert "WHERE ((NOT is_confidential) AND" in definition
     assert "'vacant'" in definition
@@ -594,10 +597,5 @@ def test_the_id_index_carries_the_point_for_keyset_walks_of_a_box() -> None:
     (an Index Only Scan on a vacuumed table: 7.9 to 3.4 ms for a deep page of
     the 1M benchmark table, docs/benchmarks.md). Which index the planner takes
     depends on statistics, so the definition is what is checked here."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
-            ["building_id_point_idx"],
-        )
-        (definition,) = cursor.fetchone()
+    definition = index_definition("building_id_point_idx")
     assert "USING btree (id) INCLUDE (point)" in definition
