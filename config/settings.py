@@ -149,7 +149,7 @@ CACHES = {
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out username/address is refused before the password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "organizations.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -181,7 +181,7 @@ AXES_LOCKOUT_CALLABLE = "organizations.views.lockout_response"
 # Idle agents are logged out after 30 minutes, everyone after 12 hours at most.
 SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE_SECONDS", 12 * 3600, minimum=300)
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "config.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -8,12 +8,14 @@ answer 404, never 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 
-from organizations.models import Membership, OrganizationKind, Role
+from organizations.models import OrganizationKind, Role
 
 
 class Persona(StrEnum):
@@ -58,33 +60,41 @@ PUBLIC_SCOPE = Scope(user_id=None, persona=Persona.PUBLIC)
 _CACHE_ATTRIBUTE = "_intercalaire_scope"
 
 
-def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
-    """The caller's scope, computed with one query and cached on the user object."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return PUBLIC_SCOPE
-    cached: Scope | None = getattr(user, _CACHE_ATTRIBUTE, None)
-    if cached is not None:
-        return cached
-    memberships = list(
-        Membership.objects.filter(user_id=user.pk).select_related("organization")
-    )
+# Every authenticated request asks this once: plain SQL, because the ORM's
+# compilation of the same join (select_related, then model instances) cost
+# 1.5 ms a request against 0.3 ms for the round trip (bench: agent tiles).
+_MEMBERSHIP_SQL = (
+    "SELECT o.id, o.kind, m.role, o.territory_departments "
+    "FROM organizations_membership AS m "
+    "JOIN organizations_organization AS o ON o.id = m.organization_id "
+    "WHERE m.user_id = %s"
+)
+MembershipRow = tuple[int, str, str, list[str] | None]
+
+
+def _membership_rows(user_id: int) -> list[MembershipRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMBERSHIP_SQL, [user_id])
+        return list(cursor.fetchall())
+
+
+def scope_of(
+    user_id: int, rows: Iterable[MembershipRow], *, is_superuser: bool = False
+) -> Scope:
+    """The scope given by a user's memberships: (organization id, organization
+    kind, role, the organization's territory) for each."""
     by_kind: dict[str, set[int]] = {kind: set() for kind in OrganizationKind.values}
     departments: set[str] | None = set()
     writable: set[int] = set()
-    for membership in memberships:
-        organization = membership.organization
-        by_kind[organization.kind].add(organization.pk)
-        if membership.role in (Role.ADMIN, Role.EDITOR):
-            writable.add(organization.pk)
-        if (
-            organization.kind == OrganizationKind.STATE_SERVICE
-            and departments is not None
-        ):
-            if organization.territory_departments:
-                departments.update(organization.territory_departments)
+    for organization_id, kind, role, territory in rows:
+        by_kind[kind].add(organization_id)
+        if role in (Role.ADMIN, Role.EDITOR):
+            writable.add(organization_id)
+        if kind == OrganizationKind.STATE_SERVICE and departments is not None:
+            if territory:
+                departments.update(territory)
             else:
                 departments = None
-    is_superuser = bool(getattr(user, "is_superuser", False))
     if is_superuser or by_kind[OrganizationKind.STATE_SERVICE]:
         persona = Persona.STATE_AGENT
     elif by_kind[OrganizationKind.OPERATOR]:
@@ -93,8 +103,8 @@ def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
         persona = Persona.FUNDER
     else:
         persona = Persona.PUBLIC
-    scope = Scope(
-        user_id=int(user.pk),
+    return Scope(
+        user_id=user_id,
         persona=persona,
         state_service_ids=frozenset(by_kind[OrganizationKind.STATE_SERVICE]),
         operator_ids=frozenset(by_kind[OrganizationKind.OPERATOR]),
@@ -103,6 +113,20 @@ def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
         departments=None
         if is_superuser or departments is None
         else frozenset(departments),
+    )
+
+
+def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
+    """The caller's scope, computed with one query and cached on the user object."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return PUBLIC_SCOPE
+    cached: Scope | None = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is not None:
+        return cached
+    scope = scope_of(
+        int(user.pk),
+        _membership_rows(int(user.pk)),
+        is_superuser=bool(getattr(user, "is_superuser", False)),
     )
     setattr(user, _CACHE_ATTRIBUTE, scope)
     return scope

@@ -1,0 +1,48 @@
+"""The authentication backend: Django's ModelBackend, with the user of a
+session loaded by one plain statement.
+
+``get_user`` runs on every authenticated request; the ORM's compilation of
+``User.objects.get(pk=…)`` cost 0.6 ms of its 0.8 ms (bench: agent tiles).
+Logging in, passwords and permissions stay ModelBackend's.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import connections, router
+
+
+@cache
+def _user_sql(model: type[User], alias: str) -> tuple[str, list[str]]:
+    quote = connections[alias].ops.quote_name
+    fields = model._meta.concrete_fields
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    table = quote(model._meta.db_table)
+    primary_key = quote(str(model._meta.pk.column))
+    # Identifiers from the model's metadata, quoted; the id is a parameter.
+    sql = f"SELECT {columns} FROM {table} WHERE {primary_key} = %s"  # noqa: S608
+    return sql, [field.attname for field in fields]
+
+
+class ModelBackend(DjangoModelBackend):
+    def get_user(self, user_id: Any) -> User | None:
+        model = get_user_model()
+        try:
+            user_id = model._meta.pk.to_python(user_id)
+        except (TypeError, ValueError, ValidationError):  # a malformed id: no user
+            return None
+        alias = router.db_for_read(model)
+        sql, attnames = _user_sql(model, alias)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, [user_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user = model.from_db(alias, attnames, row)
+        return user if self.user_can_authenticate(user) else None
