@@ -208,7 +208,21 @@ def raw_params(scenario: Scenario) -> dict[str, Any]:
 
 
 def raw_connection() -> Any:
-    conn = connect(database_url(BENCH_DB), autocommit=True, prepare_threshold=None)
+    """The raw-SQL baseline's connection, with the session settings of the web
+    role's (the ``options`` config/settings.py gives Django's connections: JIT
+    off, serial plans). Without them the baseline ran with PostgreSQL's default
+    ``jit = on``, which the API never does: JIT compilation then slowed the
+    baseline's costlier statements (and ``EXPLAIN`` of the 1M estimate, 1.5 ms
+    against 0.2), flattering the API's ratios to it."""
+    from django.conf import settings
+
+    options = settings.DATABASES["default"].get("OPTIONS", {}).get("options", "")
+    conn = connect(
+        database_url(BENCH_DB),
+        autocommit=True,
+        prepare_threshold=None,
+        options=str(options),
+    )
     # As the API's own transaction does (buildings.geojson.serial_plans_only).
     conn.execute("SET max_parallel_workers_per_gather = 0")
     return conn
