@@ -39,6 +39,9 @@ Parts (``--only`` picks some):
   attributes. Ours run under gunicorn as bench/http.py runs them
   (config/gunicorn_conf.py); tipg under gunicorn's uvicorn workers, 2 each.
   A gate compares the features of every tile first. Target: ours ≥ 3 × tipg.
+  Each round also times our server's /healthz (the same gunicorn, middleware
+  and one statement, no tile): the stack's floor, whose ratio to tipg's
+  public tiles bounds what any tile view of ours can reach.
 - ``page``: HTML sizes of the map pages and of the inventory map's JSON
   (its overlays, /carte/couches/, and a filter's update; Django test client),
   and for the
@@ -125,6 +128,8 @@ PEER_VIEWS = {
     ),
     "agent": ("agent_buildings", "", ", is_confidential AS confidential"),
 }
+# The load-table key of /healthz under our server, measured in every tipg round.
+FLOOR = "ours floor (/healthz)"
 # Stamps the first building tile drawn: VectorGrid's SVG tiles are
 # <svg class="leaflet-tile"> holding one <path> per symbol. Runs before the
 # page's scripts (an init script, outside the page's CSP).
@@ -518,23 +523,28 @@ def throughput(
             if not same:
                 log(f"  {key}: gate FAILED (features differ), not timed")
                 continue
-            if wrk_available():
-                measure = wrk_load(key, port, paths, headers, seconds=seconds)
-            else:
-                measure = load(
-                    key,
-                    cycling_worker(port, paths, headers, range(0, 64, 4)),
-                    requests=requests * 2,
-                    seconds=seconds,
-                    concurrency=CONCURRENCY,
-                    warmup=max(16, requests // 20),
-                )
-            rounds.setdefault(key, []).append(asdict(measure))
-            log(
-                f"  {key}: {measure.rps:.0f} req/s, median {measure.median_ms:.1f} "
-                f"ms, p95 {measure.p95_ms:.1f} ms ({measure.requests} requests, "
-                f"{measure.errors} errors)"
+            timed_load(key, port, paths, headers)
+
+    def timed_load(
+        key: str, port: int, paths: list[str], headers: dict[str, str]
+    ) -> None:
+        if wrk_available():
+            measure = wrk_load(key, port, paths, headers, seconds=seconds)
+        else:
+            measure = load(
+                key,
+                cycling_worker(port, paths, headers, range(0, 64, 4)),
+                requests=requests * 2,
+                seconds=seconds,
+                concurrency=CONCURRENCY,
+                warmup=max(16, requests // 20),
             )
+        rounds.setdefault(key, []).append(asdict(measure))
+        log(
+            f"  {key}: {measure.rps:.0f} req/s, median {measure.median_ms:.1f} "
+            f"ms, p95 {measure.p95_ms:.1f} ms ({measure.requests} requests, "
+            f"{measure.errors} errors)"
+        )
 
     # Rounds of both servers (performance.md §6.6: repeat, report the median):
     # on a shared 2-core box one run can move by a third.
@@ -543,6 +553,9 @@ def throughput(
         log(f"  round {round_number + 1}/{repeat}")
         with Server(DATABASE_URL=database_url(copy)) as server:
             run("ours", server.port, ours)
+            # The stack's own ceiling: the same gunicorn, middleware and one
+            # statement, without a tile. No tile view can serve faster.
+            timed_load(FLOOR, server.port, ["/healthz"], {})
         peer = ogc.tipg_server(tipg_env)
         peer.env["DATABASE_URL"] = database_url(copy).replace(
             "postgres://", "postgresql://", 1
@@ -552,17 +565,23 @@ def throughput(
     results["repeat"] = repeat
     for key, figures in rounds.items():
         results["load"][key] = median_round(figures)
-    for persona in PEER_VIEWS:
-        ours_rounds = rounds.get(f"ours {persona}", [])
-        tipg_rounds = rounds.get(f"tipg {persona}", [])
+    # Each ratio compares figures of one round; the median round's is reported.
+    compared = {
+        f"ratio_{persona}": (f"ours {persona}", f"tipg {persona}")
+        for persona in PEER_VIEWS
+    }
+    compared["floor_ratio"] = (FLOOR, "tipg public")
+    for name, (ours_key, theirs_key) in compared.items():
         ratios = sorted(
             a["rps"] / b["rps"]
-            for a, b in zip(ours_rounds, tipg_rounds, strict=False)
+            for a, b in zip(
+                rounds.get(ours_key, []), rounds.get(theirs_key, []), strict=False
+            )
             if b["rps"]
         )
         if ratios:
-            results[f"ratio_{persona}"] = ratios[(len(ratios) - 1) // 2]
-            results[f"ratio_{persona}_rounds"] = ratios
+            results[name] = ratios[(len(ratios) - 1) // 2]
+            results[f"{name}_rounds"] = ratios
     return results
 
 

@@ -638,7 +638,18 @@ def maps_section(result: dict[str, Any]) -> str:
                 f"{key}: {'same' if gate['same_features_as_ours'] else 'DIFFERENT'}"
                 for key, gate in peers["gate"].items()
             )
-            + ").\n\n"
+            + ")."
+            + (
+                " *ours floor (/healthz)*: the same server answering its health "
+                "check (gunicorn, the whole middleware and one statement, no "
+                "tile), in the same rounds: no tile view of this stack serves "
+                "faster, so its ratio to tipg's public tiles bounds ours"
+                + floor_note(peers)
+                + "."
+                if "floor_ratio" in peers
+                else ""
+            )
+            + "\n\n"
             + table(
                 (
                     "server",
@@ -749,6 +760,7 @@ def maps_targets(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         else ""
                     )
                     + equal
+                    + (floor_note(peers) if persona == "public" else "")
                     + ")"
                     if ratio and ours and tipg
                     else "gate failed",
@@ -842,6 +854,16 @@ def like_for_like(
         return "", None
     text = ", ".join(f"{split}: {ratio:.2f}×" for split, ratio in ratios.items())
     return f"; rounds of equal split (the lowest decides): {text}", min(ratios.values())
+
+
+def floor_note(peers: dict[str, Any]) -> str:
+    """The stack's floor (/healthz, measured in the tile rounds) over tipg's
+    public tiles, median of the rounds' ratios; "" when it was not measured."""
+    ratio = peers.get("floor_ratio")
+    if not ratio:
+        return ""
+    rounds = ", ".join(f"{r:.2f}×" for r in peers.get("floor_ratio_rounds", ()))
+    return f"; the stack's floor, /healthz, {ratio:.2f}× (rounds {rounds})"
 
 
 def peer_verdict(ratio: float | None, lowest: float | None, target: float) -> str:
