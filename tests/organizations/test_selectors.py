@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from pytest_django import DjangoAssertNumQueries
 
 from organizations.models import Membership, Organization, OrganizationKind, Role
-from organizations.selectors import PUBLIC_SCOPE, Persona, scope_for
+from organizations.selectors import PUBLIC_SCOPE, Persona, scope_for, scope_of
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +144,29 @@ def test_the_scope_costs_one_query_and_is_cached_on_the_user_object(
     other_instance = User(pk=user.pk, username=user.username)
     with django_assert_num_queries(1):
         assert scope_for(other_instance) == first
+
+
+def test_scope_of_reads_memberships_rows_as_scope_for_does() -> None:
+    """The pure half of scope_for: (organization id, kind, role, territory) rows."""
+    rows = [
+        (1, OrganizationKind.STATE_SERVICE.value, Role.VIEWER.value, ["13", "84"]),
+        (2, OrganizationKind.STATE_SERVICE.value, Role.EDITOR.value, ["83"]),
+        (3, OrganizationKind.OPERATOR.value, Role.ADMIN.value, []),
+        (4, OrganizationKind.FUNDER.value, Role.VIEWER.value, None),
+    ]
+    scope = scope_of(7, rows)
+    assert scope.user_id == 7
+    assert scope.persona is Persona.STATE_AGENT
+    assert scope.state_service_ids == frozenset({1, 2})
+    assert scope.operator_ids == frozenset({3})
+    assert scope.funder_ids == frozenset({4})
+    assert scope.writable_ids == frozenset({2, 3})
+    assert scope.departments == frozenset({"13", "83", "84"})
+    # A State service without a territory is national; a superuser too.
+    national = scope_of(7, [*rows, (5, "state_service", "viewer", [])])
+    assert national.departments is None
+    superuser = scope_of(8, [], is_superuser=True)
+    assert superuser.persona is Persona.STATE_AGENT
+    assert superuser.departments is None
+    assert scope_of(9, []).persona is Persona.PUBLIC
+    assert scope_of(9, [(3, "operator", "viewer", None)]).persona is Persona.OPERATOR
