@@ -135,7 +135,7 @@ def env_database(name: str) -> dict[str, object]:
             f"Environment variable {name} has an invalid port."
         ) from None
     return {
-        "ENGINE": "django.contrib.gis.db.backends.postgis",
+        "ENGINE": "config.database",
         "NAME": database,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

@@ -313,7 +313,7 @@ def test_env_database_reads_a_tcp_url(monkeypatch: pytest.MonkeyPatch) -> None:
         "TEST_DB", "postgres://app:p%40ss@db.example:6543/inter?sslmode=require"
     )
     assert env.env_database("TEST_DB") == {
-        "ENGINE": "django.contrib.gis.db.backends.postgis",
+        "ENGINE": "config.database",
         "NAME": "inter",
         "USER": "app",
         "PASSWORD": "p@ss",
