@@ -270,7 +270,7 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=10_000
 API_COUNT_CAP = env_int("API_COUNT_CAP", 10_000, minimum=100, maximum=1_000_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "organizations.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny unless a view opts in: public endpoints are an explicit allow-list.

@@ -15,19 +15,30 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import connections, router
+from django.db import connections, models, router
+
+
+@cache
+def select_list(
+    model: type[models.Model], alias: str, prefix: str = ""
+) -> tuple[str, list[str]]:
+    """The model's concrete columns, quoted (``prefix.`` before each), and their
+    attribute names in the same order, for ``model.from_db``."""
+    quote = connections[alias].ops.quote_name
+    fields = model._meta.concrete_fields
+    columns = ", ".join(f"{prefix}{quote(str(field.column))}" for field in fields)
+    return columns, [field.attname for field in fields]
 
 
 @cache
 def _user_sql(model: type[User], alias: str) -> tuple[str, list[str]]:
     quote = connections[alias].ops.quote_name
-    fields = model._meta.concrete_fields
-    columns = ", ".join(quote(str(field.column)) for field in fields)
+    columns, attnames = select_list(model, alias)
     table = quote(model._meta.db_table)
     primary_key = quote(str(model._meta.pk.column))
     # Identifiers from the model's metadata, quoted; the id is a parameter.
     sql = f"SELECT {columns} FROM {table} WHERE {primary_key} = %s"  # noqa: S608
-    return sql, [field.attname for field in fields]
+    return sql, attnames
 
 
 class ModelBackend(DjangoModelBackend):

@@ -6,7 +6,6 @@ from django.contrib.auth import authenticate, user_logged_in
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from knox.auth import TokenAuthentication
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from organizations.api.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
+from organizations.authentication import TokenAuthentication
 from organizations.models import Membership, Organization
 from organizations.selectors import scope_for
 from organizations.services import token_issue, token_revoke, token_revoke_all

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from knox import auth as knox_auth
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
+from knox.signals import token_expired
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
+from organizations.authentication import TokenAuthentication
 from organizations.models import OrganizationKind
 from tests.conftest import PASSWORD
 
@@ -161,6 +169,99 @@ def test_over_the_limit_the_oldest_token_is_evicted(
     assert AuthToken.objects.filter(user=operator).count() == limit
     assert me(tokens[0]) == 401
     assert [me(token) for token in [*tokens[1:], newest]] == [200] * limit
+
+
+# --- The lookup (organizations/authentication.py): one statement, knox's answers
+
+
+def _authenticate(token: str) -> tuple[AbstractBaseUser, AuthToken]:
+    """Our class's answer, checked against knox's own for the same token."""
+    ours = TokenAuthentication().authenticate_credentials(token.encode())
+    assert (
+        knox_auth.TokenAuthentication().authenticate_credentials(token.encode()) == ours
+    )
+    return ours
+
+
+def test_the_api_authenticates_tokens_with_our_class() -> None:
+    classes = cast(list[type], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    assert classes[0] is TokenAuthentication
+
+
+def test_a_token_and_its_user_are_read_in_one_statement(
+    api_client: APIClient, operator: User
+) -> None:
+    token = obtain(api_client, operator.username)
+    obtain(api_client, operator.username)  # another live token of the same user
+    with CaptureQueriesContext(connection) as statements:
+        user, auth_token = TokenAuthentication().authenticate_credentials(
+            token.encode()
+        )
+    assert len(statements) == 1
+    assert (user.pk, user.get_username(), user.is_active) == (
+        operator.pk,
+        "yes-we-camp",
+        True,
+    )
+    assert auth_token.user is user
+    assert auth_token == AuthToken.objects.get(digest=auth_token.digest)
+    assert auth_token.expiry == AuthToken.objects.get(pk=auth_token.pk).expiry
+    assert _authenticate(token)[0] == operator
+
+
+def test_a_right_key_with_a_wrong_secret_is_refused(
+    api_client: APIClient, operator: User
+) -> None:
+    token = obtain(api_client, operator.username)
+    key = AuthToken.objects.get().token_key
+    forged = key + "0" * (len(token) - len(key))
+    assert forged != token
+    assert me(forged) == 401
+    assert me(key + "not hex at all") == 401
+    assert me(token) == 200
+
+
+def test_a_token_of_an_inactive_user_is_refused(
+    api_client: APIClient, operator: User
+) -> None:
+    token = obtain(api_client, operator.username)
+    User.objects.filter(pk=operator.pk).update(is_active=False)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.get(ME_URL)
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+    assert response.json()["detail"] == "Utilisateur inactif ou supprimé."  # knox's
+
+
+def test_authenticating_deletes_the_users_expired_tokens_as_knox_does(
+    api_client: APIClient, operator: User, make_member: Callable[..., User]
+) -> None:
+    """Our lookup sees the expired token and hands over to knox, which deletes it
+    and tells the token_expired receivers; the live token still authenticates."""
+    expired, live = (obtain(api_client, operator.username) for _ in range(2))
+    other = make_member(OrganizationKind.OPERATOR)
+    other_expired = obtain(api_client, other.username)
+    AuthToken.objects.filter(
+        token_key__in=[
+            expired[: CONSTANTS.TOKEN_KEY_LENGTH],
+            other_expired[: CONSTANTS.TOKEN_KEY_LENGTH],
+        ]
+    ).update(expiry=timezone.now() - timedelta(seconds=1))
+    told: list[str] = []
+
+    def receiver(sender: object, username: str, **kwargs: object) -> None:
+        told.append(username)
+
+    token_expired.connect(receiver)
+    try:
+        user, _token = TokenAuthentication().authenticate_credentials(live.encode())
+    finally:
+        token_expired.disconnect(receiver)
+    assert user == operator
+    assert told == ["yes-we-camp"]
+    assert AuthToken.objects.filter(user=operator).count() == 1
+    assert AuthToken.objects.filter(user=other).count() == 1  # not this user's
 
 
 # --- Lockout (django-axes) and throttling
