@@ -11,6 +11,11 @@ from organizations.selectors import Scope
 NEARBY_DEFAULT_M = 1000
 NEARBY_MAX_M = 20_000
 NEARBY_LIMIT = 50
+# What the building page and the API list of neighbours show (and the id).
+NEARBY_BUILDING_FIELDS = ("id", "designation", "status")
+NEARBY_FRICHE_FIELDS = (
+    "id", "site_id", "site_nom", "site_type", "site_statut", "comm_insee",
+)  # fmt: skip
 
 
 def building_list(*, scope: Scope) -> QuerySet[Building]:
@@ -35,11 +40,13 @@ def building_status_history(*, building: Building) -> QuerySet[BuildingStatusCha
 def nearby_friches(
     *, building: Building, radius_m: float = NEARBY_DEFAULT_M
 ) -> QuerySet[Friche]:
-    """Cartofriches sites within ``radius_m`` metres (geodesic), nearest first."""
+    """Cartofriches sites within ``radius_m`` metres (geodesic), nearest first,
+    with the columns a list of them shows (NEARBY_FRICHE_FIELDS)."""
     if building.point is None:
         return Friche.objects.none()
     return (
         Friche.objects.filter(DWithinMetres("point", building.point, radius_m))
+        .only(*NEARBY_FRICHE_FIELDS)
         .annotate(distance_m=DistanceMetres("point", building.point))
         .order_by("distance_m", "pk")[:NEARBY_LIMIT]
     )
@@ -48,13 +55,16 @@ def nearby_friches(
 def nearby_buildings(
     *, scope: Scope, building: Building, radius_m: float = NEARBY_DEFAULT_M
 ) -> QuerySet[Building]:
-    """Other buildings the caller may see within ``radius_m`` metres, nearest first."""
+    """Other buildings the caller may see within ``radius_m`` metres, nearest first,
+    with the columns a list of them shows (NEARBY_BUILDING_FIELDS): up to 50 whole
+    rows (footprints, parcels, JSON) cost 25 ms of a 30 ms building response."""
     if building.point is None:
         return Building.objects.none()
     return (
         building_list(scope=scope)
         .exclude(pk=building.pk)
         .filter(DWithinMetres("point", building.point, radius_m))
+        .only(*NEARBY_BUILDING_FIELDS)
         .annotate(distance_m=DistanceMetres("point", building.point))
         .order_by("distance_m", "pk")[:NEARBY_LIMIT]
     )

@@ -9,13 +9,22 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from buildings.geojson import AGENT_PROPERTIES, PUBLIC_PROPERTIES
 from buildings.models import Building, BuildingStatus, Friche
+from buildings.selectors import (
+    NEARBY_BUILDING_FIELDS,
+    NEARBY_FRICHE_FIELDS,
+    nearby_buildings,
+    nearby_friches,
+)
 from buildings.services import building_transition
 from config.etag import etag_of
 from organizations.models import OrganizationKind
+from organizations.selectors import scope_for
 from tests.buildings.factories import (
     BuildingFactory,
     CommuneFactory,
@@ -126,6 +135,35 @@ def test_nearby_lists_hold_what_lies_within_the_radius_with_geodesic_distances()
     wide = feature(APIClient(), building, radius=1500)["properties"]
     assert [b["id"] for b in wide["nearby_buildings"]] == [near.pk, far.pk]
     assert [f["site_id"] for f in wide["nearby_friches"]] == ["near", "far"]
+
+
+def test_the_nearby_lists_read_only_the_columns_they_show() -> None:
+    """Up to 50 neighbours: their footprints, parcels and JSON stay in the database,
+    and showing them reads nothing more (no deferred column loaded one by one)."""
+    building = north(0)
+    for metres in (100, 200, 300):
+        north(metres)
+        friche_north(-metres, f"site-{metres}")
+    scope = scope_for(None)
+    neighbours = list(nearby_buildings(scope=scope, building=building))
+    friches = list(nearby_friches(building=building))
+    assert len(neighbours) == len(friches) == 3
+    for rows, model, shown in (
+        (neighbours, Building, NEARBY_BUILDING_FIELDS),
+        (friches, Friche, NEARBY_FRICHE_FIELDS),
+    ):
+        columns = {field.attname for field in model._meta.concrete_fields}
+        assert {frozenset(columns - row.get_deferred_fields()) for row in rows} == {
+            frozenset(shown)
+        }
+    with CaptureQueriesContext(connection) as three:
+        feature(APIClient(), building)
+    Building.objects.exclude(pk=building.pk).delete()
+    Friche.objects.all().delete()
+    with CaptureQueriesContext(connection) as none:
+        body = feature(APIClient(), building)["properties"]
+    assert body["nearby_buildings"] == body["nearby_friches"] == []
+    assert len(three) == len(none)
 
 
 def test_nearby_buildings_never_show_the_public_a_confidential_neighbour() -> None:
