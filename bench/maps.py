@@ -626,6 +626,10 @@ def html_sizes(runs: int) -> list[dict[str, Any]]:
             "/carte/couches/",
             "/carte/selection/?department=13",
             "/carte-publique/",
+            # The agents' building list beside the map: the whole inventory for a
+            # national agent, sorted by designation, then a département.
+            "/batiments/",
+            "/batiments/?department=13",
         ):
             page_ms, content = timed(
                 partial(lambda path: client.get(path).content, path), max(3, runs // 3)

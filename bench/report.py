@@ -670,7 +670,8 @@ def maps_section(result: dict[str, Any]) -> str:
     if page:
         chromium = page["chromium"]
         parts.append(
-            "**Map pages**: HTML size and server time in process (Django test "
+            "**Map pages** (and the building list beside the map): HTML size "
+            "and server time in process (Django test "
             f"client, a superuser; other load {page['busy']:.0%}), and /carte/ for "
             "a national agent in headless Chromium, basemap off, a new browser "
             f"context per visit (median of {chromium['runs']}; milliseconds from "

@@ -555,6 +555,10 @@ class Building(models.Model):
             models.Index(
                 fields=["id"], include=["point"], name="building_id_point_idx"
             ),
+            # The agents' list in its default order (designation, then id): a
+            # national agent's first page read the first 50 rows of this index
+            # instead of sorting the whole inventory (200k rows: 360 ms).
+            models.Index(fields=["designation", "id"], name="building_designation_idx"),
             # Text search on designation and address (icontains → trigram GIN).
             GinIndex(
                 fields=["designation"],

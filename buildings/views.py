@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
@@ -166,6 +167,13 @@ ORDERINGS = {
     "vacancy_since": "vacancy_since",
 }
 DEFAULT_ORDERING = "designation"
+# What a row of the list shows: its footprint, parcels and JSON, and the
+# boundaries of its commune and département, stay in the database.
+ROW_FIELDS = (
+    "id", "designation", "city", "status", "surface_m2", "suitability_mixed",
+    "suitability_completeness", "vacancy_since",
+    "commune", "commune__name", "department", "department__name",
+)  # fmt: skip
 COLUMNS: tuple[tuple[str | None, Promise], ...] = (
     ("designation", gettext_lazy("Designation")),
     ("commune", gettext_lazy("Commune")),
@@ -230,12 +238,22 @@ def _columns(request: HttpRequest, ordering: str) -> list[Column]:
     return columns
 
 
+class CountedPaginator(Paginator[Building]):
+    """Pages of a selection already counted (the count is not asked again)."""
+
+    def __init__(self, object_list: QuerySet[Building], per_page: int, count: int):
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # Paginator.count is a cached property
+
+
 @state_agent_page
 @require_GET
 def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     filterset = BuildingFilterSet(
         request.GET,
-        queryset=building_list(scope=scope).select_related("commune", "department"),
+        queryset=building_list(scope=scope)
+        .select_related("commune", "department")
+        .only(*ROW_FIELDS),
     )
     dsfr_filter_form(filterset.form)
     ordering, order_by = _ordering(request.GET.get("ordering", DEFAULT_ORDERING))
@@ -247,7 +265,14 @@ def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             # Filters that read two parameters together (near + radius, …) check
             # them while filtering.
             filterset.form.add_error(None, error)
-    page = Paginator(buildings, PAGE_SIZE).get_page(request.GET.get("page"))
+    # A national agent's selection holds the whole inventory: counting it all and
+    # paging deep into it cost seconds on a million rows. The list goes as far as
+    # API_COUNT_CAP rows, counted exactly up to there, and says when there are more.
+    cap = settings.API_COUNT_CAP
+    matched = buildings.order_by()[: cap + 1].count()
+    page = CountedPaginator(buildings[:cap], PAGE_SIZE, min(matched, cap)).get_page(
+        request.GET.get("page")
+    )
     filters = _query_string(request, page=None, ordering=None)
     advanced = set(ADVANCED_FILTERS)
     return render(
@@ -259,6 +284,7 @@ def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             "advanced_fields": [f for f in filterset.form if f.name in advanced],
             "advanced_open": any(request.GET.get(name) for name in advanced),
             "page": page,
+            "more_than": cap if matched > cap else None,
             "rows": [(building, _badge(building.status)) for building in page],
             "columns": _columns(request, ordering),
             "ordering": ordering,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,70 @@ def test_the_list_is_paginated(editor: User) -> None:
     assert len(first.context["rows"]) == 50
     assert len(second.context["rows"]) == 5
     assert "page=2" in first.content.decode()
+
+
+@contextmanager
+def recorded_statements() -> Iterator[list[str]]:
+    """The SQL of every statement run inside the block, as sent."""
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield statements
+
+
+def test_beyond_the_count_cap_the_list_says_more_and_stops_at_the_cap(
+    editor: User, settings: Any
+) -> None:
+    """A national selection is not counted whole nor paged to its end: the list
+    counts up to API_COUNT_CAP rows, says there are more, and pages through the
+    first API_COUNT_CAP in the chosen order."""
+    settings.API_COUNT_CAP = 60
+    BuildingFactory.create_batch(61)
+    client = login(editor)
+
+    with recorded_statements() as statements:
+        first = client.get(LIST)
+    last = client.get(LIST, {"page": 2})
+    beyond = client.get(LIST, {"page": 3})
+
+    html = first.content.decode()
+    assert re.search(r'data-testid="building-count">Plus de 60 bâtiments<', html)
+    assert "les 60 premiers" in html
+    assert first.context["page"].paginator.num_pages == 2
+    assert len(last.context["rows"]) == 10
+    assert beyond.context["page"].number == 2  # get_page: past the end, the last
+    listed = [row[0].pk for p in (first, last) for row in p.context["rows"]]
+    ordered = Building.objects.order_by("designation", "pk").values_list(
+        "pk", flat=True
+    )
+    assert listed == list(ordered[:60])
+    [count] = [sql for sql in statements if "COUNT(" in sql]
+    assert "LIMIT 61" in count
+    assert "ORDER BY" not in count
+
+
+def test_at_the_cap_the_count_is_exact(editor: User, settings: Any) -> None:
+    settings.API_COUNT_CAP = 60
+    BuildingFactory.create_batch(60)
+    html = login(editor).get(LIST).content.decode()
+    assert re.search(r'data-testid="building-count">60 bâtiments<', html)
+    assert "building-count-note" not in html
+
+
+def test_the_list_reads_only_the_columns_it_shows(editor: User) -> None:
+    """Not the footprints, parcels and JSON of the rows, nor the boundaries of
+    their commune and département (kilobytes each, 50 times a page)."""
+    BuildingFactory.create()
+    client = login(editor)
+    with recorded_statements() as statements:
+        assert client.get(LIST).status_code == 200
+    [rows] = [sql for sql in statements if "ORDER BY" in sql and "designation" in sql]
+    for column in ("footprint", "geometry", "parcels", "feature", "point"):
+        assert f'."{column}"' not in rows, column
 
 
 def test_the_list_costs_the_same_queries_for_5_or_50_rows(
