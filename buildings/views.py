@@ -31,7 +31,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import Promise
+from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -243,7 +243,11 @@ class CountedPaginator(Paginator[Building]):
 
     def __init__(self, object_list: QuerySet[Building], per_page: int, count: int):
         super().__init__(object_list, per_page)
-        self.__dict__["count"] = count  # Paginator.count is a cached property
+        self._counted = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._counted
 
 
 @state_agent_page
