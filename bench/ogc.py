@@ -400,6 +400,8 @@ def statement_costs(path: str, runs: int = 15) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from buildings.geojson import explain
+
     client = Client(HTTP_HOST="localhost")
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path, HTTP_ACCEPT="application/geo+json")
@@ -412,12 +414,9 @@ def statement_costs(path: str, runs: int = 15) -> dict[str, Any]:
     planning, execution = [], []
     with connection.cursor() as cursor:
         for _ in range(runs + 2):  # the first two warm the connection's caches
-            cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY, TIMING OFF, FORMAT JSON) {sql}")
-            plan = cursor.fetchone()[0]
-            if isinstance(plan, str):
-                plan = json.loads(plan)
-            planning.append(plan[0]["Planning Time"])
-            execution.append(plan[0]["Execution Time"])
+            plan = explain(cursor, sql, options="ANALYZE, SUMMARY, TIMING OFF")
+            planning.append(plan["Planning Time"])
+            execution.append(plan["Execution Time"])
     return {
         "planning_ms": round(median(planning[2:]), 3),
         "execution_ms": round(median(execution[2:]), 3),

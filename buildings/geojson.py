@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.gis.db.models import GeometryField
 from django.core.exceptions import EmptyResultSet
@@ -305,7 +305,6 @@ def feature_page(
         )
     except EmptyResultSet:
         return FeaturePage(b"", 0, more=False, head=None, tail=None, matched=0)
-    page_rows = queryset.order_by(*(key.expression() for key in sort))[: limit + 1]
     try:
         if stored and queryset is matched_of:
             order = ", ".join(
@@ -313,10 +312,15 @@ def feature_page(
             )
             rows_sql = f"{count_sql} ORDER BY {order} LIMIT %s"
             rows_params, columns = (*count_params, limit + 1), counted
-        elif stored:
-            rows_sql, rows_params, columns = _key_rows_sql(page_rows, sort)
         else:
-            rows_sql, rows_params, columns = _rows_sql(page_rows, properties, geometry)
+            page_rows = queryset.order_by(*(key.expression() for key in sort))[
+                : limit + 1
+            ]
+            rows_sql, rows_params, columns = (
+                _key_rows_sql(page_rows, sort)
+                if stored
+                else _rows_sql(page_rows, properties, geometry)
+            )
     except EmptyResultSet:
         matched = matched_of.order_by()[: count_cap + 1].count()
         return FeaturePage(b"", 0, more=False, head=None, tail=None, matched=matched)
@@ -383,11 +387,22 @@ def estimated_count(queryset: QuerySet[Building]) -> int:
     except EmptyResultSet:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
+        plan = explain(cursor, sql, params)
+    return int(plan["Plan"]["Plan Rows"])
+
+
+def explain(
+    cursor: Any, sql: str, params: Sequence[Any] | None = None, options: str = ""
+) -> dict[str, Any]:
+    """EXPLAIN ``sql`` (with ``options``, e.g. ``ANALYZE, SUMMARY``) as JSON: the
+    plan's top object, with ``Plan`` and any timings asked for. Without
+    ``params``, ``sql`` is sent as it is (a captured statement, values inlined)."""
+    prefix = f"{options}, " if options else ""
+    cursor.execute(f"EXPLAIN ({prefix}FORMAT JSON) {sql}", params)
+    plan = cursor.fetchone()[0]
     if isinstance(plan, str):  # parsed or not, depending on the driver's loaders
         plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    return cast(dict[str, Any], plan[0])
 
 
 def feature_stream(
