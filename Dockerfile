@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The production image: Django under gunicorn, static files served by whitenoise.
+# The production image: Django under granian (config/server.py), static files served by whitenoise.
 # Front-end assets come from the npm registry through package-lock.json, never a CDN.
 
 FROM node:22-bookworm-slim AS assets
@@ -37,4 +37,4 @@ EXPOSE 8000
 # Same request as the compose healthcheck: plain HTTP from inside, an allowed host.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD python -c "import os, urllib.request as r; host = os.environ.get('DJANGO_ALLOWED_HOSTS', 'localhost').split(',')[0].lstrip('.'); r.urlopen(r.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=5)"
-CMD ["gunicorn", "config.wsgi:application", "--config", "config/gunicorn_conf.py", "--bind", "0.0.0.0:8000", "--workers", "2"]
+CMD ["python", "-m", "config.server", "--host", "0.0.0.0", "--port", "8000"]

@@ -102,7 +102,7 @@ def connect(url: str, **kwargs: Any) -> Any:
 
 
 def django_env(db_name: str, **extra: str) -> dict[str, str]:
-    """Environment of a Django process (manage.py, gunicorn) on a bench database."""
+    """Environment of a Django process (manage.py, the server) on a bench database."""
     env = base_env()
     env.update(
         {
@@ -313,7 +313,6 @@ def machine_facts() -> dict[str, Any]:
         facts["ram_gib"] = "?"
     try:
         import django
-        import gunicorn
         import psycopg
         import rest_framework
         import rest_framework_gis
@@ -322,7 +321,7 @@ def machine_facts() -> dict[str, Any]:
         facts["drf"] = rest_framework.VERSION
         del rest_framework_gis  # its __version__ is a tuple; the package's is plain
         facts["drf_gis"] = _dist_version("djangorestframework-gis")
-        facts["gunicorn"] = gunicorn.__version__
+        facts["granian"] = _dist_version("granian")
         facts["psycopg"] = psycopg.__version__
     except ImportError:
         pass

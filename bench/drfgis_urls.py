@@ -4,7 +4,7 @@ Same scope (``building_list``), same filters (``BuildingFilterSet``: bbox), same
 order (id), same limit and the same property list as GET /api/v1/buildings/, but
 serialised the stock way: ``GeoFeatureModelSerializer`` over model instances,
 rendered by DRF's JSONRenderer (performance.md §3.4: ≈160 µs per feature).
-Served only by the benchmark's own gunicorn (bench/http.py), never by the app.
+Served only by the benchmark's own server (bench/http.py), never by the app.
 """
 
 from __future__ import annotations

@@ -5,15 +5,15 @@ around Paris, Lyon or Marseille), as an anonymous caller and as a national State
 agent, three ways of producing the same FeatureCollection are measured from the
 same client threads:
 
-- ``api``: the application under gunicorn with the deployed settings
-  (config/gunicorn_conf.py: 2 gthread workers of 4 threads, keep-alive), DEBUG
-  off, throttles raised out of the way;
+- ``api``: the application under the deployed server (``python -m config.server``:
+  granian, 2 workers of 2 threads, keep-alive), DEBUG off, throttles raised out of
+  the way;
 - ``raw``: the physical limit, ``string_agg(ST_AsGeoJSON(t.*, 'geom', 6), ',')``
   over the same filter, columns, order and limit, through psycopg (one persistent
   connection per client thread, no prepared statements, parallel plans off as in
   the API's own transaction);
 - ``drf-gis``: a stock ``GeoFeatureModelSerializer`` list over the same queryset
-  (bench/drfgis_urls.py), under the same gunicorn set-up.
+  (bench/drfgis_urls.py), under the same server.
 
 Each scenario: warm-up requests (discarded), then a fixed number of requests bounded
 in time, from 4 concurrent client threads (keep-alive asked for, TCP_NODELAY set
@@ -58,8 +58,6 @@ from bench.common import (
 
 CONCURRENCY = 4
 WORKERS = 2
-# The deployed gunicorn settings (Dockerfile, docker-compose.yml): what is measured.
-GUNICORN_CONF = ROOT / "config" / "gunicorn_conf.py"
 CITIES = {
     "Paris": (2.3488, 48.8534),
     "Lyon": (4.8357, 45.7640),
@@ -228,7 +226,7 @@ def raw_connection() -> Any:
     return conn
 
 
-# --- gunicorn
+# --- The deployed server
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -236,21 +234,15 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn on 127.0.0.1:<random port>, started and stopped by us (its pid only)."""
+    """The deployed server (``python -m config.server``: granian, config/server.py) on
+    127.0.0.1:<random port>, started and stopped by us (its pid only)."""
 
-    def __init__(
-        self,
-        *,
-        settings_module: str = "config.settings",
-        config: Path | None = None,
-        **env: str,
-    ):
+    def __init__(self, *, settings_module: str = "config.settings", **env: str):
         self.port = free_port()
         self.settings_module = settings_module
-        self.config = config
         self.extra_env = env
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = VAR / f"gunicorn-{self.port}.log"
+        self.log_path = VAR / f"server-{self.port}.log"
 
     def __enter__(self) -> Server:
         env = django_env(
@@ -259,20 +251,11 @@ class Server:
         args = [
             PYTHON,
             "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--config",
-            str(self.config or GUNICORN_CONF),
+            "config.server",
+            "--port",
+            str(self.port),
             "--workers",
             str(WORKERS),
-            "--access-logfile",
-            "/dev/null",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--timeout",
-            "120",
-            "--log-level",
-            "warning",
         ]
         VAR.mkdir(parents=True, exist_ok=True)
         log_file = self.log_path.open("wb")
@@ -282,7 +265,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn exited: see {self.log_path}")
+                raise SystemExit(f"the server exited: see {self.log_path}")
             try:
                 status, _body, _h = request_once(self.port, "/healthz")
                 if status == 200:
@@ -292,7 +275,7 @@ class Server:
             time.sleep(0.3)
         self.__exit__(SystemExit, None, None)  # stop it, keep its log
         raise SystemExit(
-            f"gunicorn did not answer on port {self.port}: see {self.log_path}"
+            f"the server did not answer on port {self.port}: see {self.log_path}"
         )
 
     def __exit__(self, *exc: object) -> None:
@@ -466,7 +449,7 @@ def worker_split(port: int) -> list[int] | None:
     """How the server's processes share the client connections on ``port`` now
     (largest first), from ``ss``; None where ``ss`` is missing.
 
-    A pre-forked server (gunicorn, uvicorn workers) keeps each keep-alive
+    A pre-forked server (granian, gunicorn, uvicorn workers) keeps each keep-alive
     connection in the process that accepted it, and the first process awake
     often accepts them all: with 4 connections on 2 workers, a 4+0 split runs
     every request through one process and halves the throughput of small
@@ -633,42 +616,45 @@ def gate(api_body: bytes, raw_text: str, scenario: Scenario) -> dict[str, Any]:
 
 
 # --- Traps
+# A page of about 600 KB (the first 1,000 public buildings): written in several
+# segments, where Nagle's algorithm could hold the last one back.
+LARGE_PAGE = "/api/v1/buildings/?limit=1000"
+
+
 def nodelay_probe() -> dict[str, Any]:
-    """Does gunicorn set TCP_NODELAY on the sockets it serves? Checked three ways."""
-    import inspect
+    """Keep-alive, and whether a 40 ms Nagle / delayed-ACK stall shows on one
+    connection, for a small and a large response.
 
-    import gunicorn.sock
-
-    source = inspect.getsource(gunicorn.sock.TCPSocket.set_options)
-    probe_file = VAR / "nodelay-probe.jsonl"
-    probe_file.unlink(missing_ok=True)
-    with Server(
-        config=ROOT / "bench" / "gunicorn_probe.py", BENCH_PROBE_FILE=str(probe_file)
-    ) as server:
+    granian sets no TCP_NODELAY on the sockets it accepts (there is no setsockopt
+    in its accept path: strace, session 7); it writes a response whose body is
+    complete in one vectored write, and Linux sends the tail segment of a write
+    at once after full-sized ones. The stall is measured here rather than assumed
+    away, and every measurement of the run is checked for it too (``nagle``).
+    """
+    timings: dict[str, list[float]] = {"/healthz": [], LARGE_PAGE: []}
+    headers_seen = []
+    with Server() as server:
         conn = NoDelayConnection("127.0.0.1", server.port, timeout=30)
-        headers_seen = []
-        for _ in range(8):
-            conn.request("GET", "/healthz", headers={"Connection": "keep-alive"})
-            response = conn.getresponse()
-            response.read()
-            headers_seen.append(response.getheader("Connection"))
+        for path, seen in timings.items():
+            for _ in range(9):
+                start = time.perf_counter()
+                conn.request("GET", path, headers={"Connection": "keep-alive"})
+                response = conn.getresponse()
+                body = response.read()
+                seen.append((time.perf_counter() - start) * 1000)
+                headers_seen.append(response.getheader("Connection"))
+            del seen[0]  # the connection's first request warms its worker
         connects = conn.connects
         conn.close()
-    entries = (
-        [json.loads(line) for line in probe_file.read_text().splitlines()]
-        if probe_file.exists()
-        else []
-    )
-    listener = [e for e in entries if "listener" in e]
-    accepted = [e for e in entries if "worker" in e]
     return {
-        "source_sets_nodelay": "TCP_NODELAY" in source,
-        "listener_nodelay": [e["nodelay"] for e in listener],
-        "accepted_nodelay": [e["accepted_socket_nodelay"] for e in accepted],
-        "worker_class": sorted({e["worker_class"] for e in accepted}),
-        "server_keep_alive": any(e["keep_alive"] for e in accepted),
+        "server": "granian (config/server.py)",
+        "keep_alive_ms": {
+            path: {"median": median(seen), "max": max(seen)}
+            for path, seen in timings.items()
+        },
+        "large_bytes": len(body),
         "connection_header": sorted({h or "" for h in headers_seen}),
-        "connects_for_8_requests": connects,
+        "connects_for_18_requests": connects,
     }
 
 
@@ -793,7 +779,7 @@ def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
             )
             scenarios.append(Scenario(persona, 1000, "point", box))
 
-    log("probing TCP_NODELAY and keep-alive on a separate gunicorn run")
+    log("probing TCP_NODELAY and keep-alive on a separate server run")
     nodelay = nodelay_probe()
     log(f"  {nodelay}")
     traps = {"nodelay": nodelay}
@@ -805,7 +791,7 @@ def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     api_ids: dict[str, list[int]] = {}
     with Server() as server:
-        log(f"gunicorn (app) on port {server.port}, workers {server.worker_pids()}")
+        log(f"server (app) on port {server.port}, workers {server.worker_pids()}")
         for scenario in scenarios:
             path = "/api/v1/buildings/?" + urlencode(scenario.query())
             headers = auth[scenario.persona]
@@ -881,7 +867,7 @@ def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
 
     if not skip_drf_gis:
         with Server(settings_module="bench.drfgis_settings") as server:
-            log(f"gunicorn (stock drf-gis reference) on port {server.port}")
+            log(f"server (stock drf-gis reference) on port {server.port}")
             for entry, scenario in zip(results, scenarios, strict=True):
                 if scenario.geometry != "footprint":
                     continue
@@ -920,7 +906,7 @@ def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
     return {
         "rows": rows,
         "concurrency": CONCURRENCY,
-        "gunicorn": f"{WORKERS} workers, config/gunicorn_conf.py (gthread, keep-alive)",
+        "server": f"{WORKERS} workers, python -m config.server (granian, keep-alive)",
         "quick": quick,
         "scenarios": results,
         "traps": traps,

@@ -36,10 +36,10 @@ Parts (``--only`` picks some):
   bench.http.run_load, when wrk is missing), against tipg
   1.6.1 (installed from PyPI by bench/ogc.py into var/ogc-bench/tipg, shared
   with the OGC benchmark) serving views of the same table with the same rows and
-  attributes. Ours run under gunicorn as bench/http.py runs them
-  (config/gunicorn_conf.py); tipg under gunicorn's uvicorn workers, 2 each.
+  attributes. Ours run under the deployed server as bench/http.py runs them
+  (``python -m config.server``); tipg under gunicorn's uvicorn workers, 2 each.
   A gate compares the features of every tile first. Target: ours ≥ 3 × tipg.
-  Each round also times our server's /healthz (the same gunicorn, middleware
+  Each round also times our server's /healthz (the same server, middleware
   and one statement, no tile): the stack's floor, whose ratio to tipg's
   public tiles bounds what any tile view of ours can reach.
 - ``page``: HTML sizes of the map pages and of the inventory map's JSON
@@ -389,7 +389,7 @@ def pyramid(max_zoom: int = PYRAMID_MAX_ZOOM) -> dict[str, Any]:
     return {"max_zoom": max_zoom, "tiles": len(addresses), "busy": busy, **personas}
 
 
-# --- HTTP: our tiles under gunicorn against tipg
+# --- HTTP: our tiles under the deployed server against tipg
 def create_peer_views(copy: str) -> None:
     from bench.ogc import SCHEMA
 
@@ -553,7 +553,7 @@ def throughput(
         log(f"  round {round_number + 1}/{repeat}")
         with Server(DATABASE_URL=database_url(copy)) as server:
             run("ours", server.port, ours)
-            # The stack's own ceiling: the same gunicorn, middleware and one
+            # The stack's own ceiling: the same server, middleware and one
             # statement, without a tile. No tile view can serve faster.
             timed_load(FLOOR, server.port, ["/healthz"], {})
         peer = ogc.tipg_server(tipg_env)

@@ -12,10 +12,10 @@
 - Peers: pygeoapi 0.21.0 (the last release for Python 3.11, PostgreSQL provider)
   and tipg 1.6.1, each installed by this script from PyPI into its own virtual
   environment under var/ogc-bench/.
-- Servers: gunicorn with 2 workers each, TCP_NODELAY on every socket. /ogc/
-  as deployed (bench.http.Server: config/gunicorn_conf.py, gthread workers of 4
-  threads, keep-alive), and the same with one thread per worker ("ogc+1t": no
-  two requests of one worker contend for its interpreter lock); pygeoapi on sync
+- Servers: 2 workers each. /ogc/ as deployed (bench.http.Server: ``python -m
+  config.server``, granian, 2 threads a worker, keep-alive), and the same with one
+  thread per worker ("ogc+1t": no two requests of one worker contend for its
+  interpreter lock); the peers under gunicorn with TCP_NODELAY: pygeoapi on sync
   workers (which close the connection after each response) and on gthread
   workers of one thread with keep-alive ("pygeoapi+ka"); tipg on uvicorn workers
   (keep-alive). Throttles are raised out of the way for Django
@@ -82,7 +82,6 @@ from bench.common import (
 from bench.http import (
     BUDGET,
     CONCURRENCY,
-    GUNICORN_CONF,
     QUICK_BUDGET,
     WORKERS,
     Box,
@@ -294,17 +293,6 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 KEEP_ALIVE = ["--worker-class", "gthread", "--threads", "1", "--keep-alive", "5"]
-
-
-def one_thread_config() -> Path:
-    """The deployed gunicorn settings with one thread per worker."""
-    path = PEERS_DIR / "gunicorn_one_thread.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        GUNICORN_CONF.read_text(encoding="utf-8") + "\nthreads = 1\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def pygeoapi_server(
@@ -604,7 +592,7 @@ def run(
     # (Throttles on but out of the way, with a short history: bench.common.)
     starters: dict[str, Callable[[], Any]] = {
         "ogc": lambda: Server(DATABASE_URL=url),
-        "ogc+1t": lambda: Server(config=one_thread_config(), DATABASE_URL=url),
+        "ogc+1t": lambda: Server(WEB_THREADS="1", DATABASE_URL=url),
         "pygeoapi": lambda: pygeoapi_server(
             pygeoapi_env(), properties, skip=skip_install
         ),
@@ -733,7 +721,7 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"{results['rows']:,} buildings; {CONCURRENCY} concurrent keep-alive "
-        f"clients (wrk when installed), gunicorn {WORKERS} workers per server; "
+        f"clients (wrk when installed), {WORKERS} workers per server; "
         f"{results.get('repeat', 1)} round(s).",
         "",
         "| page | server | same ids | median ms | p95 ms | req/s | CPU ms/request "

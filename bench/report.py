@@ -296,20 +296,22 @@ def traps_section(result: dict[str, Any]) -> str:
     traps = result["traps"]
     nd = traps["nodelay"]
     web = traps["web_role"]
+    timings = "; ".join(
+        f"`{path}` median {t['median']:.1f} ms, max {t['max']:.1f} ms"
+        for path, t in nd["keep_alive_ms"].items()
+    )
     lines = [
-        "- **TCP_NODELAY.** gunicorn sets it on its listening socket "
-        "(`gunicorn/sock.py`, `TCPSocket.set_options`: "
-        f"{'yes' if nd['source_sets_nodelay'] else 'NO'}); "
-        f"measured on a probe run: listener {nd['listener_nodelay']}, accepted client "
-        "sockets "
-        f"{nd['accepted_nodelay']} (Linux copies it to accepted sockets). The client "
-        "sets it on its own "
-        "sockets too. Workers: "
-        f"{', '.join(nd['worker_class'])} (config/gunicorn_conf.py, as deployed); "
-        f"responses answer `Connection: {', '.join(nd['connection_header'])}`, and "
-        f"{nd['connects_for_8_requests']} connection(s) served 8 requests asked "
-        "with keep-alive (1 means the connection was kept; 8, that each request "
-        "paid a TCP connect).",
+        f"- **TCP_NODELAY.** The server, {nd['server']}, sets none on the "
+        "sockets it accepts (no setsockopt in its accept path, seen with "
+        "strace); it writes a response whose body is complete in one vectored "
+        "write, and Linux sends the tail of a write at once after full-sized "
+        "segments, so Nagle's algorithm has nothing to hold back. Measured on "
+        "a probe run, 8 requests each on one kept-alive connection: "
+        f"{timings} (the large page: {nd['large_bytes'] / 1024:.0f} KB; a "
+        "stall would show as 40 ms). The client sets it on its own sockets. "
+        f"Responses answer `Connection: {', '.join(nd['connection_header'])}`"
+        f", and {nd['connects_for_18_requests']} connection(s) served the 18 "
+        "requests asked with keep-alive (1 means the connection was kept).",
         "- **Parallel plans.** The web role's connections run with "
         "`max_parallel_workers_per_gather = "
         f"{web['session_max_parallel_workers_per_gather']}` and jit "
@@ -347,7 +349,7 @@ def traps_section(result: dict[str, Any]) -> str:
         "property names and "
         "coordinates. The raw output carries `id` inside `properties` (PostGIS 3.3 has "
         "no `id_column`).",
-        "- **Shared machine.** Load generator, gunicorn and PostgreSQL share the "
+        "- **Shared machine.** Load generator, server and PostgreSQL share the "
         "cores; "
         "the column *other load* is the share of CPU busy *before* each run while the "
         "benchmark was idle "
@@ -629,7 +631,8 @@ def maps_section(result: dict[str, Any]) -> str:
             f"{load_generator(peers['load'].values())}; "
             f"{peers.get('repeat', 1)} round(s) of both servers, the median round "
             "kept and the ratio the median of the rounds' ratios. "
-            "*ours*: gunicorn with config/gunicorn_conf.py (as bench/http.py); "
+            "*ours*: the deployed server, `python -m config.server` "
+            "(as bench/http.py); "
             "*tipg*: gunicorn with 2 uvicorn workers, serving views of the same "
             "table with the same rows and attributes (public stock; everything "
             "for the agent). The gate compares the features inside every tile "
@@ -641,7 +644,7 @@ def maps_section(result: dict[str, Any]) -> str:
             + ")."
             + (
                 " *ours floor (/healthz)*: the same server answering its health "
-                "check (gunicorn, the whole middleware and one statement, no "
+                "check (the server, the whole middleware and one statement, no "
                 "tile), in the same rounds: no tile view of this stack serves "
                 "faster, so its ratio to tipg's public tiles bounds ours"
                 + floor_note(peers)
@@ -915,9 +918,10 @@ def ogc_section(result: dict[str, Any]) -> str:
         f"server (boxes: {boxes}: the smallest holding the page size, so that each "
         "page holds its whole selection and /ogc/ reads numberMatched off the page "
         "without a count; a fuller box adds a count capped at 10,001 rows to its "
-        "statement). gunicorn, 2 workers per server; *ogc*: "
-        "config/gunicorn_conf.py as deployed (gthread, 4 threads, keep-alive), "
-        "*ogc+1t*: the same with one thread; *pygeoapi*: sync workers (a new "
+        "statement). 2 workers per server; *ogc*: `python -m config.server` as "
+        "deployed (granian, 2 threads a worker, keep-alive), "
+        "*ogc+1t*: the same with one thread; the peers under gunicorn: "
+        "*pygeoapi*: sync workers (a new "
         "connection per request), *+ka*: gthread, keep-alive; *tipg*: uvicorn "
         f"workers. Load: {load_generator(result['load'].values())}; "
         f"{result.get('repeat', 1)} round(s) of every server, one server at a time, "
@@ -1012,7 +1016,10 @@ def machine_section(machine: dict[str, Any]) -> str:
             f"{machine.get('django')} / {machine.get('drf')} / "
             f"{machine.get('drf_gis')}",
         ),
-        ("gunicorn / psycopg", f"{machine.get('gunicorn')} / {machine.get('psycopg')}"),
+        (
+            "granian / psycopg",
+            f"{machine.get('granian')} / {machine.get('psycopg')}",
+        ),
     ]
     settings = machine.get("pg_settings") or {}
     rows.append(
@@ -1116,7 +1123,7 @@ def write() -> None:
             http = data["http"]
             parts.append(
                 f"### GET /api/v1/buildings/ over HTTP ({data.get('http_at', '')})\n\n"
-                f"gunicorn `config.wsgi:application`, {http['gunicorn']}, DEBUG off; "
+                f"{http['server']}, DEBUG off; "
                 f"{http['concurrency']} client "
                 "threads (http.client, keep-alive asked, TCP_NODELAY) for the c=4 "
                 "columns, one for c=1; "

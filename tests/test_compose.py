@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import runpy
 import shlex
 import subprocess
 import sys
@@ -21,6 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 WEB: dict[str, Any] = SERVICES["web"]
+# How the image and compose start the web tier (config/server.py).
+SERVE = [
+    *("exec", "python", "-m", "config.server"),
+    *("--host", "0.0.0.0", "--port", "8000"),  # noqa: S104
+]
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -64,15 +68,12 @@ def test_web_is_built_from_the_dockerfile_and_waits_for_a_healthy_database() -> 
     assert WEB["depends_on"]["db"] == {"condition": "service_healthy"}
 
 
-def test_web_migrates_then_serves_with_gunicorn() -> None:
+def test_web_migrates_then_serves_with_the_deployed_server() -> None:
     command = WEB["command"]
     assert command[:2] == ["sh", "-c"]
     steps = [step.strip() for step in command[2].split("&&")]
     assert steps[0] == "python manage.py migrate --noinput"
-    assert steps[-1].startswith("exec gunicorn config.wsgi:application ")
-    gunicorn = shlex.split(steps[-1])
-    for option, value in [("--bind", "0.0.0.0:8000"), ("--workers", "2")]:
-        assert gunicorn[gunicorn.index(option) + 1] == value
+    assert shlex.split(steps[-1]) == SERVE
 
 
 def test_web_healthcheck_asks_healthz() -> None:
@@ -134,13 +135,9 @@ def test_the_dockerfile_builds_a_non_root_python_311_image_with_gdal() -> None:
     assert users[-1] not in ("root", "0")
 
 
-def test_the_dockerfile_serves_gunicorn_and_checks_its_health() -> None:
+def test_the_dockerfile_serves_with_the_deployed_server_and_checks_its_health() -> None:
     instructions = dict(dockerfile_instructions())
-    command = yaml.safe_load(instructions["CMD"])
-    assert command[:2] == ["gunicorn", "config.wsgi:application"]
-    for option, value in [("--bind", "0.0.0.0:8000"), ("--workers", "2")]:
-        assert command[command.index(option) + 1] == value
-    assert command[command.index("--config") + 1] == "config/gunicorn_conf.py"
+    assert ["exec", *yaml.safe_load(instructions["CMD"])] == SERVE
     healthcheck = shlex.split(instructions["HEALTHCHECK"])
     test = healthcheck[healthcheck.index("CMD") :]
     assert "http://127.0.0.1:8000/healthz" in healthcheck_code(test)
@@ -212,18 +209,19 @@ def test_the_dockerfile_collectstatic_step_succeeds_with_its_throwaway_settings(
     assert (tmp_path / "staticfiles.json").is_file()
 
 
-def test_web_serves_with_the_shared_gunicorn_settings() -> None:
-    """The image, compose and make bench serve with config/gunicorn_conf.py:
-    threaded workers that keep client connections alive."""
-    from gunicorn.config import Config
+def test_the_server_settings_serve_the_application_as_documented() -> None:
+    """The image, compose and make bench serve with config/server.py: granian's
+    WSGI interface, 2 workers of 2 threads unless the environment says otherwise."""
+    from granian.constants import Interfaces
 
-    command = shlex.split(WEB["command"][2].split("&&")[-1])
-    assert command[command.index("--config") + 1] == "config/gunicorn_conf.py"
-    config = Config()
-    for key, value in runpy.run_path(str(ROOT / "config/gunicorn_conf.py")).items():
-        if key in config.settings:
-            config.set(key, value)
-    assert config.worker_class_str == "gthread"
-    assert config.threads >= 2
-    assert config.keepalive > 0
-    assert config.wsgi_app == "config.wsgi:application"
+    from config import server
+
+    deployed = server.server(host="0.0.0.0", port=8000)  # noqa: S104
+    assert deployed.interface == Interfaces.WSGI
+    assert (deployed.bind_addr, deployed.bind_port) == ("0.0.0.0", 8000)  # noqa: S104
+    assert (deployed.workers, deployed.blocking_threads) == (2, 2)
+    assert deployed.target == "config.server:load_application"
+    assert deployed.factory
+    assert not deployed.websockets
+    tuned = server.server(workers=3, threads=4)
+    assert (tuned.workers, tuned.blocking_threads) == (3, 4)
