@@ -1,5 +1,5 @@
-"""API token authentication: knox's, with the token and its user read by one
-plain statement.
+"""API token authentication: knox's, with the token, its user and the user's
+memberships read by one plain statement.
 
 knox looks a token up with two ORM queries on every request (the token with its
 user, then every token of that user, to delete the expired ones): 2 ms of the
@@ -31,6 +31,7 @@ from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
 from organizations.backends import select_list
+from organizations.selectors import memberships_column, remember_memberships
 
 _Answer = tuple[AbstractBaseUser, AbstractAuthToken]
 
@@ -48,7 +49,8 @@ def _token_sql(alias: str) -> tuple[str, list[str], list[str]]:
     key = quote(str(token_model._meta.get_field("token_key").column))
     # Identifiers from the models' metadata, quoted; values are parameters.
     sql = (
-        f"SELECT {token_columns}, {user_columns}, EXISTS ("  # noqa: S608
+        f"SELECT {token_columns}, {user_columns}, "  # noqa: S608
+        f"{memberships_column(f'u.{user_pk}')}, EXISTS ("
         f"SELECT 1 FROM {tokens} AS o WHERE o.{user_fk} = t.{user_fk} "
         f"AND o.{expiry} < %s) "
         f"FROM {tokens} AS t JOIN {quote(user_model._meta.db_table)} AS u "
@@ -58,8 +60,8 @@ def _token_sql(alias: str) -> tuple[str, list[str], list[str]]:
 
 
 def _candidates(key: str) -> tuple[list[AbstractAuthToken], bool]:
-    """The tokens under this lookup key, each with its user, and whether any of
-    their users holds an expired token."""
+    """The tokens under this lookup key, each with its user (and the user's scope),
+    and whether any of their users holds an expired token."""
     token_model, user_model = get_token_model(), get_user_model()
     alias = router.db_for_read(token_model)
     sql, token_attnames, user_attnames = _token_sql(alias)
@@ -69,7 +71,8 @@ def _candidates(key: str) -> tuple[list[AbstractAuthToken], bool]:
     tokens, width = [], len(token_attnames)
     for row in rows:
         token = token_model.from_db(alias, token_attnames, row[:width])
-        token.user = user_model.from_db(alias, user_attnames, row[width:-1])
+        token.user = user_model.from_db(alias, user_attnames, row[width:-2])
+        remember_memberships(token.user, row[-2])
         tokens.append(token)
     return tokens, any(row[-1] for row in rows)
 

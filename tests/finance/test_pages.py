@@ -144,9 +144,9 @@ def test_the_page_makes_the_same_queries_for_3_or_30_commitments(
         assert cdc_client.get(URL).status_code == 200
 
 
-# Session and user (2), scope (1), filter choices (3), dashboard (12), the page of
-# commitments: count and rows (2), the funded sites' map layer (1).
-PAGE_QUERIES = 21
+# Session (1), user with their memberships (1), filter choices (3), dashboard (12),
+# the page of commitments: count and rows (2), the funded sites' map layer (1).
+PAGE_QUERIES = 20
 
 
 # --- Downloads

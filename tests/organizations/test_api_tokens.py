@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 
 from organizations.authentication import TokenAuthentication
 from organizations.models import OrganizationKind
+from organizations.selectors import scope_for
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -204,6 +205,11 @@ def test_a_token_and_its_user_are_read_in_one_statement(
         True,
     )
     assert auth_token.user is user
+    with CaptureQueriesContext(connection) as scoping:  # read with the token
+        scope = scope_for(user)
+    assert len(scoping) == 0
+    assert scope == scope_for(User.objects.get(pk=operator.pk))
+    assert scope.persona == "operator"
     assert auth_token == AuthToken.objects.get(digest=auth_token.digest)
     assert auth_token.expiry == AuthToken.objects.get(pk=auth_token.pk).expiry
     assert _authenticate(token)[0] == operator
