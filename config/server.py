@@ -7,7 +7,7 @@ deployed.
 - Why granian rather than gunicorn: on the reference machine (2 cores shared by the
   load generator, the server and PostgreSQL) gunicorn's Python HTTP handling was the
   floor under small responses: ``/healthz`` at 1,700-1,800 requests/s and a public
-  z14 tile at 1,000-1,150 under gunicorn (gthread); 2,700-2,900 and 1,400-1,800 under
+  z14 tile at 1,000-1,150 under gunicorn (gthread); 2,300-2,900 and 1,300-1,800 under
   granian with the settings below (docs/benchmarks.md). Parsing, keep-alive and
   writing happen in Rust; Python runs the application only.
 - Workers: ``--workers`` or ``WEB_CONCURRENCY``, 2 by default (one per core of the
