@@ -87,22 +87,16 @@ def memberships_column(user_id: str) -> str:
 _MEMBERSHIP_SQL = f"SELECT {memberships_column('%s')}"
 
 
-def _membership_rows(user_id: int) -> list[MembershipRow]:
-    with connection.cursor() as cursor:
-        cursor.execute(_MEMBERSHIP_SQL, [user_id])
-        (rows,) = cursor.fetchone()
-    return [tuple(row) for row in rows]
-
-
-def remember_memberships(user: AbstractBaseUser, rows: Iterable[list[Any]]) -> None:
-    """Give ``user`` the scope of the memberships read with it (a
-    ``memberships_column``), so that ``scope_for`` asks nothing more."""
+def remember_memberships(user: AbstractBaseUser, rows: Iterable[list[Any]]) -> Scope:
+    """Give ``user`` the scope of its memberships (a ``memberships_column``'s value),
+    cached on the object, so that ``scope_for`` asks nothing more; and return it."""
     scope = scope_of(
         int(user.pk),
-        [tuple(row) for row in rows],
+        [tuple(row) for row in rows],  # JSON arrays → MembershipRow
         is_superuser=bool(getattr(user, "is_superuser", False)),
     )
     setattr(user, _CACHE_ATTRIBUTE, scope)
+    return scope
 
 
 def scope_of(
@@ -150,10 +144,7 @@ def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
     cached: Scope | None = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is not None:
         return cached
-    scope = scope_of(
-        int(user.pk),
-        _membership_rows(int(user.pk)),
-        is_superuser=bool(getattr(user, "is_superuser", False)),
-    )
-    setattr(user, _CACHE_ATTRIBUTE, scope)
-    return scope
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMBERSHIP_SQL, [user.pk])
+        (rows,) = cursor.fetchone()
+    return remember_memberships(user, rows)
