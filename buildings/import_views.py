@@ -24,8 +24,9 @@ from buildings.forms import PROFILES, ImportForm
 from buildings.importers import ImportReport, import_file
 from buildings.jobs import import_job_create, upload_store
 from buildings.models import ImportJob, ImportJobStatus
-from buildings.views import _acting_user, may_import, state_agent_page
+from buildings.views import may_import, state_agent_page
 from config.errors import DomainError
+from organizations.pages import acting_user
 from organizations.selectors import Scope
 
 # --- Imports: preview (a dry run), then confirm on the very same stored upload.
@@ -176,7 +177,7 @@ def _import_confirm(request: HttpRequest, user: User) -> HttpResponse:
 
 @state_agent_page
 def building_import_page(request: HttpRequest, scope: Scope) -> HttpResponse:
-    user = _acting_user(request)
+    user = acting_user(request)
     if not may_import(scope, user):
         raise PermissionDenied
     if request.method not in ("GET", "POST"):
@@ -235,7 +236,7 @@ def _enqueue(
 
 def _job_or_404(request: HttpRequest, pk: int) -> ImportJob:
     """A job is seen by the agent who started it (and superusers) only."""
-    user = _acting_user(request)
+    user = acting_user(request)
     jobs = (
         ImportJob.objects.all()
         if user.is_superuser
@@ -289,7 +290,7 @@ def import_job_status(request: HttpRequest, scope: Scope, pk: int) -> JsonRespon
 def import_job_confirm(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "POST"})
-    user = _acting_user(request)
+    user = acting_user(request)
     if not may_import(scope, user):
         raise PermissionDenied
     preview = _job_or_404(request, pk)

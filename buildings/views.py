@@ -8,15 +8,11 @@ helpers below only shape what the templates show. Imports: buildings.import_view
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.models import User
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
@@ -25,9 +21,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseRedirect,
 )
-from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -58,37 +52,12 @@ from buildings.services import allowed_transitions, building_transition
 from config.errors import DomainError
 from maps.components import building_map
 from organizations.models import Organization
-from organizations.selectors import Scope, scope_for
-
-P = ParamSpec("P")
-R = TypeVar("R", bound=HttpResponseBase)
-
+from organizations.pages import acting_user, persona_page
+from organizations.selectors import Scope
 
 # --- Access
-def state_agent_page(
-    view: Callable[Concatenate[HttpRequest, Scope, P], R],
-) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseRedirect]:
-    """Login for anonymous visitors, 404 for other personas, the scope for agents."""
-
-    def page(
-        request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
-    ) -> R | HttpResponseRedirect:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        scope = scope_for(request.user)
-        if not scope.is_state_agent:
-            raise Http404
-        return view(request, scope, *args, **kwargs)
-
-    functools.update_wrapper(page, view)
-    return page
-
-
-def _acting_user(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied
-    return user
+# Login for anonymous visitors, 404 for other personas, the scope for agents.
+state_agent_page = persona_page(lambda scope: scope.is_state_agent)
 
 
 def _get_or_404(scope: Scope, pk: int) -> Building:
@@ -533,7 +502,7 @@ def building_transition_page(
         building = building_transition(
             building=building,
             to=form.cleaned_data["to"],
-            by=_acting_user(request),
+            by=acting_user(request),
             reason=form.cleaned_data["reason"],
         )
     except DomainError as error:

@@ -8,11 +8,8 @@ shapes what the template shows and writes the downloads.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -42,31 +39,15 @@ from maps.layers import (
     sources,
 )
 from maps.render import RenderedMap, render_map
-from organizations.selectors import Persona, Scope, scope_for
+from organizations.pages import persona_page
+from organizations.selectors import Persona, Scope
 
-P = ParamSpec("P")
-R = TypeVar("R", bound=HttpResponseBase)
 PAGE_SIZE = 50
 PERSONAS = (Persona.FUNDER, Persona.STATE_AGENT)
 
 
-def finance_page(
-    view: Callable[Concatenate[HttpRequest, Scope, P], R],
-) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseBase]:
-    """Login for anonymous visitors, 404 but for funders and State agents."""
-
-    def page(
-        request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
-    ) -> R | HttpResponseBase:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        scope = scope_for(request.user)
-        if scope.persona not in PERSONAS:
-            raise Http404
-        return view(request, scope, *args, **kwargs)
-
-    functools.update_wrapper(page, view)
-    return page
+# Login for anonymous visitors, 404 but for funders and State agents.
+finance_page = persona_page(lambda scope: scope.persona in PERSONAS)
 
 
 def _form(request: HttpRequest, scope: Scope) -> DashboardFilterForm:

@@ -17,25 +17,21 @@ occupancy.indicators, moves through occupancy.services.agreement_transition.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.forms import BoundField
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.http.response import HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.functional import Promise
@@ -80,10 +76,9 @@ from occupancy.selectors import (
     alerts,
 )
 from occupancy.services import agreement_transition
-from organizations.selectors import Scope, scope_for
+from organizations.pages import acting_user, persona_page
+from organizations.selectors import Scope
 
-P = ParamSpec("P")
-R = TypeVar("R", bound=HttpResponseBase)
 _A = AgreementStatus
 
 PAGE_SIZE = 50
@@ -97,30 +92,8 @@ def _today() -> date:
 
 
 # --- Access -------------------------------------------------------------------------
-def operator_page(
-    view: Callable[Concatenate[HttpRequest, Scope, P], R],
-) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseRedirect]:
-    """Login for anonymous visitors, 404 unless the user acts for an operator."""
-
-    def page(
-        request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs
-    ) -> R | HttpResponseRedirect:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        scope = scope_for(request.user)
-        if not scope.operator_ids:
-            raise Http404
-        return view(request, scope, *args, **kwargs)
-
-    functools.update_wrapper(page, view)
-    return page
-
-
-def _acting_user(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User):
-        raise PermissionDenied
-    return user
+# Login for anonymous visitors, 404 unless the user acts for an operator.
+operator_page = persona_page(lambda scope: bool(scope.operator_ids))
 
 
 def _agreement_or_404(scope: Scope, pk: int) -> Agreement:
@@ -601,7 +574,7 @@ def agreement_transition_page(
         agreement = agreement_transition(
             agreement=agreement,
             to=form.cleaned_data["to"],
-            by=_acting_user(request),
+            by=acting_user(request),
             reason=form.cleaned_data["reason"],
             **form.facts(agreement),
         )
