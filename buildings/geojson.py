@@ -41,6 +41,7 @@ from django.db.models.expressions import Combinable, OrderBy
 from psycopg.adapt import Buffer, Loader
 
 from buildings.models import Building
+from config.database.routing import read_alias, reader
 
 if TYPE_CHECKING:
     from organizations.selectors import Scope
@@ -241,7 +242,7 @@ def plans_are_serial() -> bool:
     ``-c max_parallel_workers_per_gather=0`` (and ``jit=off``); a DATABASE_URL
     with its own ``options`` can drop it, and then each request guards itself.
     """
-    options = str(connection.settings_dict.get("OPTIONS", {}).get("options", ""))
+    options = str(reader().settings_dict.get("OPTIONS", {}).get("options", ""))
     return "max_parallel_workers_per_gather=0" in options.replace(" ", "")
 
 
@@ -256,7 +257,7 @@ def serial_plans_only() -> None:
     """
     if plans_are_serial():
         return
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
@@ -267,7 +268,7 @@ def serial_plans() -> Iterator[None]:
     if plans_are_serial():
         yield
         return
-    with transaction.atomic():
+    with transaction.atomic(using=read_alias()):
         serial_plans_only()
         yield
 
@@ -362,7 +363,7 @@ def feature_page(
         *([limit] * len(sort)),
         *rows_params,
     )
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         read_text_as_bytes(cursor)
         cursor.execute(sql, params)
         matched, fetched, features, *key_values = cursor.fetchone()
@@ -386,7 +387,7 @@ def estimated_count(queryset: QuerySet[Building]) -> int:
         sql, params = queryset.order_by().values("id").query.sql_with_params()
     except EmptyResultSet:
         return 0
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         plan = explain(cursor, sql, params)
     return int(plan["Plan"]["Plan Rows"])
 
@@ -430,9 +431,9 @@ def feature_stream(
         f"SELECT {_feature_sql('w', properties)} "
         f"FROM ({rows_sql}) AS w ({_aliases(columns)}) ORDER BY {order}"
     )
-    with transaction.atomic():
+    with transaction.atomic(using=read_alias()):
         serial_plans_only()
-        with connection.chunked_cursor() as cursor:
+        with reader().chunked_cursor() as cursor:
             cursor.execute(sql, rows_params)
             while rows := cursor.fetchmany(chunk_size):
                 for (feature,) in rows:

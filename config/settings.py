@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
+    "config.database.routing.ReplicaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,6 +129,23 @@ cast(dict[str, str], DATABASES["default"]["OPTIONS"]).setdefault(
 # Background jobs report progress through their own connection (autocommit), so that
 # it is visible while the job's own transaction is still open. Tests share "default".
 DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# A PostGIS streaming replica for the read-only map and open-data traffic: the
+# buildings list, tiles and OGC API read the inventory there (config/database/
+# routing.py). Unset: the primary serves everything.
+if env_str("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        DATABASES["replica"][_key] = DATABASES["default"][_key]
+    cast(dict[str, str], DATABASES["replica"]["OPTIONS"]).setdefault(
+        "options", "-c jit=off -c max_parallel_workers_per_gather=0"
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.database.routing.ReplicaRouter"]
+# After a successful write, a browser reads from the primary this long (seconds),
+# so that an agent sees their own change despite replication lag.
+DATABASE_REPLICA_PIN_SECONDS = env_int(
+    "DATABASE_REPLICA_PIN_SECONDS", 10, minimum=0, maximum=3600
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_BACKEND = env_choice("CACHE_BACKEND", "locmem", ("locmem", "database", "redis"))

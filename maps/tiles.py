@@ -26,12 +26,12 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
 from django.db.models import QuerySet
 
 from buildings.geojson import serial_plans
 from buildings.models import PUBLIC_STATUSES, Building, Friche
 from buildings.selectors import building_list
+from config.database.routing import reader
 from maps.models import CELLS_PER_TILE, CLUSTER_MAX_ZOOM, PUBLIC_SCOPE_KEY
 from organizations.selectors import Scope
 
@@ -328,7 +328,7 @@ def render_tile(
     if statement is None:
         return b""
     sql, params = statement
-    with serial_plans(), connection.cursor() as cursor:
+    with serial_plans(), reader().cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

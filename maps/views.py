@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET
 
 from buildings.forms import dsfr_filter_form
 from buildings.views import state_agent_page
+from config.database.routing import reads_replica
 from maps import layers, tiles
 from maps.forms import MAP_FILTERS, PeriodForm
 from maps.render import layer_update, overlay_updates, render_map
@@ -195,16 +196,19 @@ def _building_tile(
 
 
 @require_GET
+@reads_replica
 def building_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     return _building_tile(request, scope_for(request.user), z, x, y)
 
 
 @require_GET
+@reads_replica
 def public_building_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     return _building_tile(request, PUBLIC_SCOPE, z, x, y)
 
 
 @require_GET
+@reads_replica
 def friche_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     address = _address(z, x, y)
     if address is None:

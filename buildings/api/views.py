@@ -74,6 +74,7 @@ from buildings.selectors import (
     nearby_friches,
 )
 from buildings.services import building_create, building_transition, building_update
+from config.database.routing import replica_reads
 from config.etag import IF_MATCH, ConditionalWriteMixin
 from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
@@ -241,8 +242,9 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
         selection = self.selection()
         rows = selection.filter(after(keys, cursor.key)) if cursor else selection
         cap: int = settings.API_COUNT_CAP
-        # One statement reads the page and its capped count (one snapshot).
-        with serial_plans():
+        # One statement reads the page and its capped count (one snapshot), from
+        # the replica when there is one (config/database/routing.py).
+        with replica_reads(), serial_plans():
             page = feature_page(
                 rows,
                 matched_of=selection,

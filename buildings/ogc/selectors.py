@@ -49,6 +49,7 @@ from buildings.models import Building, Commune, Department
 from buildings.ogc.collections import BUILDINGS, COMMUNES, DEPARTEMENTS, Collection
 from buildings.ogc.params import Interval, InvalidParameter, ItemsQuery
 from buildings.selectors import building_list
+from config.database.routing import reader
 from organizations.selectors import PUBLIC_SCOPE
 
 _BY_ID = Ordering("id")
@@ -238,7 +239,7 @@ def _buildings_extent() -> Extent:
         .values("point", "vacancy_since", "next_use_date")
         .query.sql_with_params()
     )
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(
             "SELECT ST_XMin(x.e), ST_YMin(x.e), ST_XMax(x.e), ST_YMax(x.e), "
             "x.first_day, x.last_day, x.open_start, x.open_end, x.dated FROM ("
@@ -431,7 +432,7 @@ def layer_page(*, collection: Collection, query: ItemsQuery, count_cap: int) -> 
         after_code=payload["k"] if payload else None,
         backwards=backwards,
     )
-    with serial_plans(), connection.cursor() as cursor:
+    with serial_plans(), reader().cursor() as cursor:
         read_text_as_bytes(cursor)
         cursor.execute(sql, params)
         matched, fetched, features, head, tail = cursor.fetchone()
@@ -458,7 +459,7 @@ def layer_feature(*, collection: Collection, feature_id: str) -> bytes | None:
     sql, params = _layer_statement(
         collection, ItemsQuery(), limit=1, count_cap=1, code=feature_id
     )
-    with serial_plans(), connection.cursor() as cursor:
+    with serial_plans(), reader().cursor() as cursor:
         read_text_as_bytes(cursor)
         cursor.execute(sql, params)
         features: bytes = cursor.fetchone()[2]
@@ -467,7 +468,7 @@ def layer_feature(*, collection: Collection, feature_id: str) -> bytes | None:
 
 def _layer_extent(collection: Collection) -> Extent:
     table = _quote(_LAYERS[collection.id].model._meta.db_table)
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(
             "SELECT ST_XMin(x.e), ST_YMin(x.e), ST_XMax(x.e), ST_YMax(x.e) FROM "
             f"(SELECT ST_Extent(l.geometry) AS e FROM {table} AS l "

@@ -66,6 +66,7 @@ from buildings.ogc.selectors import (
     feature_text,
     items_page,
 )
+from config.database.routing import replica_reads
 
 Link = dict[str, str]
 JSON_TYPES = frozenset({JSON, GEOJSON, SCHEMA_JSON, OPENAPI_MEDIA_TYPE.split(";")[0]})
@@ -134,7 +135,9 @@ class OgcView(APIView):
         return super().handle_exception(exc)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        response = super().dispatch(request, *args, **kwargs)
+        # Open data, read-only: served from the replica when there is one.
+        with replica_reads():
+            response = super().dispatch(request, *args, **kwargs)
         patch_vary_headers(response, ["Accept"])
         # Public data for browser clients on other origins: the JSON resources
         # (GeoJSON, JSON Schema, OpenAPI included), not the HTML pages, which are

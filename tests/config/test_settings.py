@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,9 +50,12 @@ def clean_environment(**overrides: str | None) -> dict[str, str]:
     return environment
 
 
-def import_settings(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+def import_settings(
+    code: str = "import config.settings", /, **overrides: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (which imports the settings) in a clean environment."""
     return subprocess.run(
-        [sys.executable, "-c", "import config.settings"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=clean_environment(**overrides),
         capture_output=True,
@@ -173,15 +177,7 @@ def test_production_settings_turn_on_hsts_secure_cookies_and_https_redirect() ->
         "s.SESSION_COOKIE_HTTPONLY, s.SESSION_COOKIE_SAMESITE, "
         "s.REST_FRAMEWORK['DEFAULT_RENDERER_CLASSES'])"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=clean_environment(**PRODUCTION),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = import_settings(script, **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split(" ", 7) == [
         "31536000",
@@ -371,3 +367,43 @@ def test_load_env_file_names_the_line_it_cannot_read(tmp_path: Path) -> None:
 
 def test_load_env_file_ignores_a_missing_file(tmp_path: Path) -> None:
     env.load_env_file(tmp_path / "absent.env")
+
+
+def test_a_replica_url_adds_a_read_only_alias_with_the_primarys_connection_rules() -> (
+    None
+):
+    script = (
+        "import json; from config import settings; "
+        "print(json.dumps({k: settings.DATABASES.get('replica', {}).get(k) "
+        "for k in ('NAME', 'HOST', 'PORT', 'OPTIONS', 'CONN_MAX_AGE', "
+        "'CONN_HEALTH_CHECKS', 'TEST')} | "
+        "{'pin': settings.DATABASE_REPLICA_PIN_SECONDS}))"
+    )
+
+    def run(**overrides: str | None) -> dict[str, object]:
+        result = import_settings(script, **overrides)
+        assert result.returncode == 0, result.stderr
+        values: dict[str, object] = json.loads(result.stdout)
+        return values
+
+    configured = run(
+        DATABASE_REPLICA_URL="postgres://reader@standby.internal:5433/intercalaire",
+        DATABASE_REPLICA_PIN_SECONDS="30",
+        DATABASE_CONN_MAX_AGE="120",
+    )
+    assert configured == {
+        "NAME": "intercalaire",
+        "HOST": "standby.internal",
+        "PORT": "5433",
+        "OPTIONS": {"options": "-c jit=off -c max_parallel_workers_per_gather=0"},
+        "CONN_MAX_AGE": 120,
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+        "pin": 30,
+    }
+    unset = run(DATABASE_REPLICA_URL=None)
+    assert unset["NAME"] is None
+    assert unset["pin"] == 10
+    refused = import_settings(DATABASE_REPLICA_URL="mysql://standby/intercalaire")
+    assert refused.returncode != 0
+    assert "DATABASE_REPLICA_URL" in refused.stderr
