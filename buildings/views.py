@@ -39,6 +39,7 @@ from buildings.forms import (
     TransitionForm,
     dsfr_filter_form,
 )
+from buildings.geojson import properties_for
 from buildings.models import Building, BuildingStatus
 from buildings.selectors import (
     NEARBY_DEFAULT_M,
@@ -190,6 +191,28 @@ def _query_string(request: HttpRequest, **changes: str | None) -> str:
     return query.urlencode()
 
 
+def _export_form(request: HttpRequest, scope: Scope) -> dict[str, Any]:
+    """The export form: the current filters as hidden fields (as in the export
+    links, without the page's sort, whose keys are not the API's), a checkbox per
+    property the agent may read (all ticked), a button per format."""
+    return {
+        "params": [
+            (name, value)
+            for name, values in request.GET.lists()
+            if name not in {"page", "ordering", "columns"}
+            for value in values
+        ],
+        "columns": [
+            (name, _field_label(name))
+            for name in properties_for(scope)
+        ],
+        "formats": [
+            (label, reverse("v1:building-export", kwargs={"fmt": name}))
+            for name, label in EXPORT_FORMATS
+        ],
+    }
+
+
 def _columns(request: HttpRequest, ordering: str) -> list[Column]:
     columns = []
     for key, label in COLUMNS:
@@ -272,6 +295,7 @@ def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
                 )
                 for name, label in EXPORT_FORMATS
             ],
+            "export_form": _export_form(request, scope),
             "may_import": may_import(scope, request.user),
         },
     )

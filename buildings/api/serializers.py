@@ -504,3 +504,35 @@ class ListQuerySerializer(serializers.Serializer[Any]):
             "where none is known)."
         ),
     )
+
+
+class ExportQuerySerializer(ListQuerySerializer):
+    """Query parameters of an export: the list's, and the columns to write.
+
+    ``context["allowed"]`` holds the properties the caller may read
+    (``properties_for(scope)``): an export never holds more than the list.
+    """
+
+    columns = serializers.ListField(
+        child=serializers.CharField(max_length=2000, allow_blank=True),
+        required=False,
+        help_text=_(
+            "Properties to write, in this order: comma-separated, or the parameter "
+            "repeated. By default every property the caller may read. The id and "
+            "the coordinates are always written."
+        ),
+    )
+
+    def validate_columns(self, value: list[str]) -> list[str]:
+        names = [name.strip() for item in value for name in item.split(",")]
+        names = [name for name in names if name]
+        if not names:
+            raise serializers.ValidationError(_("Choose at least one column."))
+        allowed: tuple[str, ...] = self.context["allowed"]
+        refused = [name for name in names if name not in allowed]
+        if refused:
+            raise serializers.ValidationError(
+                _("Not a column you may export: %(names)s. Choose among: %(allowed)s.")
+                % {"names": ", ".join(refused), "allowed": ", ".join(allowed)}
+            )
+        return list(dict.fromkeys(names))  # first mention wins, order kept

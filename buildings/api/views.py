@@ -52,6 +52,7 @@ from buildings.api.serializers import (
     BuildingFeatureCollectionSerializer,
     BuildingFeatureSerializer,
     BuildingWriteSerializer,
+    ExportQuerySerializer,
     ListQuerySerializer,
     NearbyQuerySerializer,
     TransitionSerializer,
@@ -437,6 +438,17 @@ class _ExportSchema(AutoSchema):
         OpenApiParameter(
             "geometry", OpenApiTypes.STR, enum=[kind.value for kind in GeometryKind]
         ),
+        OpenApiParameter(
+            "columns",
+            {"type": "array", "items": {"type": "string"}},
+            explode=False,
+            style="form",
+            description=(
+                "Properties to write, in this order (comma-separated); by default "
+                "every property the caller may read. The id and the coordinates "
+                "are always written."
+            ),
+        ),
     ],
     responses={
         (200, media_type): OpenApiTypes.BINARY
@@ -452,12 +464,15 @@ class BuildingExportView(_InventoryQuery):
     schema = _ExportSchema()
 
     def get(self, request: Request, fmt: str) -> HttpResponseBase:
-        query = ListQuerySerializer(data=request.query_params)
+        readable = properties_for(self.scope)
+        query = ExportQuerySerializer(
+            data=request.query_params, context={"allowed": readable}
+        )
         query.is_valid(raise_exception=True)
         ordering = Ordering.parse(query.validated_data.get("ordering"))
         geometry = GeometryKind(query.validated_data["geometry"])
         selection = self.selection()
-        fields = properties_for(self.scope)
+        fields = query.validated_data.get("columns", readable)
         sort = ordering.sort_keys()
         exports.check_size(selection)
         name = exports.filename(fmt)

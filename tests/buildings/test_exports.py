@@ -330,3 +330,94 @@ def test_export_functions_refuse_fields_nobody_may_export() -> None:
 def test_filenames_carry_the_day() -> None:
     assert re.fullmatch(r"batiments-\d{8}\.csv", exports.filename("csv"))
     assert exports.filename("csv")[10:18] == f"{timezone.localdate():%Y%m%d}"
+
+
+# --- Chosen columns
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"columns": "city,designation,surface_m2"},
+        {"columns": ["city", "designation,surface_m2"]},
+    ],
+    ids=["comma-separated", "repeated"],
+)
+def test_an_export_writes_the_chosen_columns_in_the_order_asked(
+    stock: dict[str, Building], columns: dict[str, Any]
+) -> None:
+    header, *lines = csv_rows(body(export(APIClient(), "csv", **columns)))
+    assert header == [
+        "id",
+        "city",
+        "designation",
+        "surface_m2",
+        "longitude",
+        "latitude",
+    ]
+    by_id = {int(line[0]): line for line in lines}
+    assert set(by_id) == {stock["vacant"].pk, stock["available"].pk}
+    assert by_id[stock["vacant"].pk][1:4] == [
+        "Marseille",
+        stock["vacant"].designation,
+        "1234,50",
+    ]
+
+
+def test_chosen_columns_apply_to_every_format(
+    stock: dict[str, Building], agent_client: APIClient, tmp_path: Path
+) -> None:
+    chosen = {"columns": "ministry,designation,designation", "status": "vacant"}
+    features = orjson.loads(body(export(agent_client, "geojson", **chosen)))["features"]
+    assert {f["id"] for f in features} == {stock["vacant"].pk, stock["confidential"].pk}
+    # A name given twice is written once, where it first appears.
+    assert [list(f["properties"]) for f in features] == [
+        ["ministry", "designation"]
+    ] * 2
+    sheet = load_workbook(io.BytesIO(body(export(agent_client, "xlsx", **chosen))))
+    header = [cell.value for cell in next(sheet["batiments"].iter_rows())]
+    assert header == ["id", "ministry", "designation", "longitude", "latitude"]
+    summary = gpkg_summary(body(export(agent_client, "gpkg", **chosen)), tmp_path)
+    assert "ministry: String" in summary
+    assert "city:" not in summary
+
+
+@pytest.mark.parametrize(
+    ("client_of", "columns", "reason"),
+    [
+        ("public", "designation,ministry", "Not a column you may export: ministry."),
+        ("public", "guarding_cost_monthly", "Not a column you may export"),
+        ("agent", "designation,owner_type", "Not a column you may export: owner_type."),
+        ("agent", "password", "Not a column you may export: password."),
+        ("agent", " , ", "Choose at least one column."),
+    ],
+    ids=["agent-field-public", "cost-public", "never-exposed", "unknown", "empty"],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_column_the_caller_may_not_read_is_a_400_naming_it(
+    stock: dict[str, Building],
+    agent_client: APIClient,
+    client_of: str,
+    columns: str,
+    reason: str,
+    fmt: str,
+) -> None:
+    client = agent_client if client_of == "agent" else APIClient()
+    response = client.get(
+        f"/api/v1/buildings/export.{fmt}",
+        {"columns": columns},
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert set(errors) == {"columns"}
+    assert reason in errors["columns"][0]
+    assert "Content-Disposition" not in response
+
+
+def test_the_column_errors_speak_french_by_default() -> None:
+    response = APIClient().get("/api/v1/buildings/export.csv", {"columns": "ministry"})
+    assert response.status_code == 400
+    assert response.json()["errors"]["columns"] == [
+        "Colonne que vous ne pouvez pas exporter : ministry. Choisissez parmi : "
+        + ", ".join(PUBLIC_PROPERTIES)
+        + "."
+    ]

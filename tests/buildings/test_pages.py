@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import translation
 from pytest_django import DjangoAssertNumQueries
 
+from buildings.geojson import AGENT_PROPERTIES
 from buildings.models import Building, BuildingStatus, BuildingStatusChange, Friche
 from buildings.services import VACANCY_DATE_REQUIRED
 from organizations.models import Membership, Organization, OrganizationKind, Role
@@ -691,3 +692,37 @@ def test_the_report_download_needs_a_preview_in_this_session(
         login(national_editor).get(reverse("buildings:import-report")).status_code
         == 404
     )
+
+
+def test_the_export_form_downloads_the_filtered_selection_with_the_ticked_columns(
+    editor: User,
+) -> None:
+    BuildingFactory.create(designation="Caserne du Muy", vacant=True)
+    BuildingFactory.create(designation="Tri postal", vacant=True)
+    client = login(editor)
+    page = client.get(LIST, {"q": "caserne", "page": "1", "ordering": "-surface"})
+    html = page.content.decode()
+    form = html[html.index('data-testid="export-columns"') :]
+    form = form[: form.index("</form>")]
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    assert hidden == [("q", "caserne")]
+    ticked = re.findall(
+        r'<input type="checkbox" name="columns" value="([^"]+)"[^>]*checked', form
+    )
+    assert ticked == list(AGENT_PROPERTIES)
+    actions = {
+        label: href
+        for href, label in re.findall(r'formaction="([^"]+)">Exporter en (\w+)<', form)
+    }
+    assert set(actions) == {"CSV", "XLSX", "GeoJSON", "GeoPackage"}
+
+    # What the browser sends for CSV with only two boxes left ticked.
+    response = client.get(
+        actions["CSV"], [*hidden, ("columns", "designation"), ("columns", "ministry")]
+    )
+
+    assert response.status_code == 200
+    header, *rows = response.getvalue().decode("utf-8-sig").splitlines()
+    assert header == "id;designation;ministry;longitude;latitude"
+    assert len(rows) == 1
+    assert "Caserne du Muy" in rows[0]
