@@ -202,10 +202,7 @@ def _export_form(request: HttpRequest, scope: Scope) -> dict[str, Any]:
             if name not in {"page", "ordering", "columns"}
             for value in values
         ],
-        "columns": [
-            (name, _field_label(name))
-            for name in properties_for(scope)
-        ],
+        "columns": [(name, _field_label(name)) for name in properties_for(scope)],
         "formats": [
             (label, reverse("v1:building-export", kwargs={"fmt": name}))
             for name, label in EXPORT_FORMATS
