@@ -136,9 +136,12 @@ if env_str("DATABASE_REPLICA_URL", ""):
     DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
     for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
         DATABASES["replica"][_key] = DATABASES["default"][_key]
-    cast(dict[str, str], DATABASES["replica"]["OPTIONS"]).setdefault(
+    _replica_options = cast(dict[str, str], DATABASES["replica"]["OPTIONS"])
+    _replica_options.setdefault(
         "options", "-c jit=off -c max_parallel_workers_per_gather=0"
     )
+    # An unreachable replica must fail fast: requests then read from the primary.
+    _replica_options.setdefault("connect_timeout", "2")
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["config.database.routing.ReplicaRouter"]
 # After a successful write, a browser reads from the primary this long (seconds),

@@ -15,7 +15,9 @@ Three rules keep it correct:
   reads from the primary for ``DATABASE_REPLICA_PIN_SECONDS`` (a cookie), so that
   an agent sees their own change at once despite replication lag;
 - a replica that cannot be reached is logged and skipped: the request reads from
-  the primary.
+  the primary, and so do this process's requests for the next
+  ``RETRY_AFTER_SECONDS`` (a replica that times out would otherwise cost every
+  request its connect timeout, 2 s unless the URL says otherwise).
 
 Raw SQL on those paths takes its connection from ``reader()``, the ORM from
 ``ReplicaRouter``; both follow the same context variable.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -43,12 +46,17 @@ REPLICA = "replica"
 # The apps whose tables the replica serves: the inventory and its map aggregates.
 REPLICATED_APPS = frozenset({"buildings", "maps"})
 PIN_COOKIE = "intercalaire_primary"
-SAFE_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETRY_AFTER_SECONDS = 30.0
 
 # Whether this request may read from the replica (set by ReplicaMiddleware).
 _allowed: ContextVar[bool] = ContextVar("replica_allowed", default=False)
 # The alias that reads of the inventory use right now.
 _reading: ContextVar[str] = ContextVar("read_alias", default=DEFAULT_DB_ALIAS)
+# Until when (``_clock()``) this process leaves an unreachable replica alone.
+_skip_until = 0.0
+_clock = time.monotonic
 
 
 def replica_configured() -> bool:
@@ -68,13 +76,19 @@ def reader() -> BaseDatabaseWrapper:
 def replica_reads() -> Iterator[str]:
     """A block whose reads of the inventory go to the replica when this request
     may use it and the replica answers; yields the alias in use."""
+    global _skip_until
     alias = DEFAULT_DB_ALIAS
-    if _allowed.get() and replica_configured():
+    if _allowed.get() and replica_configured() and _clock() >= _skip_until:
         try:
             connections[REPLICA].ensure_connection()
             alias = REPLICA
         except DatabaseError as error:
-            logger.warning("replica unavailable, reading from the primary: %s", error)
+            _skip_until = _clock() + RETRY_AFTER_SECONDS
+            logger.warning(
+                "replica unavailable, reading from the primary for %d s: %s",
+                RETRY_AFTER_SECONDS,
+                error,
+            )
     token = _reading.set(alias)
     try:
         yield alias
@@ -118,14 +132,15 @@ class ReplicaMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not replica_configured():
             return self.get_response(request)
-        safe = request.method in SAFE_METHODS
-        token = _allowed.set(safe and PIN_COOKIE not in request.COOKIES)
+        reads = request.method in READ_METHODS
+        token = _allowed.set(reads and PIN_COOKIE not in request.COOKIES)
         try:
             response = self.get_response(request)
         finally:
             _allowed.reset(token)
         pin = settings.DATABASE_REPLICA_PIN_SECONDS
-        if not safe and response.status_code < 400 and pin:
+        wrote = request.method in WRITE_METHODS and response.status_code < 400
+        if wrote and pin:
             response.set_cookie(
                 PIN_COOKIE,
                 "1",

@@ -25,6 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from buildings.models import Building
+from config.database import routing
 from config.database.routing import (
     PIN_COOKIE,
     REPLICA,
@@ -208,6 +209,22 @@ def test_a_browser_that_has_written_reads_its_own_change_from_the_primary(
     assert on_primary == []
 
 
+@pytest.mark.parametrize(
+    ("method", "pinned"),
+    [
+        *[(method, True) for method in ("POST", "PUT", "PATCH", "DELETE")],
+        *[(method, False) for method in ("GET", "HEAD", "OPTIONS")],
+    ],
+)
+def test_only_a_successful_write_pins(
+    replica: BaseDatabaseWrapper, method: str, pinned: bool
+) -> None:
+    request = RequestFactory().generic(method, "/anything/")
+    request.COOKIES = {}
+    response = ReplicaMiddleware(lambda request: HttpResponse())(request)
+    assert (PIN_COOKIE in response.cookies) is pinned
+
+
 def test_a_refused_write_does_not_pin(
     replica: BaseDatabaseWrapper, agent: User
 ) -> None:
@@ -218,19 +235,35 @@ def test_a_refused_write_does_not_pin(
     assert PIN_COOKIE not in refused.cookies
 
 
-def test_an_unreachable_replica_is_logged_and_the_primary_answers(
-    replica: BaseDatabaseWrapper, vacant: Building, caplog: pytest.LogCaptureFixture
+def test_an_unreachable_replica_is_logged_and_left_alone_for_a_while(
+    replica: BaseDatabaseWrapper,
+    vacant: Building,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(routing, "_clock", lambda: now[0])
+    monkeypatch.setattr(routing, "_skip_until", 0.0)
     # Nothing listens on port 1: the connection is refused at once.
     set_replica(replica_settings(HOST="127.0.0.1", PORT="1"))
     try:
         with caplog.at_level(logging.WARNING, logger="config.database.routing"):
-            response = Client().get("/api/v1/buildings/")
+            first = Client().get("/api/v1/buildings/")
+            now[0] += routing.RETRY_AFTER_SECONDS - 1
+            second = Client().get("/api/v1/buildings/")
+            now[0] += 1
+            third = Client().get("/api/v1/buildings/")
     finally:
         set_replica(replica_settings())
-    assert response.status_code == 200
-    assert [f["id"] for f in response.json()["features"]] == [vacant.pk]
-    assert "replica unavailable, reading from the primary" in caplog.text
+    for response in (first, second, third):
+        assert response.status_code == 200
+        assert [f["id"] for f in response.json()["features"]] == [vacant.pk]
+    warnings = [r.getMessage() for r in caplog.records]
+    # Tried on the first request and once the window is over, not in between.
+    assert len(warnings) == 2
+    assert warnings[0].startswith(
+        "replica unavailable, reading from the primary for 30 s"
+    )
 
 
 def test_without_a_replica_nothing_changes(replica: BaseDatabaseWrapper) -> None:
@@ -257,6 +290,7 @@ def test_without_a_replica_nothing_changes(replica: BaseDatabaseWrapper) -> None
         ("HEAD", {}, REPLICA),
         ("GET", {PIN_COOKIE: "1"}, DEFAULT_DB_ALIAS),
         ("POST", {}, DEFAULT_DB_ALIAS),
+        ("OPTIONS", {}, DEFAULT_DB_ALIAS),
     ],
 )
 def test_only_safe_requests_of_unpinned_browsers_may_read_the_replica(

@@ -395,7 +395,10 @@ def test_a_replica_url_adds_a_read_only_alias_with_the_primarys_connection_rules
         "NAME": "intercalaire",
         "HOST": "standby.internal",
         "PORT": "5433",
-        "OPTIONS": {"options": "-c jit=off -c max_parallel_workers_per_gather=0"},
+        "OPTIONS": {
+            "options": "-c jit=off -c max_parallel_workers_per_gather=0",
+            "connect_timeout": "2",
+        },
         "CONN_MAX_AGE": 120,
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"MIRROR": "default"},
