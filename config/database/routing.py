@@ -117,6 +117,19 @@ class ReplicaRouter:
                 return alias
         return None
 
+    def db_for_write(self, model: type[Any], **hints: Any) -> str | None:
+        # Never where an instance was read from (Django's fallback): the replica
+        # is read-only.
+        if model._meta.app_label in REPLICATED_APPS:
+            return DEFAULT_DB_ALIAS
+        return None
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        # The replica holds the primary's rows: objects read from either relate.
+        if {obj1._state.db, obj2._state.db} <= {DEFAULT_DB_ALIAS, REPLICA}:
+            return True
+        return None
+
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
         # A streaming replica replays the primary's schema; it is never migrated.
         return False if db == REPLICA else None

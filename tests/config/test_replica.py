@@ -335,3 +335,25 @@ def test_the_router_sends_only_the_inventory_and_never_migrates_the_replica(
     assert router.db_for_read(Building) is None  # outside the block
     assert router.allow_migrate(REPLICA, "buildings") is False
     assert router.allow_migrate(DEFAULT_DB_ALIAS, "buildings") is None
+
+
+def test_an_object_read_from_the_replica_is_written_to_the_primary(
+    replica: BaseDatabaseWrapper, vacant: Building
+) -> None:
+    request = RequestFactory().get("/anything/")
+    request.COOKIES = {}
+    loaded: list[Building] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        with replica_reads():
+            loaded.append(Building.objects.get(pk=vacant.pk))
+        return HttpResponse()
+
+    ReplicaMiddleware(view)(request)
+    (building,) = loaded
+    assert building._state.db == REPLICA
+    building.designation = "Relue sur le réplica"
+    building.save(update_fields=["designation"])  # the replica would refuse it
+    building.site = SiteFactory.create()  # a relation across the two aliases
+    building.save(update_fields=["site"])
+    assert Building.objects.get(pk=vacant.pk).designation == "Relue sur le réplica"
