@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from config.database.routing import REPLICA, replica_configured
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             {"status": "unavailable", "database": "unreachable"}, status=503
         )
-    return JsonResponse({"status": "ok", "postgresql": postgres, "postgis": postgis})
+    body: dict[str, Any] = {"status": "ok", "postgresql": postgres, "postgis": postgis}
+    if replica_configured():
+        # Reported, not judged: reads fall back to the primary without it.
+        body["replica"] = _replica_status()
+    return JsonResponse(body)
+
+
+def _replica_status() -> dict[str, Any]:
+    """Whether the replica answers, whether it is a standby, and the seconds since
+    it replayed the primary's last transaction (grows while the primary is idle)."""
+    replica = connections[REPLICA]
+    try:
+        with replica.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_is_in_recovery(), extract(epoch FROM now() - "
+                "pg_last_xact_replay_timestamp())::float8"
+            )
+            standby, lag = cursor.fetchone()
+    except DatabaseError as exc:
+        logger.warning("healthz: replica unreachable: %s", exc.__class__.__name__)
+        replica.close_if_unusable_or_obsolete()
+        return {"status": "unreachable"}
+    return {"status": "ok", "standby": standby, "lag_seconds": lag}
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -13,6 +13,7 @@ def test_healthz_reports_database_and_postgis_versions(client: Client) -> None:
     assert body["status"] == "ok"
     assert body["postgresql"].split(".")[0].isdigit()
     assert body["postgis"].startswith("3.")
+    assert "replica" not in body  # none configured
 
 
 @pytest.mark.django_db(transaction=True)

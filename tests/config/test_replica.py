@@ -357,3 +357,19 @@ def test_an_object_read_from_the_replica_is_written_to_the_primary(
     building.site = SiteFactory.create()  # a relation across the two aliases
     building.save(update_fields=["site"])
     assert Building.objects.get(pk=vacant.pk).designation == "Relue sur le réplica"
+
+
+def test_healthz_reports_the_replica_without_failing_on_it(
+    replica: BaseDatabaseWrapper,
+) -> None:
+    body = Client().get("/healthz").json()
+    # The test's replica is the primary itself, read-only: not in recovery, so no lag.
+    assert body["replica"] == {"status": "ok", "standby": False, "lag_seconds": None}
+    set_replica(replica_settings(HOST="127.0.0.1", PORT="1"))
+    try:
+        response = Client().get("/healthz")
+    finally:
+        set_replica(replica_settings())
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["replica"] == {"status": "unreachable"}
