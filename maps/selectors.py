@@ -20,7 +20,6 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -29,6 +28,7 @@ from django.http import QueryDict
 from buildings.api.filters import BuildingFilterSet
 from buildings.models import PUBLIC_STATUSES, Building, Commune, Department, Friche
 from buildings.selectors import building_list
+from config.database.routing import reader
 from maps.models import PUBLIC_SCOPE_KEY
 from maps.tiles import scope_keys
 from occupancy.indicators import (
@@ -150,7 +150,7 @@ def _area_rows(
         f"FROM ({areas_sql}) AS a (code, name, geometry) "
         "LEFT JOIN stock AS s ON s.key = a.code ORDER BY a.code"
     )
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, [*stock_params, tolerance, AREA_PRECISION, *areas_params])
         return [AreaRow(*row) for row in cursor.fetchall()]
 
@@ -244,7 +244,7 @@ def point_features(
         f"FROM ({rows_sql}) AS i (pk, {', '.join(names)}, point) "
         "WHERE i.point IS NOT NULL) AS r"
     )
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, [limit, *params])
         count, features = cursor.fetchone()
     return PointFeatures(features, count)
@@ -279,7 +279,7 @@ def vacancy_heat(
         f"WHERE {' AND '.join(conditions)} GROUP BY x, y) AS cells "
         "ORDER BY n DESC, 1, 2 LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, [*params, HEAT_MAX_POINTS])
         return [(lat, lon, n) for lat, lon, n in cursor.fetchall()]
 
@@ -294,7 +294,7 @@ def territory_bounds(
         codes = set(scope.departments) & codes if codes else set(scope.departments)
     if not codes:
         return None
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(
             "SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM ("
             "SELECT ST_Extent(geometry) AS e FROM buildings_department "

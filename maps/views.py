@@ -89,6 +89,7 @@ def _refused(selection: Selection) -> HttpResponse:
 
 @state_agent_page
 @require_GET
+@reads_replica
 def inventory_selection(request: HttpRequest, scope: Scope) -> HttpResponse:
     """What the side filters change on the inventory map, as JSON for
     static/maps/filters.js: the building layer, the count and the list."""
@@ -110,6 +111,7 @@ def inventory_selection(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 @state_agent_page
 @require_GET
+@reads_replica
 def inventory_overlays_data(request: HttpRequest, scope: Scope) -> HttpResponse:
     """The inventory map's reference layers, choropleths and heatmap for the
     filters, as JSON for static/maps/filters.js: fetched once the page is drawn

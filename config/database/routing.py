@@ -2,10 +2,11 @@
 machine").
 
 With ``DATABASE_REPLICA_URL`` set, the read-only endpoints that carry the map and
-open-data traffic — the buildings list, vector tiles, OGC API – Features — read
-the inventory (the ``buildings`` and ``maps`` apps) from the ``replica`` alias;
-everything else, writes, sessions, users and memberships included, stays on the
-primary. Without it nothing changes: one database serves all.
+open-data traffic — the buildings list, vector tiles, the inventory map's data,
+OGC API – Features — read the inventory (the ``buildings`` and ``maps`` apps)
+from the ``replica`` alias; everything else, writes, sessions, users and
+memberships included, stays on the primary. Without it nothing changes: one
+database serves all.
 
 Three rules keep it correct:
 

@@ -373,3 +373,15 @@ def test_healthz_reports_the_replica_without_failing_on_it(
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["replica"] == {"status": "unreachable"}
+
+
+@pytest.mark.parametrize("url", ["/carte/selection/", "/carte/couches/"])
+def test_the_inventory_maps_data_reads_from_the_replica(
+    replica: BaseDatabaseWrapper, vacant: Building, agent: User, url: str
+) -> None:
+    client = Client()
+    client.force_login(agent)
+    response, on_replica, on_primary = fetch(client, url)
+    assert response.status_code == 200, response.content
+    assert on_replica
+    assert on_primary == []
