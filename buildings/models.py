@@ -334,10 +334,20 @@ class Building(models.Model):
     city = models.CharField(_("city"), max_length=200, blank=True)
     country = models.CharField(_("country"), max_length=100, default="France")
     commune = models.ForeignKey(
-        Commune, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Commune,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("commune"),
     )
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("département"),
     )
     domaniality = models.CharField(
         _("domaniality"),
@@ -441,10 +451,18 @@ class Building(models.Model):
 
     # Suitability for temporary use (buildings/suitability.py), stored so that lists
     # filter and sort on it; recomputed by every service that changes an input.
-    suitability_shelter = models.PositiveSmallIntegerField(null=True, blank=True)
-    suitability_workspace = models.PositiveSmallIntegerField(null=True, blank=True)
-    suitability_mixed = models.PositiveSmallIntegerField(null=True, blank=True)
-    suitability_completeness = models.PositiveSmallIntegerField(null=True, blank=True)
+    suitability_shelter = models.PositiveSmallIntegerField(
+        _("suitability, shelter"), null=True, blank=True
+    )
+    suitability_workspace = models.PositiveSmallIntegerField(
+        _("suitability, workspaces"), null=True, blank=True
+    )
+    suitability_mixed = models.PositiveSmallIntegerField(
+        _("suitability, mixed use"), null=True, blank=True
+    )
+    suitability_completeness = models.PositiveSmallIntegerField(
+        _("suitability, completeness"), null=True, blank=True
+    )
     suitability_details = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

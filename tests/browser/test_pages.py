@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 
 from organizations.models import OrganizationKind
 from tests.browser.conftest import Visit
+from tests.buildings.factories import BuildingFactory
 from tests.conftest import PASSWORD
 
 # An anonymous visitor's pages need no row and write none: the live server's own
@@ -92,4 +94,43 @@ def test_on_a_phone_the_menu_button_opens_the_header_links(visit: Visit) -> None
     )
     login.wait_for(state="visible")
     visit.screenshot("home-phone-menu")
+    assert_clean(visit)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_exports_the_filtered_list_with_the_columns_left_ticked(
+    visit: Visit, make_member: Callable[..., User]
+) -> None:
+    BuildingFactory.create(designation="Caserne du Muy", vacant=True)
+    BuildingFactory.create(designation="Tri postal", vacant=True)
+    agent = make_member(OrganizationKind.STATE_SERVICE, departments=["13"])
+    visit.go("/compte/connexion/")
+    visit.page.fill("#id_username", agent.username)
+    visit.page.fill("#id_password", PASSWORD)
+    visit.page.click("main button[type=submit]")
+    visit.page.wait_for_url(re.compile("/espace/agent/$"))
+    visit.go("/batiments/?q=caserne")
+    visit.dsfr_started()
+    chooser = visit.page.locator('[data-testid="export-columns"]')
+    chooser.locator("summary").click()
+    boxes = chooser.locator('input[type=checkbox][name="columns"]')
+    # As a user does: the DSFR checkbox is drawn by its label, which takes the click.
+    for value in [boxes.nth(i).get_attribute("value") for i in range(boxes.count())]:
+        if value not in ("designation", "city"):
+            chooser.locator(f'label[for="export-column-{value}"]').click()
+    assert [
+        boxes.nth(i).get_attribute("value")
+        for i in range(boxes.count())
+        if boxes.nth(i).is_checked()
+    ] == ["designation", "city"]
+    visit.screenshot("building-list-export-columns")
+    with visit.page.expect_download() as download_info:
+        chooser.get_by_role("button", name="Exporter en CSV").click()
+    download = download_info.value
+    assert re.fullmatch(r"batiments-\d{8}\.csv", download.suggested_filename)
+    content = Path(download.path()).read_bytes().decode("utf-8-sig")
+    header, *rows = content.splitlines()
+    assert header == "id;designation;city;longitude;latitude"
+    assert len(rows) == 1
+    assert "Caserne du Muy;Marseille" in rows[0]
     assert_clean(visit)
