@@ -39,6 +39,7 @@ from buildings.geojson import (
     serial_plans_only,
 )
 from buildings.models import Building
+from config.database.routing import read_alias
 from config.errors import DomainError
 
 # Beyond this, an export is a data dump: narrow the filters or use the bulk
@@ -105,7 +106,7 @@ def _rows(
         Func(F("point"), function="ST_X", output_field=FloatField()),
         Func(F("point"), function="ST_Y", output_field=FloatField()),
     )
-    with transaction.atomic():
+    with transaction.atomic(using=read_alias()):
         serial_plans_only()
         yield from rows.iterator(chunk_size=CHUNK_ROWS)
 

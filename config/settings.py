@@ -130,8 +130,8 @@ cast(dict[str, str], DATABASES["default"]["OPTIONS"]).setdefault(
 # it is visible while the job's own transaction is still open. Tests share "default".
 DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 # A PostGIS streaming replica for the read-only map and open-data traffic: the
-# buildings list, tiles, the inventory map's data and OGC API read the inventory
-# there (config/database/routing.py). Unset: the primary serves everything.
+# buildings list and exports, tiles, the inventory map's data and OGC API read
+# the inventory there (config/database/routing.py). Unset: the primary serves all.
 if env_str("DATABASE_REPLICA_URL", ""):
     DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
     for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):

@@ -75,7 +75,7 @@ from buildings.selectors import (
     nearby_friches,
 )
 from buildings.services import building_create, building_transition, building_update
-from config.database.routing import replica_reads
+from config.database.routing import replica_reads, streamed_reads
 from config.etag import IF_MATCH, ConditionalWriteMixin
 from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
@@ -464,6 +464,11 @@ class BuildingExportView(_InventoryQuery):
     schema = _ExportSchema()
 
     def get(self, request: Request, fmt: str) -> HttpResponseBase:
+        # From the replica when there is one, streamed files included.
+        with replica_reads():
+            return self._export(request, fmt)
+
+    def _export(self, request: Request, fmt: str) -> HttpResponseBase:
         readable = properties_for(self.scope)
         query = ExportQuerySerializer(
             data=request.query_params, context={"allowed": readable}
@@ -480,7 +485,7 @@ class BuildingExportView(_InventoryQuery):
         response: HttpResponseBase
         if fmt == "csv":
             response = StreamingHttpResponse(
-                exports.export_csv(selection, fields=fields, sort=sort),
+                streamed_reads(exports.export_csv(selection, fields=fields, sort=sort)),
                 content_type=content_type,
             )
         elif fmt == "xlsx":
@@ -490,8 +495,10 @@ class BuildingExportView(_InventoryQuery):
             )
         elif fmt == "geojson":
             response = StreamingHttpResponse(
-                exports.export_geojson(
-                    selection, fields=fields, geometry=geometry, sort=sort
+                streamed_reads(
+                    exports.export_geojson(
+                        selection, fields=fields, geometry=geometry, sort=sort
+                    )
                 ),
                 content_type=content_type,
             )

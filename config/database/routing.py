@@ -2,11 +2,11 @@
 machine").
 
 With ``DATABASE_REPLICA_URL`` set, the read-only endpoints that carry the map and
-open-data traffic — the buildings list, vector tiles, the inventory map's data,
-OGC API – Features — read the inventory (the ``buildings`` and ``maps`` apps)
-from the ``replica`` alias; everything else, writes, sessions, users and
-memberships included, stays on the primary. Without it nothing changes: one
-database serves all.
+open-data traffic — the buildings list and exports, vector tiles, the inventory
+map's data, OGC API – Features — read the inventory (the ``buildings`` and
+``maps`` apps) from the ``replica`` alias; everything else, writes, sessions,
+users and memberships included, stays on the primary. Without it nothing
+changes: one database serves all.
 
 Three rules keep it correct:
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
@@ -42,6 +42,7 @@ from django.http import HttpRequest, HttpResponse
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 REPLICA = "replica"
 # The apps whose tables the replica serves: the inventory and its map aggregates.
@@ -95,6 +96,24 @@ def replica_reads() -> Iterator[str]:
         yield alias
     finally:
         _reading.reset(token)
+
+
+def streamed_reads(chunks: Iterable[T]) -> Iterator[T]:
+    """``chunks`` read with the alias in use now. A streamed response (an export)
+    is consumed after its view has returned, outside ``replica_reads()``, maybe in
+    another thread: the alias travels with the iterator."""
+    alias = _reading.get()
+
+    def consume() -> Iterator[T]:
+        _reading.set(alias)
+        try:
+            yield from chunks
+        finally:
+            # Not reset(): the server may close the iterator from another context.
+            # Between requests the alias is the primary's.
+            _reading.set(DEFAULT_DB_ALIAS)
+
+    return consume()
 
 
 def reads_replica(view: Callable[P, R]) -> Callable[P, R]:

@@ -385,3 +385,35 @@ def test_the_inventory_maps_data_reads_from_the_replica(
     assert response.status_code == 200, response.content
     assert on_replica
     assert on_primary == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "xlsx", "gpkg"])
+def test_exports_read_from_the_replica_even_while_they_stream(
+    replica: BaseDatabaseWrapper, vacant: Building, fmt: str
+) -> None:
+    with (
+        CaptureQueriesContext(connections[REPLICA]) as on_replica,
+        CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as on_primary,
+    ):
+        response: Any = Client().get(f"/api/v1/buildings/export.{fmt}")
+        # A streamed file is read after the view has returned, as a server does.
+        content = (
+            b"".join(response.streaming_content)
+            if response.streaming
+            else response.getvalue()
+        )
+    assert response.status_code == 200
+    assert content
+    reads = inventory_reads(on_replica)
+    assert len(reads) >= 2  # the size check, then the rows
+    assert inventory_reads(on_primary) == []
+    if fmt == "csv":
+        assert str(vacant.pk).encode() in content
+
+
+def test_after_a_stream_reads_are_the_primarys_again(
+    replica: BaseDatabaseWrapper, vacant: Building
+) -> None:
+    response: Any = Client().get("/api/v1/buildings/export.csv")
+    b"".join(response.streaming_content)
+    assert routing.read_alias() == DEFAULT_DB_ALIAS
