@@ -191,22 +191,28 @@ def _query_string(request: HttpRequest, **changes: str | None) -> str:
     return query.urlencode()
 
 
-def _export_form(request: HttpRequest, scope: Scope) -> dict[str, Any]:
-    """The export form: the current filters as hidden fields (as in the export
-    links, without the page's sort, whose keys are not the API's), a checkbox per
-    property the agent may read (all ticked), a button per format."""
+def _exports(request: HttpRequest, scope: Scope) -> dict[str, Any]:
+    """The export links and the export form, for one selection: the current filters
+    without the page and the page's sort (whose keys are not the API's). The form
+    sends them as hidden fields, with a checkbox per property the agent may read
+    (all ticked) and a button per format."""
+    filters = request.GET.copy()
+    for name in ("page", "ordering", "columns"):
+        filters.pop(name, None)
+    query = f"?{filters.urlencode()}" if filters else ""
+    # The API's export (buildings/exports.py behind it) reads the same filter set
+    # and scope, and agents' sessions authenticate there too.
+    urls = [
+        (label, reverse("v1:building-export", kwargs={"fmt": name}))
+        for name, label in EXPORT_FORMATS
+    ]
     return {
-        "params": [
-            (name, value)
-            for name, values in request.GET.lists()
-            if name not in {"page", "ordering", "columns"}
-            for value in values
-        ],
-        "columns": [(name, _field_label(name)) for name in properties_for(scope)],
-        "formats": [
-            (label, reverse("v1:building-export", kwargs={"fmt": name}))
-            for name, label in EXPORT_FORMATS
-        ],
+        "exports": [(label, url + query) for label, url in urls],
+        "export_form": {
+            "params": [(n, value) for n, values in filters.lists() for value in values],
+            "columns": [(n, _field_label(n)) for n in properties_for(scope)],
+            "formats": urls,
+        },
     }
 
 
@@ -266,7 +272,6 @@ def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     page = CountedPaginator(buildings[:cap], PAGE_SIZE, min(matched, cap)).get_page(
         request.GET.get("page")
     )
-    filters = _query_string(request, page=None, ordering=None)
     advanced = set(ADVANCED_FILTERS)
     return render(
         request,
@@ -282,17 +287,7 @@ def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             "columns": _columns(request, ordering),
             "ordering": ordering,
             "page_query": _query_string(request, page=None),
-            # The API's export (buildings/exports.py behind it) reads the same
-            # filter set and scope, and agents' sessions authenticate there too.
-            "exports": [
-                (
-                    label,
-                    reverse("v1:building-export", kwargs={"fmt": name})
-                    + (f"?{filters}" if filters else ""),
-                )
-                for name, label in EXPORT_FORMATS
-            ],
-            "export_form": _export_form(request, scope),
+            **_exports(request, scope),
             "may_import": may_import(scope, request.user),
         },
     )

@@ -123,8 +123,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Web requests are short: JIT compilation costs more than it saves (8–11 ms a list
 # query, measured by make bench), and a parallel plan takes both cores from the other
 # requests (reference/performance.md §4). A DATABASE_URL ?options=… wins.
+WEB_CONNECTION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 cast(dict[str, str], DATABASES["default"]["OPTIONS"]).setdefault(
-    "options", "-c jit=off -c max_parallel_workers_per_gather=0"
+    "options", WEB_CONNECTION_OPTIONS
 )
 # Background jobs report progress through their own connection (autocommit), so that
 # it is visible while the job's own transaction is still open. Tests share "default".
@@ -137,9 +138,7 @@ if env_str("DATABASE_REPLICA_URL", ""):
     for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
         DATABASES["replica"][_key] = DATABASES["default"][_key]
     _replica_options = cast(dict[str, str], DATABASES["replica"]["OPTIONS"])
-    _replica_options.setdefault(
-        "options", "-c jit=off -c max_parallel_workers_per_gather=0"
-    )
+    _replica_options.setdefault("options", WEB_CONNECTION_OPTIONS)
     # An unreachable replica must fail fast: requests then read from the primary.
     _replica_options.setdefault("connect_timeout", "2")
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
