@@ -74,6 +74,8 @@ PUBLIC_STATUSES = ("vacant", "assessed", "available")
 BUDGET = {30: (600, 10.0), 1000: (250, 12.0), 5000: (60, 15.0)}
 QUICK_BUDGET = {30: (200, 4.0), 1000: (80, 5.0), 5000: (24, 6.0)}
 SEQUENTIAL = {30: 100, 1000: 40, 5000: 15}
+# wrk rounds of the 1,000-feature pages' throughput (the median is kept).
+WRK_ROUNDS = 5
 # (requests, seconds, concurrency): stock drf-gis needs seconds per 5,000 features,
 # so that page is measured sequentially, on a few requests.
 DRF_GIS_BUDGET = {30: (200, 8.0, 4), 1000: (24, 10.0, 4), 5000: (3, 10.0, 1)}
@@ -843,15 +845,21 @@ def run(*, quick: bool = False, skip_drf_gis: bool = False) -> dict[str, Any]:
                     )
             if scenario.target == 1000 and wrk_available():
                 # The throughput target's figure, from the protocol's load generator
-                # (Python client threads take CPU of their own at these sizes).
-                measure = wrk_load(
-                    "api wrk c=4", server.port, [path], headers, seconds=seconds
-                )
-                entry["api_wrk"] = asdict(measure)
-                log(
-                    f"  api  wrk c=4: {measure.requests} req, p50 "
-                    f"{measure.median_ms:.1f} ms, {measure.rps:.0f} req/s"
-                )
+                # (Python client threads take CPU of their own at these sizes), in
+                # rounds: each opens new connections, which the kernel spreads
+                # over the workers anew (4+0 to 2+2), and the median round is kept.
+                rounds = []
+                for _ in range(1 if quick else WRK_ROUNDS):
+                    measure = wrk_load(
+                        "api wrk c=4", server.port, [path], headers, seconds=seconds
+                    )
+                    rounds.append(asdict(measure))
+                    log(
+                        f"  api  wrk c=4: {measure.requests} req, p50 "
+                        f"{measure.median_ms:.1f} ms, {measure.rps:.0f} req/s, "
+                        f"split {measure.worker_split}"
+                    )
+                entry["api_wrk"] = median_round(rounds)
             entry["ratio_c1"] = (
                 entry["api_c1"]["median_ms"] / entry["raw_c1"]["median_ms"]
             )

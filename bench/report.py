@@ -206,11 +206,16 @@ def http_section(result: dict[str, Any]) -> str:
             "\n\nThroughput of the 1,000-feature pages under wrk (C, one thread, 4 "
             "keep-alive connections, 2 s warm-up discarded; performance.md §6.4's "
             "load generator, lighter than the Python client threads of the *API c=4* "
-            "column): "
+            "column; the median of its rounds, each round's requests/s with how the "
+            "server's two processes shared the connections): "
             + "; ".join(
                 f"{e['scenario']}: {e['api_wrk']['rps']:.0f} req/s, p50 "
                 f"{e['api_wrk']['median_ms']:.1f} ms"
-                + split_note(e["api_wrk"].get("worker_split"))
+                + (
+                    f" (rounds {rounds_cell(e['api_wrk'])})"
+                    if e["api_wrk"].get("rps_rounds")
+                    else split_note(e["api_wrk"].get("worker_split"))
+                )
                 for e in wrk_rows
             )
             + "."

@@ -208,7 +208,7 @@ def _feature_sql(alias: str, properties: Sequence[str]) -> str:
     )
 
 
-# The property sets whose texts BuildingFeature stores (migration 0005).
+# The property sets whose texts BuildingFeature stores (migrations 0005, 0009).
 STORED_PROPERTIES: tuple[tuple[str, ...], ...] = (PUBLIC_PROPERTIES, AGENT_PROPERTIES)
 FEATURES_TABLE = "buildings_buildingfeature"
 
@@ -222,12 +222,11 @@ def _stored_feature_sql(
     column = (
         "footprint_geometry" if geometry is GeometryKind.FOOTPRINT else "point_geometry"
     )
-    public = f"{stored}.public_properties"
-    if tuple(properties) == AGENT_PROPERTIES:
-        # Both are JSON objects: the public members, then the agent's own.
-        props = f"left({public}, -1) || ',' || substr({stored}.agent_properties, 2)"
-    else:
-        props = public
+    # Plain concatenation: ``left``/``substr`` count characters in a UTF-8
+    # database, a third of an agent's page (migration 0009).
+    agent = tuple(properties) == AGENT_PROPERTIES
+    tail = f"{stored}.agent_tail" if agent else "'}'"
+    props = f"{stored}.properties_head || {tail}"
     return _splice(f"{alias}.id", f"{stored}.{column}", props)
 
 

@@ -44,24 +44,46 @@ RENDER = f"""
     FROM changed AS n
 """
 
-FORWARD = f"""
-CREATE FUNCTION buildings_feature_write() RETURNS trigger
+def functions(render: str, public: str, agent: str) -> str:
+    """The trigger function that writes the changed rows' texts, rendered by
+    ``render``, into the columns ``public`` and ``agent``, and the function that
+    rebuilds every row (migration 0009 redefines both)."""
+    columns = f"building_id, point_geometry, footprint_geometry, {public}, {agent}"
+    return f"""
+CREATE OR REPLACE FUNCTION buildings_feature_write() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO buildings_buildingfeature (
-        building_id, point_geometry, footprint_geometry, public_properties,
-        agent_properties
-    )
-    {RENDER}
+    INSERT INTO buildings_buildingfeature ({columns})
+    {render}
     ON CONFLICT (building_id) DO UPDATE SET
         point_geometry = EXCLUDED.point_geometry,
         footprint_geometry = EXCLUDED.footprint_geometry,
-        public_properties = EXCLUDED.public_properties,
-        agent_properties = EXCLUDED.agent_properties;
+        {public} = EXCLUDED.{public},
+        {agent} = EXCLUDED.{agent};
     RETURN NULL;
 END
 $$;
 
+-- Rebuilds every row: for loads that ran with triggers off (bench/generate.py).
+CREATE OR REPLACE FUNCTION buildings_feature_refresh() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    written bigint;
+BEGIN
+    TRUNCATE buildings_buildingfeature;
+    WITH written_rows AS (
+        INSERT INTO buildings_buildingfeature ({columns})
+        {render.replace("FROM changed AS n", "FROM buildings_building AS n")}
+        RETURNING 1
+    )
+    SELECT count(*) INTO written FROM written_rows;
+    RETURN written;
+END
+$$;
+"""
+
+
+FORWARD = functions(RENDER, "public_properties", "agent_properties") + """
 CREATE FUNCTION buildings_feature_forget() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -82,26 +104,6 @@ CREATE TRIGGER buildings_feature_update AFTER UPDATE ON buildings_building
 CREATE TRIGGER buildings_feature_delete AFTER DELETE ON buildings_building
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION buildings_feature_forget();
-
--- Rebuilds every row: for loads that ran with triggers off (bench/generate.py).
-CREATE FUNCTION buildings_feature_refresh() RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    written bigint;
-BEGIN
-    TRUNCATE buildings_buildingfeature;
-    WITH written_rows AS (
-        INSERT INTO buildings_buildingfeature (
-            building_id, point_geometry, footprint_geometry, public_properties,
-            agent_properties
-        )
-        {RENDER.replace("FROM changed AS n", "FROM buildings_building AS n")}
-        RETURNING 1
-    )
-    SELECT count(*) INTO written FROM written_rows;
-    RETURN written;
-END
-$$;
 
 -- Buildings that exist already.
 SELECT buildings_feature_refresh();
