@@ -5,7 +5,7 @@ Until now the stored texts were the public object and the agent-only object,
 and an agent's page joined them with ``left(public, -1) || ',' ||
 substr(agent, 2)``: in a UTF-8 database both functions count characters, not
 bytes, which cost a third of an agent's 1,000-feature statement (3.3 of 10 ms,
-docs/benchmarks.md). Now:
+README "Benchmarks"). Now:
 
 - ``properties_head``: the public object without its closing brace;
 - ``agent_tail``: a comma, the members only agents read, the closing brace;

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from buildings.geojson import (
     AGENT_PROPERTIES,
@@ -362,3 +363,30 @@ def test_every_writer_keeps_the_stored_texts_current() -> None:
     )
     assert properties["surface_m2"] == 99.5
     assert properties["status"] == BuildingStatus.AVAILABLE
+
+
+def _stored_rows(columns: str) -> dict[int, tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT building_id, {columns} FROM buildings_buildingfeature")
+        return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0009_rewrites_the_stored_texts_both_ways() -> None:
+    """Backwards, the head and tail become the two objects of migration 0005
+    again; forwards, the texts are the columns rendered on the fly."""
+    varied_buildings()
+    current = _stored_rows("properties_head, agent_tail")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("buildings", "0008_field_labels")])
+    old = _stored_rows("public_properties, agent_properties")
+    assert old.keys() == current.keys()
+    for building_id, (head, tail) in current.items():
+        public, agent = (orjson.loads(text) for text in old[building_id])
+        assert public == orjson.loads(head + "}")
+        assert {**public, **agent} == orjson.loads(head + tail)
+        assert not public.keys() & agent.keys()
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert _stored_rows("properties_head, agent_tail") == current
+    assert_stored_equal_columns()
