@@ -21,6 +21,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    QueryDict,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -182,13 +183,18 @@ def _ordering(value: str) -> tuple[str, list[OrderBy]]:
     return value, [first, F("pk").asc()]
 
 
-def _query_string(request: HttpRequest, **changes: str | None) -> str:
+def _query(request: HttpRequest, **changes: str | None) -> QueryDict:
+    """The request's query with ``changes``: a name set to None is dropped."""
     query = request.GET.copy()
     for name, value in changes.items():
         query.pop(name, None)
         if value is not None:
             query[name] = value
-    return query.urlencode()
+    return query
+
+
+def _query_string(request: HttpRequest, **changes: str | None) -> str:
+    return _query(request, **changes).urlencode()
 
 
 def _exports(request: HttpRequest, scope: Scope) -> dict[str, Any]:
@@ -196,9 +202,7 @@ def _exports(request: HttpRequest, scope: Scope) -> dict[str, Any]:
     without the page and the page's sort (whose keys are not the API's). The form
     sends them as hidden fields, with a checkbox per property the agent may read
     (all ticked) and a button per format."""
-    filters = request.GET.copy()
-    for name in ("page", "ordering", "columns"):
-        filters.pop(name, None)
+    filters = _query(request, page=None, ordering=None, columns=None)
     query = f"?{filters.urlencode()}" if filters else ""
     # The API's export (buildings/exports.py behind it) reads the same filter set
     # and scope, and agents' sessions authenticate there too.
