@@ -36,7 +36,12 @@
   is the median over the rounds, each ratio the median of the rounds' own ratios
   (a ratio compares figures of one round, taken minutes apart at most).
 - Targets (issue #7): at least 5× the requests/s of each peer at 1,000 features
-  and 2× at 30, our best set-up against each peer's best.
+  and 2× at 30, our server as deployed ("ogc") against each peer's best set-up.
+  "ogc+1t" is reported, not judged: a site runs one thread count for every page,
+  so picking the better of the two per page size would judge a set-up no one
+  runs (and with all 4 connections in one worker, one thread cannot overlap a
+  request's wait on PostgreSQL with another's Python, which halves its big
+  pages).
 
 Results: var/bench/results.json (section ``ogc`` of the dataset, through
 bench.common.save_result, rendered by bench/report.py into docs/benchmarks.md;
@@ -108,7 +113,8 @@ TARGETS = (30, 1000)
 # Throughput against each peer, by page size (issue #7).
 TARGET_RATIOS = {30: 2.0, 1000: 5.0}
 SERVERS = ("ogc", "ogc+1t", "pygeoapi", "pygeoapi+ka", "tipg")
-OURS = ("ogc", "ogc+1t")
+# Judged: the server as deployed (see Targets above); the other set-ups inform.
+OURS = ("ogc",)
 PEERS = {"pygeoapi": ("pygeoapi", "pygeoapi+ka"), "tipg": ("tipg",)}
 PUBLIC_STATUSES = ("vacant", "assessed", "available")
 
@@ -675,8 +681,8 @@ def _best(load: dict[str, Any], names: tuple[str, ...], limit: int) -> Any:
 
 
 def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Our best requests/s over each peer's best, by page size (issue #7): the
-    median over the rounds of each round's own ratio."""
+    """Our requests/s as deployed over each peer's best, by page size (issue
+    #7): the median over the rounds of each round's own ratio."""
     out = []
     for limit in TARGETS:
         ours = _best(results["load"], OURS, limit)

@@ -121,6 +121,26 @@ def test_anonymous_visitors_see_the_public_stock_only(
     assert visible(AnonymousUser()) == PUBLIC
 
 
+def test_the_public_stock_is_composed_once_and_handed_out_as_fresh_copies(
+    inventory: dict[str, Building],
+) -> None:
+    """building_list keeps the public stock's queryset per process and hands out
+    copies: rows one caller read are not served again after they changed, and a
+    caller's filters never show through another call."""
+    public = scope_for(AnonymousUser())
+    read = building_list(scope=public)
+    assert {b.inventory_id for b in read} == PUBLIC  # evaluates this copy
+    narrowed = building_list(scope=public).filter(department_id="75")
+    assert {b.inventory_id for b in narrowed} == {"75-assessed"}
+
+    building_transition(
+        building=inventory["13-vacant"], to=S.UNSAFE, by=None, reason="Étaiement."
+    )
+    again = building_list(scope=public)
+    assert {b.inventory_id for b in again} == PUBLIC - {"13-vacant"}
+    assert again.query.where == Building.objects.visible_to(public).query.where
+
+
 def test_building_get_answers_does_not_exist_outside_the_scope(
     make_member: Callable[..., User], inventory: dict[str, Building]
 ) -> None:
