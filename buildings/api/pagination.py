@@ -27,6 +27,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from buildings.geojson import MEDIA_TYPE, FeaturePage, SortKey
+from config.links import url_with
 
 # The orderings callers may ask for (never "__all__": sorting on a hidden field
 # would let a caller infer its values, reliability.md B6), each with how a value
@@ -174,13 +175,8 @@ def after(keys: Sequence[SortKey], values: Sequence[Any]) -> Q:
 
 
 def _link(request: Request, rel: str, cursor: Cursor | None) -> dict[str, str]:
-    query = request.GET.copy()
-    if cursor is not None:
-        query["cursor"] = cursor_encode(cursor)
-    url = request.build_absolute_uri(request.path)
-    if query:
-        url += "?" + query.urlencode()
-    return {"rel": rel, "href": url, "type": MEDIA_TYPE}
+    changes = {} if cursor is None else {"cursor": cursor_encode(cursor)}
+    return {"rel": rel, "href": url_with(request, **changes), "type": MEDIA_TYPE}
 
 
 def page_links(

@@ -67,6 +67,7 @@ from buildings.ogc.selectors import (
     items_page,
 )
 from config.database.routing import replica_reads
+from config.links import url_with
 
 Link = dict[str, str]
 JSON_TYPES = frozenset({JSON, GEOJSON, SCHEMA_JSON, OPENAPI_MEDIA_TYPE.split(";")[0]})
@@ -158,13 +159,7 @@ class OgcView(APIView):
 
     def here(self, **changes: str | None) -> str:
         """This request's URL with some parameters set (None removes one)."""
-        params = self.request.GET.copy()
-        for key, value in changes.items():
-            params.pop(key, None)
-            if value is not None:
-                params[key] = value
-        url = self.request.build_absolute_uri(self.request.path)
-        return f"{url}?{params.urlencode()}" if params else url
+        return url_with(self.request, **changes)
 
     def _absolute(self, path: str, query: dict[str, str | None]) -> str:
         url = self.request.build_absolute_uri(path)
