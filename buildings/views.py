@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,7 +22,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    QueryDict,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -52,6 +52,7 @@ from buildings.selectors import (
 )
 from buildings.services import allowed_transitions, building_transition
 from config.errors import DomainError
+from config.links import query_pairs
 from maps.components import building_map
 from organizations.models import Organization
 from organizations.pages import acting_user, persona_page
@@ -183,18 +184,8 @@ def _ordering(value: str) -> tuple[str, list[OrderBy]]:
     return value, [first, F("pk").asc()]
 
 
-def _query(request: HttpRequest, **changes: str | None) -> QueryDict:
-    """The request's query with ``changes``: a name set to None is dropped."""
-    query = request.GET.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value is not None:
-            query[name] = value
-    return query
-
-
 def _query_string(request: HttpRequest, **changes: str | None) -> str:
-    return _query(request, **changes).urlencode()
+    return urlencode(query_pairs(request.GET, **changes))
 
 
 def _exports(request: HttpRequest, scope: Scope) -> dict[str, Any]:
@@ -202,8 +193,8 @@ def _exports(request: HttpRequest, scope: Scope) -> dict[str, Any]:
     without the page and the page's sort (whose keys are not the API's). The form
     sends them as hidden fields, with a checkbox per property the agent may read
     (all ticked) and a button per format."""
-    filters = _query(request, page=None, ordering=None, columns=None)
-    query = f"?{filters.urlencode()}" if filters else ""
+    filters = query_pairs(request.GET, page=None, ordering=None, columns=None)
+    query = f"?{urlencode(filters)}" if filters else ""
     # The API's export (buildings/exports.py behind it) reads the same filter set
     # and scope, and agents' sessions authenticate there too.
     urls = [
@@ -213,7 +204,7 @@ def _exports(request: HttpRequest, scope: Scope) -> dict[str, Any]:
     return {
         "exports": [(label, url + query) for label, url in urls],
         "export_form": {
-            "params": [(n, value) for n, values in filters.lists() for value in values],
+            "params": filters,
             "columns": [(n, _field_label(n)) for n in properties_for(scope)],
             "formats": urls,
         },

@@ -1,5 +1,6 @@
-"""The current request's URL with its query changed: the self, alternate, next and
-prev links of the buildings API and of OGC API – Features."""
+"""The current request's query with some parameters changed: the self, alternate,
+next and prev links of the buildings API and of OGC API – Features, and the sort,
+page and export links of the agents' building list."""
 
 from __future__ import annotations
 
