@@ -711,21 +711,10 @@ def generate(rows: int, reference: Reference, seed: int = SEED) -> dict[str, Any
 
 
 # --- Suitability (the application's own rules, vectorised and checked against them)
-def _py_round(values: np.ndarray, digits: int) -> np.ndarray:
-    """Python's round() of each value (numpy's differs on some ties), via uniques."""
-    uniques, inverse = np.unique(values, return_inverse=True)
-    rounded = np.array([round(float(v), digits) for v in uniques])
-    return rounded[inverse]
-
-
-def _fmt(value: float) -> str:
-    return "null" if value != value else repr(float(value))
-
-
 def suitability_columns(
     data: dict[str, Any], *, check: int = 3000
 ) -> tuple[list[Any], ...]:
-    """Scores and details as buildings.suitability computes them, for every row.
+    """Scores as buildings.suitability computes them, for every row.
 
     The rules are applied column-wise with numpy (the per-row function costs ~75 µs,
     75 s for 1M rows); a random sample is recomputed with the real function and
@@ -761,7 +750,6 @@ def suitability_columns(
     energy_value = np.where(np.isnan(energy) | np.isnan(surface), nan, energy_value)
 
     scores: dict[str, np.ndarray] = {}
-    detail_parts: dict[str, list[tuple[str, int, np.ndarray, np.ndarray]]] = {}
     completeness = np.zeros(rows)
     for use in rules.USES:
         weights = rules.WEIGHTS[use]
@@ -781,40 +769,14 @@ def suitability_columns(
             "energy": energy_value,
         }
         points: Any = np.zeros(rows)
-        detail_parts[use] = []
         for criterion, weight in weights.items():
             value = values[criterion]
-            contribution = np.where(np.isnan(value), 0.0, weight * value)
-            points = points + contribution
-            detail_parts[use].append(
-                (criterion, weight, _py_round(value, 2), _py_round(contribution, 1))
-            )
+            points = points + np.where(np.isnan(value), 0.0, weight * value)
         scores[use] = np.rint(100 * points / sum(weights.values())).astype(int)
         if use == "mixed":
             total = sum(weights.values())
             known = sum(w * ~np.isnan(values[c]) for c, w in weights.items())
             completeness = np.rint(100 * known / total).astype(int)
-
-    # One %-template for the details JSON: literal braces need no escaping there.
-    uses_json = []
-    columns: list[Any] = []
-    for use in rules.USES:
-        inner = []
-        for criterion, weight, rounded, contribution in detail_parts[use]:
-            inner.append(
-                f'"{criterion}": {{"weight": {weight}, '
-                '"value": %s, "contribution": %s}'
-            )
-            columns += [rounded, contribution]
-        uses_json.append(f'"{use}": {{' + ", ".join(inner) + "}")
-    template = "{" + ", ".join(uses_json) + "}"
-    text_columns = []
-    for column in columns:
-        uniques, inverse = np.unique(column, return_inverse=True)
-        text_columns.append(
-            np.array([_fmt(v) for v in uniques], dtype=object)[inverse].tolist()
-        )
-    details = [template % values for values in zip(*text_columns, strict=True)]
 
     # The real function on a sample must agree exactly.
     rng = np.random.default_rng(1)
@@ -831,22 +793,17 @@ def suitability_columns(
             energy_kwh_ef=float(data["energy"][i]) if data["energy_known"][i] else None,
         )
         expected = rules.suitability(building, today=TODAY)  # type: ignore[arg-type]
-        got = (
-            {use: int(scores[use][i]) for use in rules.USES},
-            int(completeness[i]),
-            json.loads(details[i]),
-        )
-        if got != (expected.scores, expected.completeness, expected.details):
+        got = ({use: int(scores[use][i]) for use in rules.USES}, int(completeness[i]))
+        if got != (expected.scores, expected.completeness):
             raise SystemExit(
                 f"suitability mismatch on row {i}: {got} != "
-                f"{(expected.scores, expected.completeness, expected.details)}"
+                f"{(expected.scores, expected.completeness)}"
             )
     return (
         scores["shelter"].tolist(),
         scores["workspace"].tolist(),
         scores["mixed"].tolist(),
         completeness.tolist(),
-        details,
     )
 
 
@@ -898,7 +855,6 @@ STAGE_COLUMNS = [
     ("suitability_workspace", "smallint"),
     ("suitability_mixed", "smallint"),
     ("suitability_completeness", "smallint"),
-    ("details_id", "int"),
 ]
 # Building columns the staging table does not carry: constants of a DIE load.
 CONSTANTS = {
@@ -909,11 +865,11 @@ CONSTANTS = {
     "outside_declared_commune": "false",
     "created_at": "now()",
     "updated_at": "now()",
+    "suitability_computed_on": f"DATE '{TODAY.isoformat()}'",
 }
 COMPUTED_SQL = {
     "point": "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)",
     # A rectangle in the legal projection, rotated about its centre, then to WGS84.
-    "suitability_details": "d.details",
     "footprint": (
         "ST_Multi(ST_Transform(ST_Rotate(ST_MakeEnvelope("
         "p.x - s.fp_width / 2, p.y - s.fp_length / 2, p.x + s.fp_width / 2, "
@@ -939,7 +895,7 @@ def stage_lines(data: dict[str, Any], suit: tuple[list[Any], ...]) -> Any:
     vacancy_start = date(2012, 1, 1)
     parcels_a, parcels_b, two_parcels, sections = data["parcels"]
     rnb_known, rnb = data["rnb"]
-    shelter, workspace, mixed, completeness, details = suit
+    shelter, workspace, mixed, completeness = suit
     null = "\\N"
     chunk: list[str] = []
     for i in range(rows):
@@ -1005,7 +961,6 @@ def stage_lines(data: dict[str, Any], suit: tuple[list[Any], ...]) -> Any:
             str(workspace[i]),
             str(mixed[i]),
             str(completeness[i]),
-            str(details[i]),
         ]
         chunk.append("\t".join(fields))
         if len(chunk) >= 20_000:
@@ -1095,27 +1050,6 @@ def load(data: dict[str, Any], url: str) -> dict[str, float]:
         conn.execute("DROP TABLE IF EXISTS bench_stage")
         conn.execute(f"CREATE UNLOGGED TABLE bench_stage ({columns})")
 
-        # Suitability details repeat (≈1 distinct value in 3 rows): a dictionary of
-        # them, stored compressed: the INSERT copies the datums without recompressing.
-        t0 = time.perf_counter()
-        shelter, workspace, mixed, completeness, details = suit
-        distinct: dict[str, int] = {}
-        details_ids = [distinct.setdefault(text, len(distinct)) for text in details]
-        conn.execute("DROP TABLE IF EXISTS bench_details")
-        conn.execute(
-            "CREATE UNLOGGED TABLE bench_details (id int PRIMARY KEY, details jsonb) "
-            "WITH (toast_tuple_target = 128)"
-        )
-        with (
-            conn.cursor() as cur,
-            cur.copy("COPY bench_details (id, details) FROM STDIN") as copy,
-        ):
-            lines = [f"{index}\t{_escape(text)}" for text, index in distinct.items()]
-            for start in range(0, len(lines), 20_000):
-                copy.write(("\n".join(lines[start : start + 20_000]) + "\n").encode())
-        suit = (shelter, workspace, mixed, completeness, details_ids)
-        timings["copy_details"] = time.perf_counter() - t0
-
         t0 = time.perf_counter()
         with (
             conn.cursor() as cur,
@@ -1159,7 +1093,6 @@ def load(data: dict[str, Any], url: str) -> dict[str, float]:
             "fp_length",
             "fp_angle",
             "srid",
-            "details_id",
         }
         targets = [name for name, _ in STAGE_COLUMNS if name not in staged_only]
         select = [f"s.{name}" for name in targets]
@@ -1174,11 +1107,10 @@ def load(data: dict[str, Any], url: str) -> dict[str, float]:
                 "CROSS JOIN LATERAL (SELECT ST_X(q) AS x, ST_Y(q) AS y FROM "
                 "ST_Transform(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.srid) AS "
                 "q) p "
-                "JOIN bench_details d ON d.id = s.details_id "
                 "ORDER BY s.id"
             )
         timings["insert_geometries"] = time.perf_counter() - t0
-        conn.execute("DROP TABLE bench_stage, bench_details")
+        conn.execute("DROP TABLE bench_stage")
         for table in ("buildings_building", "buildings_site"):
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT "

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
+from buildings import suitability
 from organizations.models import DEPARTMENT_CODE_PATTERN
 
 if TYPE_CHECKING:
@@ -333,6 +334,9 @@ class Building(models.Model):
     postal_code = models.CharField(_("postal code"), max_length=5, blank=True)
     city = models.CharField(_("city"), max_length=200, blank=True)
     country = models.CharField(_("country"), max_length=100, default="France")
+    # Indexed in Meta.indexes, not by the foreign keys: a key to a varchar code
+    # gets a second, pattern-ops index (``…_like``) no query here uses, and each
+    # index costs every imported row (migration 0013).
     commune = models.ForeignKey(
         Commune,
         on_delete=models.PROTECT,
@@ -340,6 +344,7 @@ class Building(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("commune"),
+        db_index=False,
     )
     department = models.ForeignKey(
         Department,
@@ -348,6 +353,7 @@ class Building(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("département"),
+        db_index=False,
     )
     domaniality = models.CharField(
         _("domaniality"),
@@ -463,7 +469,11 @@ class Building(models.Model):
     suitability_completeness = models.PositiveSmallIntegerField(
         _("suitability, completeness"), null=True, blank=True
     )
-    suitability_details = models.JSONField(default=dict, blank=True)
+    # The day the scores were computed: "time left before the next use" moves
+    # with the calendar, so the breakdown behind them is recomputed as of it.
+    suitability_computed_on = models.DateField(
+        _("suitability computed on"), null=True, blank=True, editable=False
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -543,10 +553,12 @@ class Building(models.Model):
                 name="building_public_idx",
                 condition=Q(status__in=PUBLIC_STATUSES, is_confidential=False),
             ),
-            # Agents' lists filtered by territory and status.
+            # Agents' lists filtered by territory and status; also the index of
+            # the département key (its leading column).
             models.Index(
                 fields=["department", "status"], name="building_dept_status_idx"
             ),
+            models.Index(fields=["commune"], name="building_commune_idx"),
             # Anonymous bbox pages and public tiles: the point index of the public
             # stock alone. With the full index and building_public_idx combined,
             # a Paris box read 19,256 + 9,769 index entries for 1,000 rows (10 ms
@@ -596,6 +608,11 @@ class Building(models.Model):
     @property
     def is_located(self) -> bool:
         return self.point is not None
+
+    @property
+    def suitability_details(self) -> suitability.Details:
+        """Each criterion behind the stored scores (buildings.suitability)."""
+        return suitability.details_on(self)
 
 
 class BuildingStatusChange(models.Model):

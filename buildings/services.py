@@ -81,6 +81,17 @@ def building_update(
     return building
 
 
+def _scored_state(building: Building) -> tuple[Any, ...]:
+    """The stored scores and the breakdown they show: a row whose scores and
+    breakdown did not move is not written again, whatever its computation date."""
+    scores = tuple(
+        getattr(building, name)
+        for name in suitability.SCORE_FIELDS
+        if name != "suitability_computed_on"
+    )
+    return scores, suitability.details_on(building)
+
+
 def suitability_refresh(*, today: date, batch_size: int = 2000) -> int:
     """Recompute the scores of buildings with a next-use date, whose "time left"
     criterion moves with the calendar; store those that changed. Returns how many.
@@ -99,9 +110,9 @@ def suitability_refresh(*, today: date, batch_size: int = 2000) -> int:
         .order_by("pk")
     )
     for building in dated.iterator(chunk_size=batch_size):
-        before = [getattr(building, name) for name in fields]
+        before = _scored_state(building)
         suitability.apply(building, today=today)
-        if [getattr(building, name) for name in fields] != before:
+        if _scored_state(building) != before:
             building.updated_at = now
             changed.append(building)
         if len(changed) >= batch_size:

@@ -5,8 +5,11 @@ scores between 0 and 1 from the building's facts, or is *unknown* when the input
 is missing. The score is ``100 × Σ weight × value / Σ weight`` with unknown
 criteria counting 0 — a building we know little about does not look better than
 one we know well — and the completeness index says which share of the weights
-(those of mixed use) rested on known inputs. Every contribution is stored so that
-pages can show it.
+(those of mixed use) rested on known inputs. The scores are stored (lists filter
+and sort on them) with the day they were computed on; each criterion's
+contribution is recomputed from the building's inputs as of that day when a page
+or the API shows it (``details_on``), so that the breakdown always adds up to
+the stored score without 1.2 KB of derived JSON on every row.
 
 Criteria, their input, and when they score 1.0:
 - safety: the ERP flag and type; an ERP (for shelter, a type that may host
@@ -20,7 +23,6 @@ Criteria, their input, and when they score 1.0:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -45,8 +47,6 @@ WEIGHTS: dict[str, dict[str, int]] = {
     },
 }  # fmt: skip
 TOTAL_WEIGHTS = {use: sum(weights.values()) for use, weights in WEIGHTS.items()}
-# (weight, value) pairs whose JSON is kept: all but the surface's take few values.
-TERM_CACHE = 4096
 FULL_SURFACE_M2 = {"shelter": 1000, "workspace": 500, "mixed": 2000}
 # ERP types that may receive people overnight (hotels, dormitories, care homes).
 SLEEPING_ERP_TYPES = frozenset({"J", "O", "U"})
@@ -58,11 +58,14 @@ TIME_LEFT_STEPS = ((36, 1.0), (24, 0.85), (12, 0.6), (6, 0.3), (0, 0.0))
 ENERGY_STEPS = ((100, 1.0), (200, 0.7), (300, 0.4))
 
 
+Details = dict[str, dict[str, dict[str, float | int | None]]]
+
+
 @dataclass(frozen=True)
 class Suitability:
     scores: dict[str, int]
     completeness: int
-    details: dict[str, dict[str, dict[str, float | int | None]]]
+    details: Details
 
 
 def _criteria(
@@ -137,44 +140,6 @@ def suitability_of(values: Mapping[str, Any], *, today: date) -> Suitability:
     return Suitability(scores=scores, completeness=completeness, details=details)
 
 
-@dataclass(frozen=True)
-class Scored:
-    """A score as the importer writes it: the details already as JSON text."""
-
-    scores: dict[str, int]
-    completeness: int
-    details_json: str
-
-
-def scored_json(values: Mapping[str, Any], *, today: date) -> Scored:
-    """``suitability_of`` with its details as JSON, for bulk writes: most criteria
-    take a handful of values, so their JSON is made once, not once a building
-    (the importer scores 200,000 buildings; json.dumps of the details cost more
-    than the score)."""
-    scores, completeness, terms = _scored(values, today)
-    details = ", ".join(
-        f'"{use}": {{'
-        + ", ".join(
-            f'"{criterion}": {_term_json(weight, value)}'
-            for criterion, weight, value, _contribution in terms[use]
-        )
-        + "}"
-        for use in USES
-    )
-    return Scored(scores, completeness, "{" + details + "}")
-
-
-@functools.lru_cache(maxsize=TERM_CACHE)
-def _term_json(weight: int, value: float | None) -> str:
-    contribution = 0.0 if value is None else weight * value
-    shown = "null" if value is None else repr(round(value, 2))
-    # repr is how json writes a float.
-    return (
-        f'{{"weight": {weight}, "value": {shown}, '
-        f'"contribution": {round(contribution, 1)!r}}}'
-    )
-
-
 Term = tuple[str, int, float | None, float]
 
 
@@ -208,15 +173,32 @@ def _scored(
     return scores, completeness, terms
 
 
+def scores_of(values: Mapping[str, Any], *, today: date) -> tuple[dict[str, int], int]:
+    """The scores and completeness only, as bulk writes store them."""
+    scores, completeness, _terms = _scored(values, today)
+    return scores, completeness
+
+
 def apply(building: Building, *, today: date) -> list[str]:
     """Store the scores on ``building``; returns the fields it set."""
-    result = suitability(building, today=today)
-    building.suitability_shelter = result.scores["shelter"]
-    building.suitability_workspace = result.scores["workspace"]
-    building.suitability_mixed = result.scores["mixed"]
-    building.suitability_completeness = result.completeness
-    building.suitability_details = result.details
+    scores, completeness = scores_of(
+        {name: getattr(building, name) for name in INPUT_FIELDS}, today=today
+    )
+    building.suitability_shelter = scores["shelter"]
+    building.suitability_workspace = scores["workspace"]
+    building.suitability_mixed = scores["mixed"]
+    building.suitability_completeness = completeness
+    building.suitability_computed_on = today
     return list(SCORE_FIELDS)
+
+
+def details_on(building: Building) -> Details:
+    """Each criterion's weight, value and contribution behind the stored scores:
+    computed from the building's inputs as of the day the scores were (empty for
+    a building never scored)."""
+    if building.suitability_computed_on is None:
+        return {}
+    return suitability(building, today=building.suitability_computed_on).details
 
 
 # The building fields the score is stored in.
@@ -225,7 +207,7 @@ SCORE_FIELDS = (
     "suitability_workspace",
     "suitability_mixed",
     "suitability_completeness",
-    "suitability_details",
+    "suitability_computed_on",
 )
 
 

@@ -181,6 +181,13 @@ class AgentBuildingFeatureSerializer(BuildingFeatureSerializer):
     """The Feature as State agents read it (context adds ``status_history``)."""
 
     status_history = serializers.SerializerMethodField()
+    suitability_details = serializers.JSONField(
+        read_only=True,
+        help_text=_(
+            "Per use (shelter, workspace, mixed) and criterion: weight, value "
+            "(null when unknown) and contribution to the stored score."
+        ),
+    )
     allowed_transitions = serializers.SerializerMethodField(
         help_text=_("Statuses POST …/transition/ accepts from the current one.")
     )

@@ -504,9 +504,7 @@ def _row_writer(
     )
     names = [field.attname for field in fields]
     geometries = {field.attname for field in fields if isinstance(field, GeometryField)}
-    documents = {
-        field.attname for field in fields if isinstance(field, JSONField)
-    } - set(suitability.SCORE_FIELDS)
+    documents = {field.attname for field in fields if isinstance(field, JSONField)}
     arrays = {field.attname for field in fields if isinstance(field, ArrayField)}
     today = context.today
 
@@ -524,11 +522,12 @@ def _row_writer(
             values["is_confidential"] = (
                 values["is_confidential"] or stored["is_confidential"]
             )
-        scored = suitability.scored_json(values, today=today)
-        values["suitability_shelter"] = scored.scores["shelter"]
-        values["suitability_workspace"] = scored.scores["workspace"]
-        values["suitability_mixed"] = scored.scores["mixed"]
-        values["suitability_completeness"] = scored.completeness
+        scores, completeness = suitability.scores_of(values, today=today)
+        values["suitability_shelter"] = scores["shelter"]
+        values["suitability_workspace"] = scores["workspace"]
+        values["suitability_mixed"] = scores["mixed"]
+        values["suitability_completeness"] = completeness
+        values["suitability_computed_on"] = today
         for name in geometries:
             geometry = values[name]
             if isinstance(geometry, Coordinates):
@@ -543,8 +542,6 @@ def _row_writer(
         for name in arrays:
             if not values[name]:
                 values[name] = "{}"  # most rows: no parcel, no RNB id
-        # Text COPY reads JSON as text: the details are JSON already.
-        values["suitability_details"] = scored.details_json
         return [values[name] for name in names]
 
     return row
