@@ -115,6 +115,11 @@ class SortKey:
     def sql(self, alias: str) -> str:
         return self.order(f"{alias}.{connection.ops.quote_name(self.column)}")
 
+    def reversed(self) -> SortKey:
+        """The opposite order, nulls included (last becomes first)."""
+        nulls_last = None if self.nulls_last is None else not self.nulls_last
+        return SortKey(self.column, not self.descending, nulls_last)
+
     def order(self, term: str) -> str:
         """The ORDER BY term for ``term`` (a column, or its position)."""
         nulls = ""
@@ -325,16 +330,24 @@ def feature_page(
         matched = matched_of.order_by()[: count_cap + 1].count()
         return FeaturePage(b"", 0, more=False, head=None, tail=None, matched=matched)
     window = ", ".join(key.sql("i") for key in sort)
-    direction = "DESC" if reverse_output else "ASC"
+    # The page's rows in output order, read by the aggregates in that order: a
+    # plain aggregate over one sorted subquery consumes it as sorted (the form
+    # PostgreSQL's manual gives for ordered input). Read forwards, the window's
+    # rows already come in the sort order and the join keeps it, so no sort
+    # runs; ``string_agg(… ORDER BY _rn)`` sorted 1,000 Feature texts again
+    # (about 1 ms of a 12 ms page, PostgreSQL 15 does not skip it).
+    output = ", ".join(
+        key.reversed().sql("w") if reverse_output else key.sql("w") for key in sort
+    )
     # The keys of the first row and of the page's last row, from the one row each
     # FILTER keeps: no sort (``array_agg(… ORDER BY _rn)`` sorted the page, 1 ms
     # of a 10 ms page of 1,000 features), and the column's own type (``min`` of
     # a varchar would be text, which this cursor reads as bytes).
     keys = []
     for key in sort:
-        column = f"w.{_quote(key.column)}"
-        keys.append(f"(array_agg({column}) FILTER (WHERE w._rn = 1))[1]")
-        keys.append(f"(array_agg({column}) FILTER (WHERE w._rn = least(w._n, %s)))[1]")
+        column = f"p.{_quote(key.column)}"
+        keys.append(f"(array_agg({column}) FILTER (WHERE p._rn = 1))[1]")
+        keys.append(f"(array_agg({column}) FILTER (WHERE p._rn = least(p._n, %s)))[1]")
     if stored:
         feature = _stored_feature_sql("w", "f", properties, geometry)
         join = f" JOIN {FEATURES_TABLE} AS f ON f.building_id = w.id"
@@ -345,16 +358,17 @@ def feature_page(
     if queryset is matched_of:
         # A first page that holds the whole selection is its own count: the
         # subquery (an InitPlan, run only when read) is then never run.
-        count = f"CASE WHEN count(w.id) <= %s THEN count(w.id) ELSE {count} END"
+        count = f"CASE WHEN count(p.id) <= %s THEN count(p.id) ELSE {count} END"
         counting = (limit, *counting)
     sql = (
-        f"SELECT {count}, count(w.id), "
-        f"coalesce(string_agg({feature}, ',' "
-        f"ORDER BY w._rn {direction}) FILTER (WHERE w._rn <= %s), ''), "
+        f"SELECT {count}, count(p.id), "
+        "coalesce(string_agg(p._feature, ',') FILTER (WHERE p._rn <= %s), ''), "
         + ", ".join(keys)
-        + f" FROM (SELECT i.*, row_number() OVER (ORDER BY {window}) AS _rn, "
+        + f" FROM (SELECT w.*, {feature} AS _feature "
+        f"FROM (SELECT i.*, row_number() OVER (ORDER BY {window}) AS _rn, "
         "count(*) OVER () AS _n "
-        f"FROM ({rows_sql}) AS i ({_aliases(columns)})) AS w{join}"
+        f"FROM ({rows_sql}) AS i ({_aliases(columns)})) AS w{join} "
+        f"ORDER BY {output}) AS p"
     )
     params = (
         *counting,

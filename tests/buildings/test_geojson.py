@@ -390,3 +390,22 @@ def test_migration_0009_rewrites_the_stored_texts_both_ways() -> None:
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert _stored_rows("properties_head, agent_tail") == current
     assert_stored_equal_columns()
+
+
+@pytest.mark.parametrize(
+    ("key", "reversed_sql"),
+    [
+        (SortKey("id", nulls_last=None), 'w."id" DESC'),
+        (SortKey("surface_m2"), 'w."surface_m2" DESC NULLS FIRST'),
+        (
+            SortKey("designation", descending=True, nulls_last=False),
+            'w."designation" ASC NULLS LAST',
+        ),
+    ],
+)
+def test_a_reversed_sort_key_mirrors_the_order_nulls_included(
+    key: SortKey, reversed_sql: str
+) -> None:
+    """Backward pages are output in the mirror of the page's order."""
+    assert key.reversed().sql("w") == reversed_sql
+    assert key.reversed().reversed() == key
