@@ -117,10 +117,14 @@ def _criteria(
     return criteria
 
 
+def inputs_of(building: Any) -> dict[str, Any]:
+    """The building's values the score reads (a Building, or a migration's
+    historical model of it)."""
+    return {name: getattr(building, name) for name in INPUT_FIELDS}
+
+
 def suitability(building: Building, *, today: date) -> Suitability:
-    return suitability_of(
-        {name: getattr(building, name) for name in INPUT_FIELDS}, today=today
-    )
+    return suitability_of(inputs_of(building), today=today)
 
 
 def suitability_of(values: Mapping[str, Any], *, today: date) -> Suitability:
@@ -181,9 +185,7 @@ def scores_of(values: Mapping[str, Any], *, today: date) -> tuple[dict[str, int]
 
 def apply(building: Building, *, today: date) -> list[str]:
     """Store the scores on ``building``; returns the fields it set."""
-    scores, completeness = scores_of(
-        {name: getattr(building, name) for name in INPUT_FIELDS}, today=today
-    )
+    scores, completeness = scores_of(inputs_of(building), today=today)
     building.suitability_shelter = scores["shelter"]
     building.suitability_workspace = scores["workspace"]
     building.suitability_mixed = scores["mixed"]

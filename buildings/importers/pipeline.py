@@ -32,10 +32,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.postgres.fields import ArrayField
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Field, JSONField
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from psycopg.types.json import Jsonb
 
 from buildings import suitability
 from buildings.geometry import STORAGE_SRID
@@ -504,7 +503,6 @@ def _row_writer(
     )
     names = [field.attname for field in fields]
     geometries = {field.attname for field in fields if isinstance(field, GeometryField)}
-    documents = {field.attname for field in fields if isinstance(field, JSONField)}
     arrays = {field.attname for field in fields if isinstance(field, ArrayField)}
     today = context.today
 
@@ -537,8 +535,6 @@ def _row_writer(
                     geometry.srid = STORAGE_SRID
                 # Hex EWKB is the geometry type's text input.
                 values[name] = geometry.hexewkb.decode()
-        for name in documents:
-            values[name] = Jsonb(values[name])
         for name in arrays:
             if not values[name]:
                 values[name] = "{}"  # most rows: no parcel, no RNB id

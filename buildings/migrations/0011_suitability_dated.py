@@ -37,8 +37,9 @@ def date_the_scores(apps, schema_editor):
     changed = []
     fields = [*SCORES, "suitability_completeness", "updated_at"]
     for building in dated.iterator(chunk_size=BATCH):
-        values = {name: getattr(building, name) for name in suitability.INPUT_FIELDS}
-        scores, completeness = suitability.scores_of(values, today=today)
+        scores, completeness = suitability.scores_of(
+            suitability.inputs_of(building), today=today
+        )
         new = [scores[name.removeprefix("suitability_")] for name in SCORES]
         if new != [getattr(building, name) for name in SCORES]:
             for name, value in zip(SCORES, new, strict=True):
@@ -61,9 +62,8 @@ def write_the_details(apps, schema_editor):
     )
     batch = []
     for building in scored.iterator(chunk_size=BATCH):
-        values = {name: getattr(building, name) for name in suitability.INPUT_FIELDS}
         building.suitability_details = suitability.suitability_of(
-            values, today=building.suitability_computed_on
+            suitability.inputs_of(building), today=building.suitability_computed_on
         ).details
         batch.append(building)
         if len(batch) >= BATCH:
