@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.db.models.expressions import OrderBy
@@ -253,12 +253,7 @@ def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     ordering, order_by = _ordering(request.GET.get("ordering", DEFAULT_ORDERING))
     buildings: QuerySet[Building] = Building.objects.none()
     if filterset.is_valid():
-        try:
-            buildings = filterset.qs.order_by(*order_by)
-        except ValidationError as error:
-            # Filters that read two parameters together (near + radius, …) check
-            # them while filtering.
-            filterset.form.add_error(None, error)
+        buildings = filterset.qs.order_by(*order_by)
     # A national agent's selection holds the whole inventory: counting it all and
     # paging deep into it cost seconds on a million rows. The list goes as far as
     # API_COUNT_CAP rows, counted exactly up to there, and says when there are more.

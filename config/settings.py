@@ -271,6 +271,11 @@ STATICFILES_FINDERS = [
 ]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var/media")))
 MEDIA_URL = "/media/"
+# django-dsfr writes the package's own SRI hashes on its stylesheets, but the
+# manifest storage rewrites the url(…) inside them when it collects them: the
+# browser then refused the design system's CSS on every page (DEBUG off). The
+# files are served from this origin, by this application.
+DSFR_USE_INTEGRITY_CHECKSUMS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -300,7 +305,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",

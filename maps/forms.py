@@ -9,6 +9,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.forms import PeriodDateField
+
 # The side filters the inventory map shows (BuildingFilterSet reads the others too).
 MAP_FILTERS = (
     "status",
@@ -27,10 +29,10 @@ MAP_FILTERS = (
 class PeriodForm(forms.Form):
     """The period of the occupancy map, ``[start, end)``; the last year by default."""
 
-    start = forms.DateField(
+    start = PeriodDateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(
+    end = PeriodDateField(
         label=_("Until (excluded)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

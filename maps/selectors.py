@@ -25,7 +25,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
-from buildings.api.filters import BuildingFilterSet
+from buildings.api.filters import BuildingFilterSet, refused_filters
 from buildings.models import PUBLIC_STATUSES, Building, Commune, Department, Friche
 from buildings.selectors import building_list
 from config.database.routing import reader
@@ -84,7 +84,12 @@ def building_selection(
     filterset = BuildingFilterSet(params, queryset=building_list(scope=scope))
     if prepare_form is not None:
         prepare_form(filterset.form)
-    if not filterset.is_valid():
+    valid = filterset.is_valid()
+    # Agent-only filters: public tiles answered them (reliability.md B6).
+    for name, messages in refused_filters(params, scope).items():
+        filterset.form.add_error(name, messages)
+        valid = False
+    if not valid:
         return Selection(
             filterset, Building.objects.none(), frozenset(), (), (), valid=False
         )

@@ -11,6 +11,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from config.forms import PeriodDateField
 from occupancy.models import (
     Agreement,
     AgreementStatus,
@@ -159,8 +160,8 @@ def transition_form(
 class PeriodForm(forms.Form):
     """The period of the occupancy figures; the last day is included."""
 
-    start = forms.DateField(label=_("From"), required=False, widget=_date_input())
-    until = forms.DateField(
+    start = PeriodDateField(label=_("From"), required=False, widget=_date_input())
+    until = PeriodDateField(
         label=_("Until (included)"), required=False, widget=_date_input()
     )
 

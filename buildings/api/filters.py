@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import django_filters
@@ -15,8 +16,25 @@ from buildings.models import PUBLIC_STATUSES, Building, BuildingStatus
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
 from config.filters import StaticFormFilterSet
+from organizations.selectors import Scope
 
 SUITABILITY_FIELDS = {use: f"suitability_{use}" for use in USES}
+# Filters on properties only State agents see: answering them for anyone else
+# would reveal the property one guess at a time (reliability.md B6).
+AGENT_ONLY_FILTERS = {
+    "ministry": _("Only State agents may filter on the ministry."),
+}
+
+
+def refused_filters(params: Mapping[str, object], scope: Scope) -> dict[str, list[str]]:
+    """The agent-only filters in ``params`` that ``scope`` may not use, with why."""
+    if scope.is_state_agent:
+        return {}
+    return {
+        name: [str(message)]
+        for name, message in AGENT_ONLY_FILTERS.items()
+        if name in params
+    }
 
 
 def _floats(value: str, count: int, name: str) -> list[float]:
@@ -73,6 +91,24 @@ class BuildingFilterSet(StaticFormFilterSet):
     class Meta:
         model = Building
         fields: list[str] = []
+
+    def is_valid(self) -> bool:
+        """Each field valid, and the filters that read two parameters together
+        (bbox corners, near with radius, a date range) accept them.
+
+        Those check while they filter, so the queryset is composed here (no
+        query runs) and their errors join the form's: every caller then sees
+        one verdict, where the maps and tiles, which read ``qs`` after
+        ``is_valid()``, answered these errors with a 500.
+        """
+        if not super().is_valid():
+            return False
+        try:
+            self.qs  # noqa: B018  (composes and keeps the queryset)
+        except ValidationError as error:
+            self.form.add_error(None, error)
+            return False
+        return True
 
     def filter_noop(
         self, queryset: QuerySet[Building], name: str, value: object

@@ -39,7 +39,7 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from buildings import exports
-from buildings.api.filters import BuildingFilterSet
+from buildings.api.filters import BuildingFilterSet, refused_filters
 from buildings.api.pagination import (
     ORDERING_CHOICES,
     Ordering,
@@ -176,12 +176,10 @@ class _InventoryQuery(GenericAPIView[Building]):
 
     def selection(self) -> QuerySet[Building]:
         """The caller's buildings narrowed by the query's filters."""
-        # Ministry is not in the public properties: filtering on it would reveal
-        # it one guess at a time (reliability.md B6).
-        if "ministry" in self.request.query_params and not self.scope.is_state_agent:
-            raise exceptions.ValidationError(
-                {"ministry": [_("Only State agents may filter on the ministry.")]}
-            )
+        # Agent-only properties cannot be filtered on by others (reliability.md B6).
+        refused = refused_filters(self.request.query_params, self.scope)
+        if refused:
+            raise exceptions.ValidationError(refused)
         return self.filter_queryset(self.get_queryset())
 
 

@@ -38,6 +38,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from buildings.models import Building
 from config.etag import IF_MATCH, ConditionalWriteMixin
+from config.parsers import JSONParser
 from finance import services
 from finance.api.serializers import (
     CommitmentSerializer,
@@ -205,7 +206,7 @@ class _RowViewSet(
 
     permission_classes = [FinanceAccess]
     lookup_value_regex = "[0-9]+"
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @abstractmethod
     def scoped(self) -> QuerySet[M]:
@@ -314,7 +315,7 @@ class DisbursementViewSet(_RowViewSet[Disbursement]):
 
     queryset = Disbursement.objects.none()
     serializer_class = DisbursementSerializer
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+    parser_classes = [JSONParser, parsers.MultiPartParser]
 
     def scoped(self) -> QuerySet[Disbursement]:
         return disbursement_list(scope=self.scope)

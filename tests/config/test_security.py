@@ -438,6 +438,37 @@ def test_a_malformed_json_body_is_a_400_with_a_code(api_client: APIClient) -> No
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/auth/token/", "/api/v1/finance/commitments/", "/api/v1/agreements/"],
+)
+def test_a_json_body_nested_past_the_recursion_limit_is_a_400(
+    api_client: APIClient, agent: User, url: str
+) -> None:
+    """2 KB of nested brackets raised RecursionError in the parser: a 500 on every
+    JSON endpoint (the finance views declare their parsers themselves)."""
+    api_client.force_authenticate(agent)
+    body = '{"username": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = api_client.post(url, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "²"])
+def test_a_malformed_page_number_is_a_400_on_page(
+    api_client: APIClient, agent: User, page: str
+) -> None:
+    api_client.force_authenticate(agent)
+    response = api_client.get("/api/v1/organizations/", {"page": page})
+    assert response.status_code == 400
+    assert "page" in response.json()["errors"]
+    assert api_client.get("/api/v1/organizations/", {"page": "1"}).status_code == 200
+    assert api_client.get("/api/v1/organizations/", {"page": "last"}).status_code == 200
+    assert api_client.get("/api/v1/organizations/", {"page": "99"}).status_code == 404
+
+
+@pytest.mark.django_db
 def test_options_requests_list_no_metadata_or_related_choices(
     api_client: APIClient, make_member: Callable[..., User]
 ) -> None:

@@ -410,3 +410,49 @@ def test_a_replica_url_adds_a_read_only_alias_with_the_primarys_connection_rules
     refused = import_settings(DATABASE_REPLICA_URL="mysql://standby/intercalaire")
     assert refused.returncode != 0
     assert "DATABASE_REPLICA_URL" in refused.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_every_integrity_hash_on_a_page_matches_the_file_production_serves(
+    tmp_path: Path,
+) -> None:
+    """With DEBUG off the manifest storage rewrites the url(…) inside collected
+    stylesheets; django-dsfr's SRI hashes are the package's own files', so the
+    browser refused the design system's CSS on every page (found in Chromium)."""
+    import base64
+    import hashlib
+    import re
+
+    from django.core.management import call_command
+    from django.test import Client, override_settings
+
+    production = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        },
+    }
+    with override_settings(STATIC_ROOT=tmp_path, STORAGES=production):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        page = Client().get("/").content.decode()
+
+    tags = re.findall(r"<(?:link|script)\b[^>]*>", page)
+    stylesheets = [tag for tag in tags if 'rel="stylesheet"' in tag]
+    assert any("dsfr" in tag for tag in stylesheets), stylesheets
+    checked = 0
+    for tag in tags:
+        integrity = re.search(r'integrity="sha(\d+)-([^"]+)"', tag)
+        if integrity is None:
+            continue
+        url = re.search(r'(?:href|src)="([^"]+)"', tag)
+        assert url is not None, tag
+        assert url.group(1).startswith(settings.STATIC_URL), tag
+        served = (
+            tmp_path / url.group(1).removeprefix(settings.STATIC_URL)
+        ).read_bytes()
+        digest = hashlib.new(f"sha{integrity.group(1)}", served).digest()
+        assert base64.b64encode(digest).decode() == integrity.group(2), tag
+        checked += 1
+    # django-dsfr's scripts are not rewritten: with checksums on, they were checked.
+    assert checked or not settings.DSFR_USE_INTEGRITY_CHECKSUMS

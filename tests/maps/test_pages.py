@@ -176,6 +176,38 @@ def test_the_filters_update_refuses_bad_filters_and_other_personas(
     assert login(operator).get("/carte/selection/").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("bbox=garbage", "bbox"),
+        ("near=5.37,43.3", "radius"),
+        ("near=200,100&radius=10", "near"),
+        ("available_from=2030-01-01&available_to=2020-01-01", "available_from"),
+    ],
+)
+def test_filters_checked_while_filtering_are_errors_on_every_map_view(
+    inventory: Inventory, agent: User, query: str, field: str
+) -> None:
+    """They answered 500 on the map, its filter updates and its overlays."""
+    client = login(agent)
+    page = client.get(f"/carte/?{query}")
+    assert page.status_code == 400
+    assert field in page.context["form"].errors
+    for path in ("/carte/selection/", "/carte/couches/"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400
+        assert field in response.json()["errors"]
+
+
+def test_the_occupancy_map_refuses_days_its_arithmetic_cannot_reach(
+    agent: User,
+) -> None:
+    """``end`` a year before 0001-01-01 overflowed Python's dates (a 500)."""
+    response = login(agent).get("/carte/occupation/?end=0001-01-01")
+    assert response.status_code == 400
+    assert "end" in response.context["form"].errors
+
+
 def test_the_filters_update_query_budget(
     inventory: Inventory,
     agent: User,

@@ -216,6 +216,59 @@ def test_invalid_filters_are_400(agent: User) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("bbox=1,2", "bbox"),
+        ("bbox=5,43,4,42", "bbox"),
+        ("bbox=NaN,1,2,3", "bbox"),
+        ("near=5.4,43.3", "radius"),
+        ("near=abc&radius=10", "near"),
+        ("available_from=2026-01-02&available_to=2026-01-01", "available_from"),
+    ],
+)
+@pytest.mark.parametrize("public", [True, False])
+def test_filters_checked_while_filtering_are_400_naming_the_parameter(
+    inventory: Inventory, query: str, field: str, public: bool
+) -> None:
+    """bbox, near with radius and the date range check themselves while they
+    filter, after the form's own validation: the tiles answered them with 500."""
+    for z in (14, 9):  # points, and clusters aggregated on the fly
+        response = Client().get(
+            tile_path(*MARSEILLE_POINT, z, public=public) + "?" + query
+        )
+        assert response.status_code == 400, (z, response.content[:300])
+        assert field in response.content.decode()
+
+
+@pytest.mark.parametrize("public", [True, False])
+def test_anonymous_callers_cannot_filter_tiles_on_the_ministry(
+    inventory: Inventory, public: bool
+) -> None:
+    """The ministry is not a public property: answering the filter would reveal
+    it one guess at a time (the API refuses it too)."""
+    path = tile_path(*MARSEILLE_POINT, 14, public=public)
+    ministry = inventory.vacant.ministry
+    assert ministry
+    for z in (14, 9):
+        response = Client().get(
+            tile_path(*MARSEILLE_POINT, z, public=public), {"ministry": ministry}
+        )
+        assert response.status_code == 400
+        assert "ministry" in response.content.decode()
+    assert Client().get(path).status_code == 200
+
+
+def test_agents_filter_tiles_on_the_ministry(inventory: Inventory, agent: User) -> None:
+    ministry = inventory.vacant.ministry
+    path = tile_path(*MARSEILLE_POINT, 14)
+    found = by_id(features(login(agent), f"{path}?ministry={ministry}", "buildings"))
+    assert inventory.vacant.pk in found
+    assert all(
+        Building.objects.get(pk=pk).ministry.lower() == ministry.lower() for pk in found
+    )
+
+
 # --- The cluster table
 def cluster_rows() -> list[tuple[Any, ...]]:
     return sorted(

@@ -645,6 +645,21 @@ def test_a_period_changes_the_figures(
     assert bad.status_code == 200
 
 
+def test_a_period_beyond_what_dates_can_count_is_a_form_error(
+    make_member: Callable[..., User], sheltered: Agreement
+) -> None:
+    """9999-12-31 plus a day overflowed Python's dates: a 500 on every page with
+    the period form (operator's space, site pages, agreement pages)."""
+    client = login(member_of(make_member, sheltered.operator))
+    response = client.get(
+        site(sheltered), {"start": "0001-01-01", "until": "9999-12-31"}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "1900" in page
+    assert "2199" in page
+
+
 def test_spaces_of_other_buildings_never_reach_a_site_page(
     make_member: Callable[..., User], sheltered: Agreement
 ) -> None:

@@ -1,0 +1,23 @@
+"""Form fields shared by the apps' pages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+# Far enough for any period of figures, near enough for date arithmetic.
+PERIOD_FIRST_DAY = date(1900, 1, 1)
+PERIOD_LAST_DAY = date(2199, 12, 31)
+
+
+class PeriodDateField(forms.DateField):
+    """A day that bounds a period of figures, from 1900 to 2199: the period's
+    arithmetic (the day after the last, a year before the end) stays within
+    Python's dates (9999-12-31 plus a day raised OverflowError, a 500)."""
+
+    default_validators = [
+        MinValueValidator(PERIOD_FIRST_DAY),
+        MaxValueValidator(PERIOD_LAST_DAY),
+    ]
