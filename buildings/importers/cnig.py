@@ -165,8 +165,7 @@ class CnigFrichesProfile(Profile):
                 metropolitan=None if department is None else department[:2] != "97",
             )
             if location is not None:
-                fields["point"] = location.point
-                fields["footprint"] = location.footprint
+                fields.update(location.fields())
         if issues.errors or key is None:
             return None
         reused = values.fold(cells.get("site_statut", "")) == REUSED_STATUS

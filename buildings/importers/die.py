@@ -309,9 +309,9 @@ class DieProfile(Profile):
     @staticmethod
     def _postal_code(issues: RowIssues, value: str) -> str:
         code = value.strip()
-        if code.isdigit() and len(code) == 4:
+        if values.is_digits(code) and len(code) == 4:
             code = "0" + code
-        if code and not (code.isdigit() and len(code) == 5):
+        if code and not (values.is_digits(code) and len(code) == 5):
             issues.warn(
                 "code_postal",
                 _("“%(value)s” is not a postal code: left out.") % {"value": value},

@@ -10,6 +10,7 @@ extracted; GDAL only ever gets the one driver the file's kind calls for, so a VR
 from __future__ import annotations
 
 import os
+import re
 import stat
 import zipfile
 import zlib
@@ -184,6 +185,37 @@ def _check_content(kind: str, path: Path) -> None:
             _("The content of the file does not match its extension (%(kind)s).")
             % {"kind": kind}
         )
+    if kind == "geojson" and _links_a_crs(path):
+        raise FileRefused(
+            _(
+                "A GeoJSON “crs” given by a link is refused: GDAL would fetch it "
+                "from the network. Name the CRS (EPSG code) or use --srid."
+            )
+        )
+
+
+# A "crs" object of the GeoJSON 2008 draft: {"type": "link", "properties": {"href":
+# …}} makes GDAL's GeoJSON driver fetch the URL while opening the file (a "name"
+# is resolved offline). Its members fit in this many bytes after "crs": {.
+CRS_OBJECT = re.compile(rb'"crs"\s*:\s*\{')
+CRS_WINDOW = 4096
+CHUNK_BYTES = 1 << 20
+
+
+def _links_a_crs(path: Path) -> bool:
+    """True when a "crs" object of the file mentions a link or an href (read in
+    chunks: a GeoJSON file can be hundreds of megabytes)."""
+    tail = b""
+    with path.open("rb") as reader:
+        while chunk := reader.read(CHUNK_BYTES):
+            text = tail + chunk
+            for match in CRS_OBJECT.finditer(text):
+                window = text[match.end() : match.end() + CRS_WINDOW]
+                if b'"link"' in window or b'"href"' in window:
+                    return True
+            # Keep enough to see a "crs" split across chunks, with its window.
+            tail = text[-(CRS_WINDOW + 64) :]
+    return False
 
 
 def _inspect_zip(path: Path, *, max_bytes: int) -> list[zipfile.ZipInfo]:

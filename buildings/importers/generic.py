@@ -139,10 +139,7 @@ class GenericProfile(Profile):
             metropolitan=None if department is None else department[:2] != "97",
         )
         if location is not None:
-            fields["point"] = location.point
-            # A point file does not erase a footprint drawn before.
-            if location.footprint is not None:
-                fields["footprint"] = location.footprint
+            fields.update(location.fields())
         status = BuildingStatus.IN_USE
         if "status" in self.column_of:
             column = self.column_of["status"]
@@ -181,7 +178,7 @@ class GenericProfile(Profile):
             return target, values.rnb_ids(issues, column, raw)
         if target == "postal_code":
             code = raw.strip()
-            if code and not (code.isdigit() and len(code) == 5):
+            if code and not (values.is_digits(code) and len(code) == 5):
                 issues.error(column, _("A postal code has five digits."))
             return target, code
         if target == "erp_category":

@@ -275,7 +275,9 @@ def _xlsx_rows(
             ):
                 row.problems.append((None, _("The row has cells beyond the header.")))
             yield row
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+    # SyntaxError: the XML parser's ParseError (a truncated sheet, an entity
+    # expansion refused by expat).
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError) as error:
         raise FileRefused(_("The workbook is damaged."), row=number) from error
     finally:
         workbook.close()
@@ -324,14 +326,22 @@ def read_layer(
             )
         layer = names[0]
     chosen = source[layer]
-    if where and set_attribute_filter(chosen.ptr, where.encode()) != 0:
+    # A GeoPackage accepts any filter and fails when it runs: the count is then
+    # -1 (``len(layer)`` raised ValueError on it).
+    total = -1
+    if not where or set_attribute_filter(chosen.ptr, where.encode()) == 0:
+        total = chosen.num_feat
+    if where and total < 0:
         raise FileRefused(
             _("The filter “%(where)s” is not valid OGR SQL.") % {"where": where}
         )
-    total = len(chosen)
+    # Filtered, rows are numbered by their feature id, as in the file (counted
+    # within the filter, "row 11" named no feature anyone could find); GeoPackage
+    # ids start at 1, the others' at 0.
+    fid_offset = None if not where else (0 if staged.kind == "gpkg" else 1)
     return Table(
         columns=list(chosen.fields),
-        rows=_layer_rows(chosen, only),
+        rows=_layer_rows(chosen, only, fid_offset),
         srs=chosen.srs,
         spatial=True,
         total=total if total >= 0 else None,
@@ -339,7 +349,9 @@ def read_layer(
     )
 
 
-def _layer_rows(layer: Any, only: tuple[str, ...] | None) -> Iterator[RawRow]:
+def _layer_rows(
+    layer: Any, only: tuple[str, ...] | None, fid_offset: int | None
+) -> Iterator[RawRow]:
     # The layer keeps its data source open. Field values are read through the C
     # API as text: Django's Field objects cost ~7× more (23,878 Cartofriches
     # features: 7 s against 1 s).
@@ -348,7 +360,8 @@ def _layer_rows(layer: Any, only: tuple[str, ...] | None) -> Iterator[RawRow]:
         for index, column in enumerate(layer.fields)
         if only is None or column in only
     ]
-    for number, feature in enumerate(layer, start=1):
+    for ordinal, feature in enumerate(layer, start=1):
+        number = ordinal if fid_offset is None else feature.fid + fid_offset
         row = RawRow(number, {})
         for index, column in columns:
             raw = gdal_ds.get_field_as_string(feature.ptr, index) or b""

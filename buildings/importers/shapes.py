@@ -74,6 +74,15 @@ class Location:
     point: Coordinates | None
     footprint: MultiPolygon | None
 
+    def fields(self) -> dict[str, Coordinates | MultiPolygon | None]:
+        """The Building fields this location writes: the point, and the
+        footprint only when the source has one (a file of points does not erase
+        a footprint drawn before)."""
+        written: dict[str, Coordinates | MultiPolygon | None] = {"point": self.point}
+        if self.footprint is not None:
+            written["footprint"] = self.footprint
+        return written
+
 
 NOT_LOCATED = Location(None, None)
 
@@ -237,17 +246,41 @@ def locate_point(
     (a per-row GEOS round trip costs more than the rest of a row's checks)."""
     if not _in_source_range(issues, column, (x, y, x, y), projection):
         return None
+    lon, lat = x, y
     if projection.transform is not None:
-        point = Point(x, y, srid=projection.srid)
-        try:
-            point.transform(projection.transform)
-        except (GDALException, GEOSException):
+        transformed = _transformed(x, y, projection)
+        if transformed is None:
             issues.error(column, _cannot_transform(projection))
             return None
-        x, y = point.coords
-    if not _plausible(issues, column, x, y, metropolitan=metropolitan):
+        lon, lat = transformed
+        if metropolitan is not False and not _in_mainland(lon, lat):
+            swapped = _transformed(y, x, projection)
+            if swapped is not None and _in_mainland(*swapped):
+                issues.error(
+                    column,
+                    _("X and Y appear swapped (%(crs)s).") % {"crs": projection.name},
+                )
+                return None
+    if not _plausible(issues, column, lon, lat, metropolitan=metropolitan):
         return None
-    return Location(Coordinates(x, y), None)
+    return Location(Coordinates(lon, lat), None)
+
+
+def _transformed(
+    x: float, y: float, projection: Projection
+) -> tuple[float, float] | None:
+    if projection.transform is None:
+        return x, y
+    point = Point(x, y, srid=projection.srid)
+    try:
+        point.transform(projection.transform)
+    except (GDALException, GEOSException):
+        return None
+    return point.x, point.y
+
+
+def _in_mainland(lon: float, lat: float) -> bool:
+    return _within(lon, lon, METROPOLE_LON) and _within(lat, lat, METROPOLE_LAT)
 
 
 def _cannot_transform(projection: Projection) -> str:
@@ -341,8 +374,8 @@ def _plausible(
 ) -> bool:
     if metropolitan is False:
         return True
-    inside = _within(lon, lon, METROPOLE_LON) and _within(lat, lat, METROPOLE_LAT)
-    swapped = _within(lat, lat, METROPOLE_LON) and _within(lon, lon, METROPOLE_LAT)
+    inside = _in_mainland(lon, lat)
+    swapped = _in_mainland(lat, lon)
     if inside:
         return True
     if swapped:

@@ -203,12 +203,18 @@ def boolean(issues: RowIssues, column: str, value: str) -> bool | None:
     return None
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²" and "１", which the
+    database's ``[0-9]`` checks refuse (one such cell failed a whole import)."""
+    return text.isascii() and text.isdigit()
+
+
 def department_code(issues: RowIssues, column: str, value: str) -> str | None:
     """INSEE département code; the DIE drops leading zeros ("2" for Aisne)."""
     cleaned = value.strip().upper()
     if is_missing(cleaned):
         return None
-    if cleaned.isdigit() and len(cleaned) < 2:
+    if is_digits(cleaned) and len(cleaned) < 2:
         cleaned = cleaned.zfill(2)
     if cleaned == "20":
         issues.error(column, _("“20” is not a département: Corsica is 2A or 2B."))
@@ -227,7 +233,7 @@ def commune_code(issues: RowIssues, column: str, value: str) -> str | None:
     cleaned = value.strip().upper()
     if is_missing(cleaned):
         return None
-    if cleaned.isdigit() and len(cleaned) == 4:
+    if is_digits(cleaned) and len(cleaned) == 4:
         cleaned = "0" + cleaned  # read as a number somewhere upstream
     if not COMMUNE_CODE.match(cleaned):
         issues.warn(

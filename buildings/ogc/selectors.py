@@ -216,7 +216,7 @@ def building_page(*, query: ItemsQuery, count_cap: int) -> Page:
 
 
 def building_feature(*, feature_id: str) -> bytes | None:
-    if not feature_id.isdigit() or len(feature_id) > 18:
+    if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:
         return None
     selection = public_buildings().filter(pk=int(feature_id))
     with serial_plans():

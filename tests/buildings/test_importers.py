@@ -806,3 +806,125 @@ def test_the_report_csv_lists_every_issue_and_defuses_formulas(
         "warning,'=cmd.csv,,,No départements are loaded: rows are not linked to any.",
     ]
     assert json.loads(json.dumps(report.as_dict()))["rejected"] == 1
+
+
+# --- Cells and files that passed Python's checks and not the database's
+def test_unicode_digits_are_rejected_on_their_row_and_skip_writes_the_others(
+    tmp_path: Path,
+) -> None:
+    """``str.isdigit`` takes "１" and "²"; the table's check wants [0-9]: the
+    database refused the whole import, valid rows included, naming no row."""
+    path = tmp_path / "batiments.csv"
+    path.write_text("ref;nom;cp\nP1;ok;13001\nP2;x;１３００１\nP3;y;1300²\n")
+    mapping = {"ref": "inventory_id", "nom": "designation", "cp": "postal_code"}
+
+    report = import_file(path, profile="generic", mapping=mapping, on_error="skip")
+
+    assert report.ok, report.errors
+    assert [(e.row, e.column) for e in report.errors] == [(3, "cp"), (4, "cp")]
+    assert list(Building.objects.values_list("inventory_id", "postal_code")) == [
+        ("P1", "13001")
+    ]
+
+
+def test_a_die_postal_code_with_a_superscript_is_left_out_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    path = write_die(tmp_path, [die_row(1, code_postal="1037²"), die_row(2)])
+
+    report = import_file(path, profile="die")
+
+    assert report.ok, report.errors
+    assert report.created == 2
+    assert (2, "code_postal") in {(w.row, w.column) for w in report.warnings}
+    assert sorted(Building.objects.values_list("postal_code", flat=True)) == [
+        "",
+        "13001",
+    ]
+
+
+def test_a_geojson_crs_link_is_refused_and_never_fetched(tmp_path: Path) -> None:
+    """GDAL's GeoJSON driver fetched a "link" CRS from the network while opening
+    the file: any URL, from the server, for whoever uploads a file."""
+    import http.server
+    import threading
+
+    from tests.data.import_corpus import crs_link_collection
+
+    fetched: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'GEOGCS["WGS 84"]')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/x.prj"
+        path = tmp_path / "batiments.geojson"
+        path.write_text(crs_link_collection(url))
+        report = import_file(
+            path,
+            profile="generic",
+            mapping={"ref": "inventory_id", "nom": "designation"},
+        )
+    finally:
+        server.shutdown()
+        thread.join()
+
+    assert report.refused
+    assert "crs" in report.errors[0].reason
+    assert fetched == []
+    assert not Building.objects.exists()
+
+
+def test_a_cnig_re_import_of_points_keeps_a_footprint_drawn_before(
+    tmp_path: Path,
+) -> None:
+    """Like the generic profile: a point has no footprint to give. A re-import
+    that updated a site (renamed in the file) erased the footprint drawn since."""
+    from django.contrib.gis.geos import MultiPolygon
+
+    report = import_file(SAMPLES / "friches_sample.csv", profile="cnig-friches")
+    assert report.created == 3, report.errors
+    caserne = Building.objects.get(inventory_id="cnig:13201_0001")
+    assert caserne.footprint is None
+    assert caserne.point is not None
+    drawn = MultiPolygon(caserne.point.buffer(0.001), srid=4326)
+    Building.objects.filter(pk=caserne.pk).update(footprint=drawn)
+    renamed = tmp_path / "friches_sample.csv"
+    renamed.write_text(
+        (SAMPLES / "friches_sample.csv")
+        .read_text()
+        .replace("Ancienne caserne du Muy", "Caserne du Muy")
+    )
+
+    again = import_file(renamed, profile="cnig-friches")
+
+    assert (again.created, again.updated) == (0, 1), again.errors
+    caserne.refresh_from_db()
+    assert caserne.designation == "Caserne du Muy"
+    assert caserne.footprint is not None
+    assert caserne.footprint.equals_exact(drawn, tolerance=1e-9)
+
+
+def test_a_filtered_layer_reports_rows_by_their_feature_id(shared_data: Path) -> None:
+    """Counted within the filter, the report named "row 11" for feature 331."""
+    from django.contrib.gis.gdal import DataSource
+
+    path = shared_data / CARTOFRICHES
+    report = import_file(path, profile="cnig-friches", where="dep = '13'", dry_run=True)
+
+    rows = {issue.row for issue in report.warnings if issue.row}
+    assert rows
+    assert max(rows) > 332  # beyond the 332 features the filter keeps
+    layer = DataSource(str(path))[0]
+    for row in rows:
+        assert layer[row].get("dep") == "13", row

@@ -301,6 +301,31 @@ GOOD_DIE = die_text([die_row(1), die_row(2), die_row(3)])
 GOOD_LINES = GOOD_DIE.splitlines(keepends=True)
 CSV_ROWS = [["GEN-1", "Bâtiment 1", "120.5", "5.3698", "43.2951"]]
 
+
+def crs_link_collection(href: str) -> str:
+    """A GeoJSON of the 2008 draft whose CRS is a link GDAL would fetch."""
+    collection = json.loads(feature_collection([[5.3698, 43.2951]]))
+    collection["crs"] = {
+        "type": "link",
+        "properties": {"href": href, "type": "esriwkt"},
+    }
+    return json.dumps(collection)
+
+
+def truncated_sheet(directory: Path) -> Path:
+    """A workbook whose first sheet's XML stops in the middle of a row."""
+    path = workbook(CSV_ROWS * 50)(directory)
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    sheet = "xl/worksheets/sheet1.xml"
+    cut: list[tuple[zipfile.ZipInfo | str, bytes]] = [
+        (info, data[: len(data) // 2] if info.filename == sheet else data)
+        for info, data in members
+    ]
+    path.write_bytes(zip_bytes(cut))
+    return path
+
+
 CORPUS: list[BadFile] = [
     # --- Structure of a CSV file
     BadFile("empty file", "die", write_text(DIE_NAME, "")),
@@ -690,6 +715,52 @@ CORPUS: list[BadFile] = [
         "generic",
         write_text("batiments.xlsx", "ref,nom\nA,B\n"),
         options=with_mapping(GENERIC_MAPPING),
+    ),
+    BadFile(
+        "XLSX whose sheet is cut in the middle of a row",
+        "generic",
+        truncated_sheet,
+        options=with_mapping(GENERIC_MAPPING),
+    ),
+    BadFile(
+        "postal code with a superscript digit",
+        "generic",
+        write_text("batiments.csv", "ref;nom;cp\nP1;ok;13001\nP2;x;1300\u00b2\n"),
+        options=with_mapping(
+            {"ref": "inventory_id", "nom": "designation", "cp": "postal_code"}
+        ),
+        row=3,
+        column="cp",
+    ),
+    BadFile(
+        "GeoJSON whose crs is a link to fetch",
+        "generic",
+        write_text(
+            "batiments.geojson", crs_link_collection("http://127.0.0.1:9/x.prj")
+        ),
+        options=with_mapping(LAYER_MAPPING),
+    ),
+    BadFile(
+        "GeoPackage filter that fails when it runs",
+        "generic",
+        geopackage,
+        options={**with_mapping(LAYER_MAPPING), "where": "nope = 1"},
+    ),
+    BadFile(
+        "projected X and Y swapped (CC43)",
+        "generic",
+        write_text(
+            "batiments.csv",
+            "ref;nom;x;y\nCC1;ok;1892264.67;2235649.15\nCC2;x;2235649.15;1892264.67\n",
+        ),
+        options={
+            **with_mapping(
+                {"ref": "inventory_id", "nom": "designation", "x": "lon", "y": "lat"}
+            ),
+            "srid": 3943,
+        },
+        row=3,
+        column="x",
     ),
 ]
 
