@@ -21,6 +21,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from buildings.models import Building
@@ -42,9 +43,10 @@ from finance.models import (
     SubLetting,
 )
 from occupancy import documents
-from occupancy.models import Agreement, Space
+from occupancy.indicators import IN_FORCE_STATUSES
+from occupancy.models import LIVE_STATUSES, Agreement, Space
 from occupancy.rules import rules
-from organizations.models import Organization
+from organizations.models import Organization, OrganizationKind
 
 Actor = User | AnonymousUser | None
 CENT = Decimal("0.01")
@@ -98,6 +100,20 @@ OUTSIDE_AGREEMENT = _(
     "A sub-letting lies within its agreement's period ({start} to {last})."
 )
 SUB_OCCUPANT_REQUIRED = _("Name the sub-occupant.")
+OPERATOR_FUNDS_OWN = _(
+    "“{funder}” is an operator: it funds only its own agreements, from its own "
+    "resources."
+)
+DECISION_IN_FUTURE = _("A funding decision is dated today at the latest.")
+NOT_IN_FORCE = _("No fee is due on an agreement that never came into force.")
+PAYMENT_OUTSIDE = _(
+    "A payment falls within the agreement ({start} to {last}) and not after today."
+)
+AGREEMENT_NOT_LIVE = _(
+    "Sub-occupations are recorded on an agreement approved or in force (or once "
+    "in force), not on one in the state “{status}”."
+)
+AREA_ABOVE_SURFACE = _("The area exceeds the surface of {place} ({surface} m²).")
 
 # The API turns these constraint and trigger violations into 409 with a field
 # (config/api.py): the services check first, the database has the last word.
@@ -177,10 +193,26 @@ def _user(by: Actor) -> User | None:
     return by if isinstance(by, User) else None
 
 
+# Agreements whose sub-occupations can be recorded: approved, or in force now or
+# before (past sub-lettings of a closed site are history); never a draft, a
+# rejected or a withdrawn one.
+RECORDED_STATUSES = LIVE_STATUSES | frozenset(IN_FORCE_STATUSES)
+
+
 # --- Commitments ----------------------------------------------------------------------
 def _check_commitment(commitment: Commitment) -> None:
     if commitment.funder.kind not in FUNDER_KINDS:
         raise _fail(NOT_A_FUNDER, "funder", funder=commitment.funder)
+    # An operator's own resources go to its own sites: naming it as the funder of
+    # another operator's agreement also showed it that commitment.
+    if (
+        commitment.funder.kind == OrganizationKind.OPERATOR
+        and commitment.agreement is not None
+        and commitment.agreement.operator_id != commitment.funder_id
+    ):
+        raise _fail(OPERATOR_FUNDS_OWN, "funder", funder=commitment.funder)
+    if commitment.decision_date > timezone.localdate():
+        raise _fail(DECISION_IN_FUTURE, "decision_date")
     if (commitment.agreement_id is None) == (commitment.building_id is None):
         raise _fail(ONE_TARGET, "agreement")
     if commitment.nature not in Nature.values:
@@ -415,6 +447,21 @@ def fee_payment_record(
     illustrative: bool = False,
 ) -> FeePayment:
     _money(amount, field="amount")
+    # A fee is paid for an occupation (domain.md §B.2): on an agreement that came
+    # into force, within its period, and a payment received is in the past.
+    if agreement.status not in IN_FORCE_STATUSES:
+        raise _fail(NOT_IN_FORCE, "agreement")
+    if (
+        not agreement.start
+        <= date
+        <= min(_last_day(agreement.end), timezone.localdate())
+    ):
+        raise _fail(
+            PAYMENT_OUTSIDE,
+            "date",
+            start=agreement.start,
+            last=_last_day(agreement.end),
+        )
     with transaction.atomic():
         return FeePayment.objects.create(
             agreement=agreement,
@@ -488,6 +535,16 @@ def subletting_create(
     period = _period(start, end)
     if space is not None and space.building_id != agreement.building_id:
         raise _fail(SPACE_OTHER_BUILDING, "space", space=space)
+    if agreement.status not in RECORDED_STATUSES:
+        raise _fail(
+            AGREEMENT_NOT_LIVE, "agreement", status=agreement.get_status_display()
+        )
+    # No more area than the premises hold (domain.md §C.4).
+    place = space if space is not None else agreement.building
+    if place.surface_m2 is not None and area_m2 > place.surface_m2:
+        raise _fail(
+            AREA_ABOVE_SURFACE, "area_m2", place=place, surface=place.surface_m2
+        )
     # A sub-occupation ends with its main agreement (domain.md §C.4).
     if start < agreement.start or end > agreement.end:
         raise _fail(

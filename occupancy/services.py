@@ -61,6 +61,16 @@ NOT_EDITABLE = _(
 )
 # Spaces
 SPACE_OTHER_BUILDING = _("“{space}” belongs to another building.")
+SIGNED_BEFORE_OPINION = _(
+    "The signature ({signed}) cannot precede the DDFiP opinion ({opinion})."
+)
+EXIT_TOO_EARLY = _(
+    "The exit inventory ({exit}) cannot precede the start or the entry inventory "
+    "({since})."
+)
+FACT_NOT_YET = _(
+    "“{name}” is recorded once the agreement is {when}, not while it is “{status}”."
+)
 SPACES_OVERLAP = _(
     "“{space}” is already held by agreement {other} over overlapping dates."
 )
@@ -282,9 +292,34 @@ def agreement_record(*, agreement: Agreement, by: Actor, **facts: Any) -> Agreem
                 ),
                 field="status",
             )
+        _check_fact_statuses(agreement, facts)
         _apply_facts(agreement, facts, on=_today())
         agreement.save(update_fields=[*facts, "updated_at"])
     return agreement
+
+
+# Facts that belong to a stage of the lifecycle (domain.md §D.2), recorded outside a
+# transition: a revocation motive on a revoked agreement, an exit inventory on one
+# that is ending or has ended. A transition records them as it moves.
+_FACT_STAGES: Final = {
+    "revocation_motive": (frozenset({_A.REVOKED}), _("revoked")),
+    "exit_inventory_on": (
+        frozenset({_A.ENDING, _A.EXPIRED, _A.REVOKED, _A.TERMINATED}),
+        _("ending or ended"),
+    ),
+}
+
+
+def _check_fact_statuses(agreement: Agreement, facts: Mapping[str, Any]) -> None:
+    for name, (statuses, when) in _FACT_STAGES.items():
+        if facts.get(name) and agreement.status not in statuses:
+            raise legal.fail(
+                FACT_NOT_YET,
+                name,
+                name=name,
+                when=when,
+                status=agreement.get_status_display(),
+            )
 
 
 def _apply_facts(agreement: Agreement, facts: Mapping[str, Any], *, on: date) -> None:
@@ -295,6 +330,23 @@ def _apply_facts(agreement: Agreement, facts: Mapping[str, Any], *, on: date) ->
         value = getattr(agreement, name) if name in facts else None
         if value is not None and value > on:
             raise legal.fail(legal.DATE_IN_FUTURE, name, value=value, on=on)
+    # The order of the facts being recorded against those already there.
+    signed, opinion = agreement.signed_on, agreement.ddfip_opinion_date
+    if {"signed_on", "ddfip_opinion_date"} & set(facts) and (
+        signed and opinion and signed < opinion
+    ):
+        field = "signed_on" if "signed_on" in facts else "ddfip_opinion_date"
+        raise legal.fail(SIGNED_BEFORE_OPINION, field, signed=signed, opinion=opinion)
+    exit_on = agreement.exit_inventory_on
+    if {"exit_inventory_on", "entry_inventory_on"} & set(facts) and exit_on:
+        since = max(filter(None, (agreement.start, agreement.entry_inventory_on)))
+        if exit_on < since:
+            field = (
+                "exit_inventory_on"
+                if "exit_inventory_on" in facts
+                else "entry_inventory_on"
+            )
+            raise legal.fail(EXIT_TOO_EARLY, field, exit=exit_on, since=since)
 
 
 def _full_clean(agreement: Agreement) -> None:

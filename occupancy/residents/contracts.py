@@ -105,6 +105,14 @@ def _check_fee(*, occupant: Occupant, monthly_fee: Decimal) -> None:
         raise error(FEE_CAP, field="monthly_fee", cap=cap, basis=basis)
 
 
+def check_running_fees(occupant: Occupant) -> None:
+    """Each contract of ``occupant`` not yet ended within the fee cap that applies
+    to them now (a rectified L.345-2-2 flag lowers it)."""
+    running = occupant.residence_contracts.exclude(status=ResidenceStatus.ENDED)
+    for fee in running.values_list("monthly_fee", flat=True):
+        _check_fee(occupant=occupant, monthly_fee=fee)
+
+
 def _check_term(*, contract: ResidenceContract, end: date, field: str) -> None:
     """``end`` within the 18-month total and the agreement."""
     longest = rules().residence_max_months

@@ -29,6 +29,7 @@ from occupancy.residents.base import (
     constraint_name,
     error,
 )
+from occupancy.residents.contracts import check_running_fees
 from organizations.models import Organization, OrganizationKind
 
 
@@ -132,6 +133,10 @@ def occupant_update(
         for name in fields:
             setattr(occupant, name, changes[name])
         _occupant_check(occupant)
+        if occupant.homeless_l345_2_2:
+            # The 75 € cap (CASF L.345-2-2) binds the contracts running now: the
+            # flag set after a 200 € contract left that fee in force.
+            check_running_fees(occupant)
         occupant.full_clean(validate_constraints=False)
         occupant.save(update_fields=[*fields, "updated_at"])
     return occupant

@@ -26,6 +26,7 @@ from finance.models import (
 from finance.selectors import Filters
 from occupancy.models import AgreementStatus, SpaceKind, SpaceUse
 from organizations import demo as organizations_demo
+from organizations.models import Organization
 from organizations.selectors import Persona, Scope
 from tests.occupancy.factories import AgreementFactory, BuildingFactory, SpaceFactory
 
@@ -58,6 +59,8 @@ def test_it_attaches_to_the_agreement_loads_once_and_is_all_illustrative(
 ) -> None:
     agreement = AgreementFactory.create(
         reference=demo.AGREEMENT_REFERENCE,
+        # The operator funds works from its own resources: on its own agreement.
+        operator=Organization.objects.get(name=demo.OPERATOR),
         building=roads,
         status=AgreementStatus.CLOSED,
         period=DateRange(date(2018, 5, 1), date(2023, 12, 22)),

@@ -392,3 +392,25 @@ def test_death_or_abandonment_ends_the_contract_any_day(
         ground=ContractEndGround.DEATH_OR_ABANDONMENT,
     )
     assert contract.status == ResidenceStatus.ENDED
+
+
+def test_flagging_a_resident_l345_2_2_keeps_the_running_fees_within_75() -> None:
+    """The flag rectified after a 200 € contract left that fee in force: the cap
+    binds the contracts running now, as it binds a new one."""
+    from occupancy.residents import occupant_update
+    from tests.occupancy.factories import ResidenceContractFactory
+
+    contract = ResidenceContractFactory.create(monthly_fee=Decimal("200.00"))
+    occupant = contract.occupant
+    assert not occupant.homeless_l345_2_2
+
+    with pytest.raises(DomainError) as refused:
+        occupant_update(occupant=occupant, homeless_l345_2_2=True)
+
+    assert refused.value.field == "monthly_fee"
+    occupant.refresh_from_db()
+    assert not occupant.homeless_l345_2_2
+    ResidenceContract.objects.filter(pk=contract.pk).update(
+        status=ResidenceStatus.ENDED
+    )
+    assert occupant_update(occupant=occupant, homeless_l345_2_2=True).homeless_l345_2_2

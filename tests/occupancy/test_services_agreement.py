@@ -1018,6 +1018,43 @@ def test_facts_can_be_recorded_ahead_of_the_transition_that_needs_them() -> None
     assert caught.value.field == "status"
 
 
+def test_recorded_facts_keep_their_order_and_their_stage() -> None:
+    """agreement_record checked only that dates were not in the future: an active
+    agreement took a revocation motive, an exit inventory from before its start and
+    a signature before the DDFiP opinion (audit, domain.md §D.2)."""
+    opinion = days(-90)
+    agreement = agreement_in(_A.ACTIVE, ddfip_opinion_date=opinion)
+    refused: dict[str, dict[str, Any]] = {
+        "revocation_motive": {"revocation_motive": "occupant_fault"},
+        "exit_inventory_on": {"exit_inventory_on": days(-1)},
+    }
+    for field, facts in refused.items():
+        with pytest.raises(DomainError) as caught:
+            svc.agreement_record(agreement=agreement, by=None, **facts)
+        assert caught.value.field == field
+    with pytest.raises(DomainError) as caught:
+        svc.agreement_record(
+            agreement=agreement, by=None, signed_on=opinion - timedelta(days=1)
+        )
+    assert caught.value.field == "signed_on"
+    agreement.refresh_from_db()
+    assert agreement.revocation_motive == ""
+    assert agreement.exit_inventory_on is None
+
+    ending = agreement_in(_A.ENDING)
+    with pytest.raises(DomainError) as caught:
+        svc.agreement_record(
+            agreement=ending,
+            by=None,
+            exit_inventory_on=ending.start - timedelta(days=1),
+        )
+    assert caught.value.field == "exit_inventory_on"
+    recorded = svc.agreement_record(
+        agreement=ending, by=None, exit_inventory_on=days(-1)
+    )
+    assert recorded.exit_inventory_on == days(-1)
+
+
 # --- The building follows (domain.md §D.1) ----------------------------------------
 def test_the_building_follows_its_agreement_from_signature_to_release(
     actor: User,
