@@ -119,12 +119,12 @@ class Profile(ABC):
             raise FileRefused(
                 _("Columns missing for the “%(profile)s” format: %(columns)s.")
                 % {"profile": self.name, "columns": ", ".join(missing)},
-                row=None if table.spatial else 1,
+                row=None if table.spatial else table.header_row,
             )
         extra = [name for name in table.columns if name not in self.known]
         if extra:
             context.report.warn(
-                None if table.spatial else 1,
+                None if table.spatial else table.header_row,
                 None,
                 _("Columns not read: %(columns)s.") % {"columns": ", ".join(extra)},
             )

@@ -60,6 +60,8 @@ class Table:
     spatial: bool = False
     total: int | None = None
     layer: str | None = None
+    # The header's row in the file (a workbook's may follow blank rows).
+    header_row: int = 1
 
 
 def read(
@@ -158,7 +160,7 @@ def _delimiter(header_line: str) -> str | None:
     return best if counts[best] else None
 
 
-def _columns(header: list[str]) -> list[str]:
+def _columns(header: list[str], *, row: int = 1) -> list[str]:
     columns = [name.strip() or f"({index})" for index, name in enumerate(header, 1)]
     seen: set[str] = set()
     for name in columns:
@@ -166,7 +168,7 @@ def _columns(header: list[str]) -> list[str]:
             raise FileRefused(
                 _("The column “%(name)s” appears twice in the header.")
                 % {"name": name},
-                row=1,
+                row=row,
             )
         seen.add(name)
     return columns
@@ -236,11 +238,18 @@ def read_xlsx(staged: StagedFile) -> Table:
         raise FileRefused(_("The workbook is damaged or not an XLSX file.")) from error
     if header_cells is None:
         raise FileRefused(_("The workbook's first sheet is empty."))
-    columns = _columns([_cell_text(cell.value) for cell in header_cells])
     header_row = getattr(header_cells[0], "row", 1)
+    names = [_cell_text(cell.value) for cell in header_cells]
+    # Read-only sheets pad every row to the sheet's width: blank cells after the
+    # last name are no columns (they were "(10)"), and a value under them is then
+    # reported as lying beyond the header.
+    while names and not names[-1].strip():
+        names.pop()
+    columns = _columns(names, row=header_row)
     return Table(
         columns=columns,
         rows=_xlsx_rows(workbook, cells, columns, header_row),
+        header_row=header_row,
     )
 
 

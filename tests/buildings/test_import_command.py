@@ -82,6 +82,24 @@ def test_skip_imports_the_valid_rows_and_exits_normally(tmp_path: Path) -> None:
     assert Building.objects.count() == 1
 
 
+def test_skip_with_every_row_rejected_exits_with_status_1(tmp_path: Path) -> None:
+    """It printed "Imported." and exited 0 for a file that gave nothing."""
+    path = write_die(tmp_path, [die_row(1, erp="?"), die_row(2, erp="Peut-être")])
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "import_buildings", str(path), "--profile", "die", "--on-error", "skip",
+            stdout=out,
+        )  # fmt: skip
+
+    assert raised.value.returncode == 1
+    assert str(raised.value) == "Every row was rejected: nothing was imported."
+    assert "0 created, 0 updated, 0 unchanged, 2 rejected" in out.getvalue()
+    assert "Imported." not in out.getvalue()
+    assert not Building.objects.exists()
+
+
 def test_a_dry_run_writes_nothing(tmp_path: Path) -> None:
     path = write_die(tmp_path, [die_row(1)])
 

@@ -928,3 +928,30 @@ def test_a_filtered_layer_reports_rows_by_their_feature_id(shared_data: Path) ->
     layer = DataSource(str(path))[0]
     for row in rows:
         assert layer[row].get("dep") == "13", row
+
+
+def test_a_workbook_header_below_blank_rows_is_read_where_it_is(
+    tmp_path: Path,
+) -> None:
+    """Read-only sheets pad rows to the sheet's width: blank header cells became a
+    column "(6)" reported on row 1, and the stray value under it went unnoticed."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([])
+    sheet.append(["ref", "nom"])
+    sheet.append(["WB-1", "Bâtiment 1"])
+    sheet.append(["WB-2", "Bâtiment 2", None, None, None, "stray"])
+    path = tmp_path / "batiments.xlsx"
+    book.save(path)
+
+    report = import_file(
+        path, profile="generic", mapping={"ref": "inventory_id", "nom": "designation"}
+    )
+
+    assert not report.ok
+    assert [(e.row, e.column) for e in report.errors] == [(4, None)]
+    assert "beyond the header" in report.errors[0].reason
+    assert not any("Columns not read" in w.reason for w in report.warnings)

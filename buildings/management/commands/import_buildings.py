@@ -12,8 +12,8 @@ Profiles and their sources:
   column mapping (--mapping) from the file's columns to Building fields.
 
 Exit status: 0 when the import did what was asked (rows rejected under
-``--on-error skip`` included), 1 when the file was refused or rows were rejected
-under ``--on-error abort`` (then nothing was written).
+``--on-error skip`` included), 1 when the file was refused, rows were rejected
+under ``--on-error abort`` (then nothing was written) or every row was rejected.
 """
 
 from __future__ import annotations
@@ -107,6 +107,9 @@ class Command(BaseCommand):
                     "imports the valid rows)."
                 )
             )
+        if report.rows_read and report.rejected == report.rows_read:
+            # Under --on-error skip: "Imported." and 0 for a file that gave nothing.
+            raise CommandError(_("Every row was rejected: nothing was imported."))
 
     def _print(self, report: ImportReport) -> None:
         self.stdout.write(report.summary())
@@ -126,7 +129,7 @@ class Command(BaseCommand):
                 )
         if report.dry_run:
             self.stdout.write(_("Dry run: nothing was written."))
-        elif report.written:
+        elif report.written and report.rejected < report.rows_read:
             self.stdout.write(self.style.SUCCESS(_("Imported.")))
 
     def _progress_writer(self) -> Any:
