@@ -44,7 +44,7 @@ from buildings.services import (
     building_update,
 )
 from buildings.views import may_write_inventory
-from config.admin import ReadOnlyAdminMixin, TransitionAdmin
+from config.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin, TransitionAdmin
 from organizations.selectors import scope_for
 
 # Metropolitan France, when a geometry is still empty.
@@ -95,7 +95,7 @@ class BasemapWidget(OSMWidget):
         return context
 
 
-class MapAdmin(GISModelAdmin):  # type: ignore[type-arg]
+class MapAdmin(CheckedAutocompleteMixin, GISModelAdmin):  # type: ignore[type-arg]
     gis_widget = BasemapWidget
 
 
@@ -151,7 +151,7 @@ def _scope_departments(request: HttpRequest) -> frozenset[str] | None:
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SiteAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("code", "designation", "commune")
     list_select_related = ("commune",)
     search_fields = ("code", "designation")

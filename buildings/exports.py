@@ -88,7 +88,12 @@ def _check_fields(fields: Sequence[str]) -> None:
 
 
 def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    """Text a spreadsheet would run as a formula, kept as text by a leading "'":
+    a cell starting with = + - @ (or a tab or carriage return), also after the
+    spaces and line breaks a spreadsheet skips (" +1+2" was left as it was)."""
+    if text.lstrip(" \n").startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
 
 
 def _columns(fields: Sequence[str]) -> list[str]:
@@ -163,9 +168,10 @@ def _drain(buffer: io.StringIO) -> bytes:
 def _xlsx_cell(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | Decimal | date):
         return value
-    # openpyxl would store text starting with "=" as a formula; control
-    # characters other than tab and newlines are not allowed in XML.
-    return ILLEGAL_CHARACTERS_RE.sub("", neutralise(_text(value)))
+    # Control characters other than tab and newlines are not allowed in XML, and
+    # openpyxl stores text starting with "=" as a formula: strip, then neutralise
+    # ("\x01=2+2" became a live formula the other way round).
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", _text(value)))
 
 
 def export_xlsx(

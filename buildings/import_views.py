@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -165,8 +166,17 @@ def _import_confirm(request: HttpRequest, user: User) -> HttpResponse:
         messages.error(request, _("Nothing to import: upload the file again."))
         return redirect("buildings:import")
     state, path = stored
-    report, error = _run_import(state, path, dry_run=False, user=user)
-    path.unlink(missing_ok=True)
+    # One confirmation imports: the first request takes the file by renaming it
+    # (atomic); a double click's second request finds it gone. Both ran the
+    # import, and the second showed PostgreSQL's unique-key error.
+    claimed = path.with_name(path.name + ".importing")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        messages.info(request, _("This file is being imported or was imported."))
+        return redirect("buildings:import")
+    report, error = _run_import(state, claimed, dry_run=False, user=user)
+    claimed.unlink(missing_ok=True)
     # Reassigned, not mutated: the session saves only on assignment.
     request.session[IMPORT_SESSION_KEY] = {**state, "stage": "imported"}
     imported = report is not None and report.written
@@ -294,18 +304,28 @@ def import_job_confirm(request: HttpRequest, scope: Scope, pk: int) -> HttpRespo
     if not may_import(scope, user):
         raise PermissionDenied
     preview = _job_or_404(request, pk)
-    path = Path(preview.stored_path)
-    if not (preview.dry_run and preview.status == ImportJobStatus.SUCCEEDED) or not (
-        path.is_file()
-    ):
-        messages.error(request, _("Nothing to import: upload the file again."))
-        return redirect("buildings:import")
-    job = import_job_create(
-        path=path,
-        file_name=preview.file_name,
-        profile=preview.profile,
-        options=preview.options,
-        dry_run=False,
-        by=user,
-    )
+    with transaction.atomic():
+        # Confirmations of one preview queue on its row: the first makes the
+        # write job, the others are shown that job (each made its own before,
+        # and the later ones failed on the file the first had used).
+        ImportJob.objects.select_for_update().filter(pk=preview.pk).first()
+        written = ImportJob.objects.filter(
+            stored_path=preview.stored_path, dry_run=False
+        ).first()
+        if written is not None:
+            return redirect("buildings:import-job", pk=written.pk)
+        path = Path(preview.stored_path)
+        if not (
+            preview.dry_run and preview.status == ImportJobStatus.SUCCEEDED
+        ) or not (path.is_file()):
+            messages.error(request, _("Nothing to import: upload the file again."))
+            return redirect("buildings:import")
+        job = import_job_create(
+            path=path,
+            file_name=preview.file_name,
+            profile=preview.profile,
+            options=preview.options,
+            dry_run=False,
+            by=user,
+        )
     return redirect("buildings:import-job", pk=job.pk)

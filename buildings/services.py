@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from buildings import suitability
 from buildings.models import (
@@ -22,15 +23,20 @@ from buildings.models import (
 )
 from config.errors import DomainError, InvalidTransition
 
-TRANSITION_REFUSED = "A building cannot go from “{old}” to “{new}”."
-TRANSITION_BY_AGREEMENT = (
+# The status changes' refusals reach agents' pages: translated, with the statuses'
+# labels (they showed in English, with the codes).
+TRANSITION_REFUSED = _("A building cannot go from “{old}” to “{new}”.")
+TRANSITION_BY_AGREEMENT = _(
     "“{new}” follows the building's occupancy agreement: sign or start the agreement."
 )
-VACANCY_DATE_REQUIRED = (
+STATUS_UNKNOWN = _("Unknown status “{status}”.")
+VACANCY_DATE_REQUIRED = _(
     "Record since when the building is vacant before declaring it vacant."
 )
-DOMANIALITY_REQUIRED = "The domaniality must be known before the building is assessed."
-NEXT_USE_REQUIRED = (
+DOMANIALITY_REQUIRED = _(
+    "The domaniality must be known before the building is assessed."
+)
+NEXT_USE_REQUIRED = _(
     "Record the next planned use and its date (the horizon of temporary use) "
     "before opening the building to temporary use."
 )
@@ -123,7 +129,7 @@ def suitability_refresh(*, today: date, batch_size: int = 2000) -> int:
     return updated
 
 
-STILL_OCCUPIED = (
+STILL_OCCUPIED = _(
     "The building still has a running agreement, residents or residence contracts: "
     "end the stays and close the agreement first."
 )
@@ -141,7 +147,7 @@ def _handed_back(building: Building) -> bool:
 
 
 # (from, to) → (the check that must hold, the message when it does not, the field).
-GUARDS: dict[tuple[str, str], tuple[Callable[[Building], bool], str, str]] = {
+GUARDS: dict[tuple[str, str], tuple[Callable[[Building], bool], Any, str]] = {
     (BuildingStatus.IN_USE, BuildingStatus.VACANT): (
         lambda b: b.vacancy_since is not None,
         VACANCY_DATE_REQUIRED,
@@ -184,17 +190,23 @@ def building_transition(
     into and out of agreement-driven statuses as agreements progress.
     """
     if to not in BuildingStatus.values:
-        raise DomainError(f"Unknown status “{to}”.", field="status")
+        raise DomainError(str(STATUS_UNKNOWN).format(status=to), field="status")
     with transaction.atomic():
         building = Building.objects.select_for_update().get(pk=building.pk)
         old = building.status
         if to not in ALLOWED_TRANSITIONS[old]:
-            raise InvalidTransition(TRANSITION_REFUSED.format(old=old, new=to))
+            raise InvalidTransition(
+                str(TRANSITION_REFUSED).format(
+                    old=BuildingStatus(old).label, new=BuildingStatus(to).label
+                )
+            )
         if to in AGREEMENT_DRIVEN_STATUSES and not by_agreement:
-            raise InvalidTransition(TRANSITION_BY_AGREEMENT.format(new=to))
+            raise InvalidTransition(
+                str(TRANSITION_BY_AGREEMENT).format(new=BuildingStatus(to).label)
+            )
         guard = GUARDS.get((old, to))
         if guard is not None and not guard[0](building):
-            raise DomainError(guard[1], field=guard[2])
+            raise DomainError(str(guard[1]), field=guard[2])
         building.status = to
         building.save(update_fields=["status", "updated_at"])
         BuildingStatusChange.objects.create(

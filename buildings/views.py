@@ -52,6 +52,7 @@ from buildings.selectors import (
 )
 from buildings.services import allowed_transitions, building_transition
 from config.errors import DomainError
+from config.forms import hidden_field_error
 from config.links import query_pairs
 from maps.components import building_map
 from organizations.models import Organization
@@ -503,7 +504,14 @@ def building_transition_page(
         request.POST, auto_id=_transition_id(request.POST.get("to", ""))
     )
     if not form.is_valid():
-        return _render_building(request, scope, building, failed=form, status=400)
+        return _render_building(
+            request,
+            scope,
+            building,
+            error=hidden_field_error(form),
+            failed=form,
+            status=400,
+        )
     try:
         building = building_transition(
             building=building,

@@ -4,11 +4,13 @@ from the change page through an app's lifecycle service."""
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
@@ -130,3 +132,44 @@ class TransitionAdmin(admin.ModelAdmin[M], metaclass=_AbstractAdminMeta):
                 request, self.transition_message(obj), level=messages.SUCCESS
             )
         return redirect(change_page, obj.pk)
+
+
+class CheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete, drawing a form again after a submitted value that is
+    no key of the related table: it filtered that table on the value, a ValueError
+    ("abc" for a number) or a DataError (a NUL byte), so a 500 instead of the
+    field's "Select a valid choice"."""
+
+    def optgroups(
+        self, name: str, value: Sequence[str], attr: Any = None
+    ) -> list[tuple[str | None, list[dict[str, Any]], int | None]]:
+        remote = self.field.remote_field
+        key = remote.model._meta.get_field(remote.field_name)
+        keys = []
+        for item in value:
+            try:
+                checked = key.to_python(item)
+            except ValidationError:
+                continue
+            if checked is not None and "\x00" not in str(checked):
+                keys.append(item)
+        return super().optgroups(name, keys, attr)
+
+
+class CheckedAutocompleteMixin:
+    """Admins and inlines with ``autocomplete_fields`` draw them checked (above)."""
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        autocomplete = self.get_autocomplete_fields(request)  # type: ignore[attr-defined]
+        if db_field.name in autocomplete and "widget" not in kwargs:
+            kwargs["widget"] = CheckedAutocompleteSelect(
+                db_field,
+                self.admin_site,  # type: ignore[attr-defined]
+                using=kwargs.get("using"),
+            )
+        field: forms.ModelChoiceField[Any] | None = super().formfield_for_foreignkey(  # type: ignore[misc]
+            db_field, request, **kwargs
+        )
+        return field

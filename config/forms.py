@@ -7,6 +7,8 @@ from datetime import date
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from config.errors import DomainError
+
 # Far enough for any period of figures, near enough for date arithmetic.
 PERIOD_FIRST_DAY = date(1900, 1, 1)
 PERIOD_LAST_DAY = date(2199, 12, 31)
@@ -21,3 +23,16 @@ class PeriodDateField(forms.DateField):
         MinValueValidator(PERIOD_FIRST_DAY),
         MaxValueValidator(PERIOD_LAST_DAY),
     ]
+
+
+def hidden_field_error(form: forms.Form) -> DomainError | None:
+    """The errors of ``form``'s hidden inputs as one error the page shows: a hidden
+    input has no place of its own for them (a bad status in a transition form gave
+    a 400 page with no message)."""
+    hidden = [field for field in form.hidden_fields() if field.errors]
+    if not hidden:
+        return None
+    text = " ".join(
+        f"{field.label}: {error}" for field in hidden for error in field.errors
+    )
+    return DomainError(text)

@@ -28,7 +28,7 @@ from django_stubs_ext import StrOrPromise
 
 from buildings.models import Building
 from buildings.views import may_write_inventory
-from config.admin import ReadOnlyAdminMixin, TransitionAdmin
+from config.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin, TransitionAdmin
 from config.errors import DomainError
 from occupancy.forms import FACTS_BY_TARGET, AgreementTransitionForm
 from occupancy.models import (
@@ -103,7 +103,7 @@ class _ServiceForm(Protocol):
 
 
 # --- Shared admin behaviour -----------------------------------------------------------
-class _TerritoryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class _TerritoryAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Rows of buildings in the staff member's territory; its forms offer the
     buildings and spaces of that territory only."""
 

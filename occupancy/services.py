@@ -597,8 +597,13 @@ def agreement_transition(
         agreement = _locked(agreement)
         old = agreement.status
         if to not in AGREEMENT_TRANSITIONS.get(old, frozenset()):
+            labels = dict(AgreementStatus.choices)
             raise InvalidTransition(
-                str(TRANSITION_REFUSED).format(agreement=agreement, old=old, new=to)
+                str(TRANSITION_REFUSED).format(
+                    agreement=agreement,
+                    old=labels.get(old, old),
+                    new=labels.get(to, to),
+                )
             )
         _apply_facts(agreement, facts, on=on)
         guard = legal.GUARDS.get((old, to))

@@ -42,6 +42,7 @@ from django.views.decorators.http import require_GET, require_POST
 from buildings.models import Building
 from buildings.views import may_write_inventory, state_agent_page
 from config.errors import DomainError
+from config.forms import hidden_field_error
 from occupancy.forms import (
     AgreementFilterForm,
     AgreementTransitionForm,
@@ -569,7 +570,14 @@ def agreement_transition_page(
         raise PermissionDenied
     form = transition_form(agreement, request.POST.get("to", ""), data=request.POST)
     if not form.is_valid():
-        return _render_agreement(request, scope, agreement, failed=form, status=400)
+        return _render_agreement(
+            request,
+            scope,
+            agreement,
+            error=hidden_field_error(form),
+            failed=form,
+            status=400,
+        )
     try:
         agreement = agreement_transition(
             agreement=agreement,

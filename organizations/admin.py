@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from config.admin import CheckedAutocompleteMixin
 from organizations.models import Membership, Organization
 
 
-class MembershipInline(admin.TabularInline[Membership, Organization]):
+class MembershipInline(
+    CheckedAutocompleteMixin, admin.TabularInline[Membership, Organization]
+):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -20,7 +23,7 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin[Membership]):
+class MembershipAdmin(CheckedAutocompleteMixin, admin.ModelAdmin[Membership]):
     list_display = ["user", "organization", "role"]
     list_filter = ["role", "organization__kind"]
     autocomplete_fields = ["user", "organization"]

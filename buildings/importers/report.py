@@ -9,10 +9,11 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 
+from buildings.exports import neutralise
+
 Level = Literal["error", "warning"]
 # A cell opening with one of these is run as a formula by spreadsheet software
 # (reference/reliability.md F2): the report quotes values from untrusted files.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = ("level", "file", "row", "column", "reason")
 
 
@@ -129,14 +130,10 @@ class ImportReport:
             writer.writerow(
                 [
                     issue.level,
-                    _cell(issue.file),
+                    neutralise(issue.file),
                     "" if issue.row is None else issue.row,
-                    _cell(issue.column or ""),
-                    _cell(issue.reason),
+                    neutralise(issue.column or ""),
+                    neutralise(issue.reason),
                 ]
             )
         return buffer.getvalue()
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text

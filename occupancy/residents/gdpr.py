@@ -62,8 +62,12 @@ def purge_candidates(*, today: date) -> list[int]:
     """Occupants whose last contact is older than the retention period and who
     hold no ongoing stay or contract. The last contact is the latest of their
     exits and contract ends, or their registration when they have neither."""
-    ongoing_stay = Stay.objects.filter(
-        occupant=OuterRef("pk"), status__in=[StayStatus.ACTIVE, StayStatus.EXIT_PLANNED]
+    cutoff = purge_cutoff(today=today)
+    # A planned exit older than the retention period is an exit no one confirmed,
+    # not an ongoing stay: it kept the record forever.
+    ongoing_stay = Stay.objects.filter(occupant=OuterRef("pk")).filter(
+        Q(status=StayStatus.ACTIVE)
+        | Q(status=StayStatus.EXIT_PLANNED, period__endswith__gte=cutoff)
     )
     ongoing_contract = ResidenceContract.objects.filter(
         occupant=OuterRef("pk")
@@ -89,7 +93,7 @@ def purge_candidates(*, today: date) -> list[int]:
                 TruncDate("created_at"),
             )
         )
-        .filter(last_contact__lt=purge_cutoff(today=today))
+        .filter(last_contact__lt=cutoff)
         .exclude(Exists(ongoing_stay))
         .exclude(Exists(ongoing_contract))
         .order_by("pk")

@@ -304,7 +304,7 @@ def test_a_refused_transition_from_the_admin_is_a_message(
 
     response = client.post(transition_url(building), {"to": S.ASSESSED}, follow=True)
 
-    assert DOMANIALITY_REQUIRED in [str(m) for m in response.context["messages"]]
+    assert str(DOMANIALITY_REQUIRED) in [str(m) for m in response.context["messages"]]
     building.refresh_from_db()
     assert building.status == S.VACANT
     assert client.post(transition_url(building), {"to": "sold"}).status_code == 302
@@ -355,3 +355,27 @@ def test_reference_layers_are_read_only(make_staff: Callable[..., User]) -> None
     assert not page.context["has_change_permission"]
     assert add.status_code == 403
     assert list(search.context["cl"].result_list) == [commune]
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "value"),
+    [
+        ("/admin/buildings/building/add/", "site", "abc"),
+        ("/admin/buildings/site/add/", "commune", "1\x00"),
+        ("/admin/occupancy/space/add/", "building", "abc"),
+        ("/admin/organizations/membership/add/", "user", "abc"),
+    ],
+)
+def test_an_autocomplete_value_that_is_no_key_is_a_field_error(
+    db: None, url: str, field: str, value: str
+) -> None:
+    """Drawing the form again filtered the related table on the value: a
+    ValueError or a DataError (NUL byte), a 500 instead of the field's error."""
+    admin = User.objects.create_superuser("root", "root@example.org", "x" * 16)
+    client = Client()
+    client.force_login(admin)
+
+    response = client.post(url, {field: value})
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors

@@ -32,6 +32,8 @@ from tests.buildings.test_geojson import assert_rfc7946
 pytestmark = pytest.mark.django_db
 FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 INJECTIONS = ["=1+1", "+33 6 12 34 56 78", "-2+3", "@SUM(A1:A9)", "\tHidden", "\rCR"]
+# Spreadsheets skip leading spaces and line breaks before reading a formula.
+HIDDEN_INJECTIONS = [" +1+2", "  \t=SUM(A1)", "\n=1+1"]
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +111,7 @@ def test_the_csv_opens_in_a_french_spreadsheet(stock: dict[str, Building]) -> No
     assert by_id[stock["available"].pk]["designation"] == "Dépôt « nord »"
 
 
-@pytest.mark.parametrize("text", INJECTIONS)
+@pytest.mark.parametrize("text", INJECTIONS + HIDDEN_INJECTIONS)
 def test_csv_cells_that_could_start_a_formula_are_neutralised(text: str) -> None:
     building = BuildingFactory.create(vacant=True, designation=text, address=text)
     header, line = csv_rows(body(export(APIClient(), "csv")))
@@ -168,6 +170,22 @@ def test_xlsx_text_is_never_a_formula() -> None:
     }
     functions = {row[3].value for row in workbook["batiments"].iter_rows(min_row=2)}
     assert functions == {"xy"}, "control characters are not allowed in XML"
+
+
+def test_a_control_character_in_front_hides_no_formula_in_the_xlsx() -> None:
+    """The prefix was added before control characters were stripped: "\x01=2+2"
+    became "'\x01=2+2", then "=2+2", a live formula in the public export."""
+    for text in [
+        "\x01=2+2",
+        '\x02=HYPERLINK("http://example.org")',
+        *HIDDEN_INJECTIONS,
+    ]:
+        BuildingFactory.create(vacant=True, designation=text)
+    workbook = load_workbook(io.BytesIO(body(export(APIClient(), "xlsx"))))
+    cells = [cell for row in workbook["batiments"].iter_rows() for cell in row]
+    assert not [cell for cell in cells if cell.data_type == "f"]
+    designations = {row[1].value for row in workbook["batiments"].iter_rows(min_row=2)}
+    assert all(text.startswith("'") for text in designations), designations
 
 
 # --- GeoJSON and GeoPackage

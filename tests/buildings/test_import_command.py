@@ -100,6 +100,19 @@ def test_skip_with_every_row_rejected_exits_with_status_1(tmp_path: Path) -> Non
     assert not Building.objects.exists()
 
 
+def test_a_report_that_cannot_be_written_stops_before_the_import(
+    tmp_path: Path,
+) -> None:
+    """It failed with a traceback after the rows were committed."""
+    path = write_die(tmp_path, [die_row(1)])
+
+    with pytest.raises(CommandError) as raised:
+        run(str(path), "--profile", "die", "--report", str(tmp_path / "no" / "r.csv"))
+
+    assert "Cannot write the report" in str(raised.value)
+    assert not Building.objects.exists()
+
+
 def test_a_dry_run_writes_nothing(tmp_path: Path) -> None:
     path = write_die(tmp_path, [die_row(1)])
 

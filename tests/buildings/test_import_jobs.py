@@ -99,6 +99,33 @@ def test_a_large_file_is_previewed_by_a_worker_then_imported_by_another_job(
     assert not list(background.iterdir())  # the upload is deleted once imported
 
 
+def test_a_preview_confirmed_twice_makes_one_write_job(
+    national_editor: User, background: Path
+) -> None:
+    """Each confirmation made its own write job; the later ones failed on the file
+    the first had imported, and a double click landed on a failure page."""
+    client = client_for(national_editor)
+    client.post(IMPORT, upload("inventaire.csv", die_csv(*DIE_ROWS)))
+    run_worker()
+    preview = ImportJob.objects.get()
+    confirm = reverse("buildings:import-job-confirm", args=[preview.pk])
+
+    first = client.post(confirm)
+    second = client.post(confirm)
+    run_worker()
+    third = client.post(confirm)
+
+    real = ImportJob.objects.get(dry_run=False)
+    assert (
+        first["Location"]
+        == second["Location"]
+        == third["Location"]
+        == reverse("buildings:import-job", args=[real.pk])
+    )
+    assert real.status == ImportJobStatus.SUCCEEDED, real.error
+    assert Building.objects.count() == 2
+
+
 def test_a_job_is_seen_only_by_the_agent_who_started_it(
     national_editor: User, background: Path, make_member: Callable[..., User]
 ) -> None:

@@ -955,3 +955,21 @@ def test_a_workbook_header_below_blank_rows_is_read_where_it_is(
     assert [(e.row, e.column) for e in report.errors] == [(4, None)]
     assert "beyond the header" in report.errors[0].reason
     assert not any("Columns not read" in w.reason for w in report.warnings)
+
+
+def test_a_vintage_after_today_is_refused_before_it_locks_the_rows(
+    tmp_path: Path,
+) -> None:
+    """Stored with 9999-12-31, rows ignored every real vintage after it (an older
+    vintage never overwrites a newer one)."""
+    path = write_die(tmp_path, [die_row(1)])
+    for vintage in (date(9999, 12, 31), date(1, 1, 1)):
+        report = import_file(path, profile="die", vintage=vintage)
+        assert report.refused
+        assert "vintage" in report.errors[0].reason
+    future_name = write_die(
+        tmp_path, [die_row(1)], name="parc_immobilier_etat_99991231.csv"
+    )
+    assert import_file(future_name, profile="die").refused
+    assert not Building.objects.exists()
+    assert import_file(path, profile="die", vintage=date(2023, 12, 31)).created == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -473,6 +474,41 @@ def test_an_invalid_transition_shows_as_an_error_alert(
     assert not BuildingStatusChange.objects.exists()
 
 
+def test_a_refused_transition_reads_in_the_page_language_with_status_labels(
+    editor: User,
+) -> None:
+    """The message was English with the status codes on the French page."""
+    building = BuildingFactory.create(available=True)
+    client = login(editor)
+    client.cookies["django_language"] = "fr"
+
+    response = client.post(
+        transition(building), {"to": S.OCCUPIED}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+
+    assert response.status_code == 409
+    alert = response.content.decode().split('data-testid="transition-error"', 1)[1]
+    alert = alert.split("</div>", 1)[0]
+    with translation.override("fr"):
+        labels = (str(S.AVAILABLE.label), str(S.OCCUPIED.label))
+    assert f"Un bâtiment ne peut pas passer de « {labels[0]} » à « {labels[1]} »" in (
+        html.unescape(alert)
+    )
+
+
+@pytest.mark.parametrize("posted", [{"to": "bogus"}, {}])
+def test_a_malformed_transition_says_why(editor: User, posted: dict[str, str]) -> None:
+    """A bad hidden status gave a 400 page with no message at all."""
+    building = BuildingFactory.create(vacant=True)
+
+    response = login(editor).post(transition(building), posted)
+
+    assert response.status_code == 400
+    assert 'data-testid="transition-error"' in response.content.decode()
+    building.refresh_from_db()
+    assert building.status == S.VACANT
+
+
 def test_a_viewer_reads_the_page_without_transition_forms_and_cannot_post(
     viewer: User,
 ) -> None:
@@ -618,6 +654,38 @@ def test_only_national_editors_may_import(viewer: User, editor: User) -> None:
     assert login(viewer).get(IMPORT).status_code == 403
     assert login(editor).get(IMPORT).status_code == 403
     assert 'href="/batiments/import/"' not in login(editor).get(LIST).content.decode()
+
+
+def test_a_confirmation_arriving_during_the_import_runs_nothing(
+    national_editor: User,
+    upload_dir: Path,
+    marseille: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A double click: the second confirmation came while the first was importing
+    (the session still said "previewed", the file was still there), ran the
+    import again and showed PostgreSQL's unique-key error."""
+    from buildings import import_views
+
+    client = login(national_editor)
+    client.post(IMPORT, upload("inventaire.csv", die_csv(*DIE_ROWS)))
+    run_import = import_views._run_import
+    during: list[Any] = []
+
+    def slow_import(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs["dry_run"] and not during:
+            during.append(client.post(IMPORT, {"action": "confirm"}))
+        return run_import(*args, **kwargs)
+
+    monkeypatch.setattr(import_views, "_run_import", slow_import)
+
+    confirmed = client.post(IMPORT, {"action": "confirm"})
+
+    assert confirmed.status_code == 200
+    assert confirmed.context["imported"]
+    (second,) = during
+    assert second.status_code == 302
+    assert Building.objects.count() == 2
 
 
 def test_confirm_without_a_preview_imports_nothing(national_editor: User) -> None:

@@ -270,6 +270,36 @@ def test_the_command_reports_counts(site: tuple[Agreement, Space]) -> None:
     assert not Occupant.objects.filter(pk=old.pk).exists()
 
 
+def test_a_planned_exit_never_confirmed_does_not_keep_the_record_forever(
+    site: tuple[Agreement, Space],
+) -> None:
+    """An exit_planned stay counted as ongoing whatever its date: an operator who
+    never confirmed the exit kept the resident's data for good."""
+    from occupancy.residents import stay_plan_exit
+
+    stale = resident_with_stay(site, date(2022, 1, 1), None)
+    stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
+    recent = resident_with_stay(site, date(2022, 1, 1), None)
+    stay_plan_exit(stay=recent.stays.get(), exit_date=date(2025, 3, 1))
+    active = resident_with_stay(site, date(2022, 1, 1), None)
+
+    candidates = purge_candidates(today=TODAY)  # cutoff 2024-06-01
+
+    assert stale.pk in candidates
+    assert recent.pk not in candidates
+    assert active.pk not in candidates
+
+
+@pytest.mark.parametrize("today", ["0001-01-01", "0002-06-01", "9999-12-31"])
+def test_a_reference_day_out_of_reach_is_a_command_error(
+    site: tuple[Agreement, Space], today: str
+) -> None:
+    """Counting the retention back from 0001-01-01 raised a ValueError traceback."""
+    with pytest.raises(CommandError) as raised:
+        call_command("purge_residents", "--dry-run", "--today", today)
+    assert "--today" in str(raised.value)
+
+
 # --- Right of access (GDPR art. 15) ---------------------------------------------------
 def test_the_access_export_holds_the_record_its_stays_contracts_and_history(
     site: tuple[Agreement, Space],

@@ -77,6 +77,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         mapping = _read_mapping(options["mapping"]) if options["mapping"] else None
+        if options["report"]:
+            # Before the import: a report that cannot be written failed the
+            # command after the rows were committed.
+            try:
+                options["report"].write_text("", encoding="utf-8")
+            except OSError as error:
+                raise CommandError(
+                    _("Cannot write the report %(path)s: %(error)s")
+                    % {"path": options["report"], "error": error.strerror}
+                ) from error
         try:
             report = import_file(
                 options["file"],

@@ -21,6 +21,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from config.forms import PERIOD_FIRST_DAY, PERIOD_LAST_DAY
 from occupancy.residents import purge_residents
 
 
@@ -48,6 +49,12 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(f"--today: {exc}") from exc
+        # Retention arithmetic counts years back from it (0001-01-01 overflowed).
+        if not PERIOD_FIRST_DAY <= today <= PERIOD_LAST_DAY:
+            raise CommandError(
+                f"--today: {today} is not between {PERIOD_FIRST_DAY} and "
+                f"{PERIOD_LAST_DAY}."
+            )
         report = purge_residents(today=today, dry_run=options["dry_run"])
         if options["json"]:
             values = dataclasses.asdict(report)
