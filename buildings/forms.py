@@ -271,4 +271,11 @@ class ImportForm(forms.Form):
                 )
         if cleaned.get("mapping") and profile != "generic":
             self.add_error("mapping", _("A column mapping goes with “other file”."))
+        # On its field, not as the importer's refusal naming --mapping.
+        if (
+            profile == "generic"
+            and not cleaned.get("mapping")
+            and ("mapping" not in self.errors)
+        ):
+            self.add_error("mapping", _("“Other file” needs its column mapping."))
         return cleaned

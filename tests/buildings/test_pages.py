@@ -648,6 +648,20 @@ def test_the_import_form_refuses_a_file_by_its_extension_or_content(
     assert list(upload_dir.iterdir()) == []
 
 
+def test_an_other_file_without_its_mapping_is_an_error_on_the_mapping_field(
+    national_editor: User, upload_dir: Path
+) -> None:
+    """It was the importer's refusal, naming the command line's --mapping."""
+    response = login(national_editor).post(
+        IMPORT, upload("batiments.csv", b"ref;nom\nA;B\n", profile="generic")
+    )
+
+    assert response.status_code == 400
+    assert "mapping" in response.context["form"].errors
+    assert "--mapping" not in response.content.decode()
+    assert list(upload_dir.iterdir()) == []
+
+
 def test_only_national_editors_may_import(viewer: User, editor: User) -> None:
     """import_file writes whatever départements a file holds: a regional editor
     would rewrite other territories."""
