@@ -32,7 +32,5 @@ def hidden_field_error(form: forms.Form) -> DomainError | None:
     hidden = [field for field in form.hidden_fields() if field.errors]
     if not hidden:
         return None
-    text = " ".join(
-        f"{field.label}: {error}" for field in hidden for error in field.errors
-    )
-    return DomainError(text)
+    # Their labels are no words for users ("To"): Django's messages say enough.
+    return DomainError(" ".join(str(e) for field in hidden for e in field.errors))

@@ -189,7 +189,8 @@ def _check_content(kind: str, path: Path) -> None:
         raise FileRefused(
             _(
                 "A GeoJSON “crs” given by a link is refused: GDAL would fetch it "
-                "from the network. Name the CRS (EPSG code) or use --srid."
+                "from the network. Name the CRS (EPSG code), or remove it and give "
+                "the SRID (the SRID field, or --srid)."
             )
         )
 

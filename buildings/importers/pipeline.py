@@ -168,8 +168,9 @@ def import_file(
         if chosen.vintage_required and context.vintage is None:
             raise FileRefused(
                 _(
-                    "Give the inventory's vintage (YYYY-MM-DD; --vintage on the "
-                    "command line): its date_de_reference column is not reliable."
+                    "Give the inventory's vintage, the day it describes (the vintage "
+                    "field, or --vintage): its date_de_reference column is not "
+                    "reliable."
                 )
             )
         # A vintage after today locked its rows: an older vintage never overwrites
