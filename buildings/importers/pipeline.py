@@ -258,6 +258,8 @@ def _validate(
         only=profile.reads,
     )
     profile.prepare(table, context)
+    for note in table.notes:
+        context.report.warn(table.header_row, None, note)
     projection, warning = Projection.for_file(
         declared=table.srs, srid=srid, kind=staged.kind
     )

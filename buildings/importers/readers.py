@@ -62,6 +62,8 @@ class Table:
     layer: str | None = None
     # The header's row in the file (a workbook's may follow blank rows).
     header_row: int = 1
+    # What the reader noticed about the whole file, reported as warnings.
+    notes: list[str] = field(default_factory=list)
 
 
 def read(
@@ -246,11 +248,35 @@ def read_xlsx(staged: StagedFile) -> Table:
     while names and not names[-1].strip():
         names.pop()
     columns = _columns(names, row=header_row)
+    notes = []
+    if _has_merged_cells(workbook, sheet):
+        notes.append(
+            _(
+                "The sheet has merged cells: a merged value is read in its first "
+                "cell only, the others are empty."
+            )
+        )
     return Table(
         columns=columns,
         rows=_xlsx_rows(workbook, cells, columns, header_row),
         header_row=header_row,
+        notes=notes,
     )
+
+
+def _has_merged_cells(workbook: Any, sheet: Any) -> bool:
+    """Whether the sheet's XML declares merged cells (read-only sheets do not say;
+    they come after the rows, so the part is scanned in chunks)."""
+    tail = b""
+    try:
+        with workbook._archive.open(sheet._worksheet_path) as part:
+            while chunk := part.read(1 << 20):
+                if b"<mergeCell" in tail + chunk:
+                    return True
+                tail = chunk[-16:]
+    except (KeyError, OSError, zipfile.BadZipFile, AttributeError):
+        return False
+    return False
 
 
 def _xlsx_rows(

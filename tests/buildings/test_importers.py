@@ -973,3 +973,26 @@ def test_a_vintage_after_today_is_refused_before_it_locks_the_rows(
     assert import_file(future_name, profile="die").refused
     assert not Building.objects.exists()
     assert import_file(path, profile="die", vintage=date(2023, 12, 31)).created == 1
+
+
+def test_merged_cells_in_a_workbook_are_reported(tmp_path: Path) -> None:
+    """A value merged over two rows was read in the first row only, silently."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["ref", "nom", "site"])
+    sheet.append(["WB-1", "Bâtiment 1", "Site C"])
+    sheet.append(["WB-2", "Bâtiment 2", None])
+    sheet.merge_cells("C2:C3")
+    path = tmp_path / "batiments.xlsx"
+    book.save(path)
+    mapping = {"ref": "inventory_id", "nom": "designation", "site": "site"}
+
+    report = import_file(path, profile="generic", mapping=mapping)
+
+    assert report.ok, report.errors
+    assert [(w.row, "merged cells" in w.reason) for w in report.warnings if w.row] == [
+        (1, True)
+    ]
