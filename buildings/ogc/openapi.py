@@ -338,12 +338,17 @@ def _parameters(*, default_limit: int, max_limit: int) -> dict[str, Any]:
             "in": "query",
             "required": False,
             "description": "Only features whose geometry intersects the box: min "
-            "lon, min lat, max lon, max lat (CRS84). A west edge east of the east "
-            "edge spans the antimeridian. Every feature has a geometry.",
+            "lon, min lat, max lon, max lat (CRS84); or six numbers with min and "
+            "max heights after the latitudes (ignored: the data are 2D). A west "
+            "edge east of the east edge spans the antimeridian. Every feature has "
+            "a geometry.",
+            # Requirement 23: four or six numbers.
             "schema": {
                 "type": "array",
-                "minItems": 4,
-                "maxItems": 4,
+                "oneOf": [
+                    {"minItems": 4, "maxItems": 4},
+                    {"minItems": 6, "maxItems": 6},
+                ],
                 "items": {"type": "number"},
             },
             "style": "form",

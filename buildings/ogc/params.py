@@ -172,8 +172,9 @@ def parse_limit(value: str | None, *, default: int, maximum: int) -> int:
 def parse_bbox(
     value: str, crs: str | None
 ) -> tuple[tuple[float, float, float, float], ...]:
-    """Requirement 23: four numbers in CRS84, within its extent. A west edge
-    east of the east edge spans the antimeridian (the API definition's bbox
+    """Requirement 23: four numbers in CRS84, within its extent, or six with the
+    heights after each corner's latitude (ignored: the data are 2D). A west
+    edge east of the east edge spans the antimeridian (the API definition's bbox
     description) and becomes two boxes."""
     if crs is not None and crs != CRS84:
         raise InvalidParameter(
@@ -183,10 +184,15 @@ def parse_bbox(
         numbers = [float(part) for part in value.split(",")]
     except ValueError:
         numbers = []
+    if len(numbers) == 6:
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4 or not all(math.isfinite(number) for number in numbers):
         raise InvalidParameter(
             "bbox",
-            _("Expected four numbers: min lon, min lat, max lon, max lat (CRS84)."),
+            _(
+                "Expected four numbers: min lon, min lat, max lon, max lat (CRS84); "
+                "or six, with min and max heights after the latitudes."
+            ),
         )
     west, south, east, north = numbers
     if not (-180 <= west <= 180 and -180 <= east <= 180):

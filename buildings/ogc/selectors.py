@@ -164,6 +164,12 @@ def public_buildings(*, query: ItemsQuery | None = None) -> QuerySet[Building]:
         column = _BUILDING_COLUMNS.get(name, name)
         if isinstance(value, bool):
             selection = selection.filter(**{column: value})
+        elif name == "commune":
+            # As the communes collection counts them: a city's municipal
+            # arrondissements (Marseille 13201…) are the city (13055).
+            selection = selection.filter(
+                Q(commune_id__in=value) | Q(commune__arrondissement_of_id__in=value)
+            )
         else:
             selection = selection.filter(**{f"{column}__in": value})
     return selection
@@ -216,7 +222,10 @@ def building_page(*, query: ItemsQuery, count_cap: int) -> Page:
 
 
 def building_feature(*, feature_id: str) -> bytes | None:
+    # Canonical ids only: "01" named building 1 under another URL.
     if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:
+        return None
+    if feature_id != str(int(feature_id)):
         return None
     selection = public_buildings().filter(pk=int(feature_id))
     with serial_plans():
