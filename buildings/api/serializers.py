@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any, cast
 
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +33,7 @@ from buildings.geojson import (
     PUBLIC_PROPERTIES,
     GeometryKind,
 )
+from buildings.importers.shapes import LAMBERT_93_X, LAMBERT_93_Y
 from buildings.models import (
     PARCEL_ID_PATTERN,
     RNB_ID_PATTERN,
@@ -331,15 +333,52 @@ class NearbyQuerySerializer(serializers.Serializer[Any]):
 
 
 # --- Write
+# The projected CRSs a write may use, with the coordinates they take (metres):
+# Lambert-93 over mainland France and Corsica, Web Mercator's square. Checked
+# before transforming: PROJ spent minutes, then forever, on 1e17 and beyond in
+# EPSG:3857, inside the request's transaction and its row lock.
+PROJECTED_INPUT = {
+    2154: (LAMBERT_93_X, LAMBERT_93_Y),
+    3857: ((-20_037_508.35, 20_037_508.35), (-20_048_966.11, 20_048_966.11)),
+}
+
+
 def _in_wgs84(geometry: GEOSGeometry) -> GEOSGeometry:
-    """Input in another CRS is moved to storage's; 2D only; within lon/lat bounds."""
-    if geometry.srid not in (None, 4326):
-        geometry = geometry.transform(4326, clone=True)
-    geometry.srid = 4326
+    """Input in another CRS is moved to storage's; 2D only; within bounds: the
+    source CRS's before transforming, lon/lat after."""
     if geometry.hasz:
         raise serializers.ValidationError(_("Give 2D coordinates (no elevation)."))
     if geometry.empty:
         raise serializers.ValidationError(_("The geometry is empty."))
+    extent: tuple[float, ...]
+    try:
+        # GEOS gives NaN coordinates an empty envelope, which ``extent`` cannot
+        # unpack (a ValueError, a 500).
+        extent = geometry.extent
+    except ValueError:
+        extent = ()
+    if len(extent) != 4 or not all(math.isfinite(value) for value in extent):
+        raise serializers.ValidationError(_("The coordinates are not finite numbers."))
+    if geometry.srid not in (None, 4326):
+        bounds = PROJECTED_INPUT.get(geometry.srid)
+        if bounds is None:
+            raise serializers.ValidationError(
+                _("Give WGS84 (EPSG:4326), Lambert-93 (EPSG:2154) or EPSG:3857.")
+            )
+        (x_low, x_high), (y_low, y_high) = bounds
+        xmin, ymin, xmax, ymax = extent
+        if not (x_low <= xmin <= xmax <= x_high and y_low <= ymin <= ymax <= y_high):
+            raise serializers.ValidationError(
+                _("The coordinates lie outside EPSG:%(srid)d's area.")
+                % {"srid": geometry.srid}
+            )
+        try:
+            geometry = geometry.transform(4326, clone=True)
+        except GDALException as error:
+            raise serializers.ValidationError(
+                _("The geometry cannot be transformed to WGS84.")
+            ) from error
+    geometry.srid = 4326
     xmin, ymin, xmax, ymax = geometry.extent
     if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
         raise serializers.ValidationError(
@@ -463,10 +502,12 @@ class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
                     for name in sorted(unknown)
                 }
             )
-        if (
-            self.instance is None
-            and self.context["departments"] is not None
-            and attrs.get("department") is None
+        # A territorial agent's building keeps a département: blanked, it left
+        # every territorial scope, its editor's included (only national agents saw
+        # it again).
+        blanked = "department" in attrs and attrs["department"] is None
+        if self.context["departments"] is not None and (
+            (self.instance is None and attrs.get("department") is None) or blanked
         ):
             raise serializers.ValidationError(
                 {"department": [_("Give the building's département.")]}

@@ -223,6 +223,54 @@ def test_an_overflowing_coordinate_is_a_400_on_point(
     assert not Building.objects.filter(inventory_id=INVENTORY_ID).exists()
 
 
+@pytest.mark.parametrize(
+    "point",
+    [
+        "SRID=3857;POINT(1e10 1e10)",  # PROJ answered (-168.47, 90): stored
+        "SRID=3857;POINT(1e30 1e30)",  # PROJ never answered: a worker, a row lock
+        "SRID=2154;POINT(1e30 1e30)",
+        "SRID=2154;POINT(6245930 892460)",  # Lambert-93, axes swapped
+        "SRID=999999;POINT(5 43)",  # unknown CRS: GDALException, a 500
+        "POINT(NaN 43)",  # an empty extent: ValueError, a 500
+    ],
+)
+def test_a_point_beyond_its_crs_is_a_400_before_any_transformation(
+    editor: APIClient, point: str
+) -> None:
+    building = BuildingFactory.create()
+    before = snapshot(building)
+
+    response = editor.patch(
+        detail(building),
+        {"point": point},
+        format="json",
+        HTTP_IF_MATCH=etag(editor, building),
+    )
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {"point"}
+    assert snapshot(building) == before
+
+
+def test_a_territorial_editor_cannot_blank_the_departement(
+    editor: APIClient,
+) -> None:
+    """Blanked, the building left every territorial scope, its editor's too."""
+    building = BuildingFactory.create()
+
+    response = editor.patch(
+        detail(building),
+        {"department": None},
+        format="json",
+        HTTP_IF_MATCH=etag(editor, building),
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"department"}
+    building.refresh_from_db()
+    assert building.department_id == "13"
+
+
 def test_a_duplicate_inventory_id_is_a_400_on_it(editor: APIClient, site: Site) -> None:
     BuildingFactory.create(inventory_id=INVENTORY_ID)
     response = editor.post(LIST, new_building(site), format="json")
