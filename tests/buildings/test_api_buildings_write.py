@@ -252,6 +252,27 @@ def test_a_point_beyond_its_crs_is_a_400_before_any_transformation(
     assert snapshot(building) == before
 
 
+@pytest.mark.parametrize("field", ["vacancy_since", "next_use_date"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_date_no_horizon_can_be_is_a_400_on_its_field(
+    editor: APIClient, field: str, day: str
+) -> None:
+    """0001-01-01 and 9999-12-31 were stored and read as real horizons."""
+    building = BuildingFactory.create()
+    before = snapshot(building)
+
+    response = editor.patch(
+        detail(building),
+        {field: day},
+        format="json",
+        HTTP_IF_MATCH=etag(editor, building),
+    )
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {field}
+    assert snapshot(building) == before
+
+
 def test_a_territorial_editor_cannot_blank_the_departement(
     editor: APIClient,
 ) -> None:
