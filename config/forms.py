@@ -12,6 +12,12 @@ from config.errors import DomainError
 # Far enough for any period of figures, near enough for date arithmetic.
 PERIOD_FIRST_DAY = date(1900, 1, 1)
 PERIOD_LAST_DAY = date(2199, 12, 31)
+# For any date field a person fills in: 0001-01-01 and 9999-12-31 are typing
+# slips, not horizons, and date arithmetic on them overflows.
+DAY_VALIDATORS = [
+    MinValueValidator(PERIOD_FIRST_DAY),
+    MaxValueValidator(PERIOD_LAST_DAY),
+]
 
 
 class PeriodDateField(forms.DateField):
@@ -19,10 +25,7 @@ class PeriodDateField(forms.DateField):
     arithmetic (the day after the last, a year before the end) stays within
     Python's dates (9999-12-31 plus a day raised OverflowError, a 500)."""
 
-    default_validators = [
-        MinValueValidator(PERIOD_FIRST_DAY),
-        MaxValueValidator(PERIOD_LAST_DAY),
-    ]
+    default_validators = list(DAY_VALIDATORS)
 
 
 def hidden_field_error(form: forms.Form) -> DomainError | None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
@@ -44,7 +44,7 @@ from buildings.models import (
 )
 from buildings.selectors import NEARBY_DEFAULT_M, NEARBY_MAX_M
 from buildings.services import EDITABLE_FIELDS, allowed_transitions
-from config.forms import PERIOD_FIRST_DAY, PERIOD_LAST_DAY
+from config.forms import DAY_VALIDATORS
 
 DECIMAL_FIELDS = ("surface_m2", "energy_kwh_ef", "guarding_cost_monthly")
 # Numbers as JSON numbers, as the PostGIS-built list writes them.
@@ -446,18 +446,8 @@ class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
             "year_built": {"min_value": 1000, "max_value": 2100},
             "erp_category": {"min_value": 1, "max_value": 5},
             # 0001-01-01 and 9999-12-31 were stored and read as real horizons.
-            "vacancy_since": {
-                "validators": [
-                    MinValueValidator(PERIOD_FIRST_DAY),
-                    MaxValueValidator(PERIOD_LAST_DAY),
-                ]
-            },
-            "next_use_date": {
-                "validators": [
-                    MinValueValidator(PERIOD_FIRST_DAY),
-                    MaxValueValidator(PERIOD_LAST_DAY),
-                ]
-            },
+            "vacancy_since": {"validators": DAY_VALIDATORS},
+            "next_use_date": {"validators": DAY_VALIDATORS},
             "postal_code": {
                 "validators": [
                     RegexValidator(r"^[0-9]{5}$", _("A postal code has 5 digits."))

@@ -14,9 +14,11 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
 from ctypes import c_char_p
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from django.contrib.gis.gdal import DataSource, GDALException
 from django.contrib.gis.gdal.driver import Driver
@@ -203,19 +205,26 @@ CRS_WINDOW = 4096
 CHUNK_BYTES = 1 << 20
 
 
-def _links_a_crs(path: Path) -> bool:
-    """True when a "crs" object of the file mentions a link or an href (read in
-    chunks: a GeoJSON file can be hundreds of megabytes)."""
+def overlapping_chunks(reader: BinaryIO, *, overlap: int) -> Iterator[bytes]:
+    """A large file's bytes a megabyte at a time, each chunk led by the last
+    ``overlap`` bytes of the one before: a pattern of up to that length split
+    across two reads is still seen whole."""
     tail = b""
+    while chunk := reader.read(CHUNK_BYTES):
+        text = tail + chunk
+        yield text
+        tail = text[-overlap:]
+
+
+def _links_a_crs(path: Path) -> bool:
+    """True when a "crs" object of the file mentions a link or an href (a GeoJSON
+    file can be hundreds of megabytes)."""
     with path.open("rb") as reader:
-        while chunk := reader.read(CHUNK_BYTES):
-            text = tail + chunk
+        for text in overlapping_chunks(reader, overlap=CRS_WINDOW + 64):
             for match in CRS_OBJECT.finditer(text):
                 window = text[match.end() : match.end() + CRS_WINDOW]
                 if b'"link"' in window or b'"href"' in window:
                     return True
-            # Keep enough to see a "crs" split across chunks, with its window.
-            tail = text[-(CRS_WINDOW + 64) :]
     return False
 
 

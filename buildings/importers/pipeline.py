@@ -55,6 +55,7 @@ from buildings.importers.shapes import Coordinates, Projection
 from buildings.importers.values import RowIssues
 from buildings.models import Building, Commune, Department
 from config.errors import DomainError
+from config.forms import PERIOD_FIRST_DAY
 
 PROFILES = ("die", "cnig-friches", "generic")
 ON_ERROR = ("abort", "skip")
@@ -79,7 +80,6 @@ SITE_UPSERT = """
 # An 8-digit date in a file name (parc_immobilier_etat_20231231.csv).
 NAME_DATE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})([01][0-9])([0-3][0-9])(?![0-9])")
 # Fields every write sets, besides the ones a profile reads from the file.
-FIRST_VINTAGE = date(1900, 1, 1)
 BOOKKEEPING = ("site", "source", "source_vintage", "source_fingerprint", "updated_at")
 # What a lookup needs from a stored building to decide and to score.
 EXISTING_FIELDS = (
@@ -176,14 +176,14 @@ def import_file(
         # A vintage after today locked its rows: an older vintage never overwrites
         # a newer one, so every later (real) vintage was ignored for them.
         if context.vintage is not None and not (
-            FIRST_VINTAGE <= context.vintage <= context.today
+            PERIOD_FIRST_DAY <= context.vintage <= context.today
         ):
             raise FileRefused(
                 _(
                     "The vintage (%(date)s) is the day the inventory describes: "
                     "from %(first)s to today."
                 )
-                % {"date": context.vintage, "first": FIRST_VINTAGE}
+                % {"date": context.vintage, "first": PERIOD_FIRST_DAY}
             )
         with tempfile.TemporaryDirectory(prefix="intercalaire-import-") as directory:
             staged = files.stage(

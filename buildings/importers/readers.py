@@ -31,6 +31,7 @@ from buildings.importers.files import (
     FileRefused,
     StagedFile,
     open_vector,
+    overlapping_chunks,
 )
 
 # Candidate separators, most likely first: French exports use ';' because ',' is
@@ -267,16 +268,13 @@ def read_xlsx(staged: StagedFile) -> Table:
 def _has_merged_cells(workbook: Any, sheet: Any) -> bool:
     """Whether the sheet's XML declares merged cells (read-only sheets do not say;
     they come after the rows, so the part is scanned in chunks)."""
-    tail = b""
     try:
         with workbook._archive.open(sheet._worksheet_path) as part:
-            while chunk := part.read(1 << 20):
-                if b"<mergeCell" in tail + chunk:
-                    return True
-                tail = chunk[-16:]
+            return any(
+                b"<mergeCell" in text for text in overlapping_chunks(part, overlap=16)
+            )
     except (KeyError, OSError, zipfile.BadZipFile, AttributeError):
         return False
-    return False
 
 
 def _xlsx_rows(
