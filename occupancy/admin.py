@@ -336,8 +336,14 @@ class SafetyInspectionAdmin(_ServiceAdmin):
 # need to look at a row (a support request, a right-of-access check), but never
 # write one here: every write goes through the services, which hold the rules and
 # whose audit trail records it, and erasure is the retention purge's.
+# Anonymised occupants and their stays, kept for the indicators only, are not shown.
 class ResidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
+    # The lookup naming the occupant's anonymisation date from this model.
+    anonymised_lookup = "occupant__anonymised_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(**{self.anonymised_lookup: None})
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(getattr(request.user, "is_superuser", False))
@@ -348,6 +354,7 @@ class ResidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-
 
 @admin.register(Occupant)
 class OccupantAdmin(ResidentAdmin):
+    anonymised_lookup = "anonymised_at"
     list_display = ("__str__", "operator", "kind", "category", "household_size")
     list_filter = ("kind", "category")
     list_select_related = ("operator",)

@@ -29,7 +29,7 @@ _M = TypeVar("_M", bound=models.Model)
 # Every write on these tables — API, admin, bulk or raw SQL — is recorded by database
 # triggers (django-pghistory) with the actor and request id of its context. Event rows
 # are append-only: a Protect trigger refuses UPDATE and DELETE; only the retention
-# purge (occupancy/services.py) lifts it, inside its own transaction.
+# purge (occupancy/residents/gdpr.py) lifts it, inside its own transaction.
 def audited(model: type[_M]) -> type[_M]:
     # Fresh trackers per model: pghistory binds each tracker to one event model.
     track = pghistory.track(

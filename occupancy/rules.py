@@ -61,6 +61,12 @@ class Rules:
     # Resident-level data are purged two years after the last exit: CNIL AU-048
     # (délib. 2016-095 art. 4) and the social-sector référentiel [V 32].
     retention_years: int = 2
+    # What the purge does with them, a choice for the DPO [R, reliability.md §I4]:
+    # "anonymise" cuts the occupant from the file number (random pseudonym, no age
+    # band, orientation or L.345-2-2 flag), deletes the contracts and every history
+    # row, and keeps the stays, hidden from every row-level view, so that the
+    # indicators of past periods do not change; "delete" deletes the stays too.
+    retention_mode: str = "anonymise"
     # Aggregate cells under this many people are suppressed [D, §F.5].
     small_cell_threshold: int = 5
 
@@ -77,10 +83,18 @@ class Rules:
 
 
 _FIELDS = {field.name: field for field in dataclasses.fields(Rules)}
+# The rules that name one of a few ways of doing something.
+CHOICES = {"retention_mode": ("anonymise", "delete")}
 
 
-def _coerce(name: str, value: Any) -> int | Decimal:
+def _coerce(name: str, value: Any) -> int | Decimal | str:
     expected = _FIELDS[name].type
+    if name in CHOICES:
+        if value not in CHOICES[name]:
+            raise ImproperlyConfigured(
+                f"OCCUPANCY_RULES[{name!r}] must be one of {', '.join(CHOICES[name])}."
+            )
+        return str(value)
     if expected == "Decimal":
         if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
             raise ImproperlyConfigured(f"OCCUPANCY_RULES[{name!r}] must be an amount.")

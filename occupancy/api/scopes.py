@@ -173,22 +173,26 @@ def inspection_list(*, scope: Scope) -> QuerySet[SafetyInspection]:
 
 
 # --- Residents (operators only) -------------------------------------------------------
+# Anonymised occupants and their stays are kept for the indicators of past periods
+# only (occupancy/residents/gdpr.py): no row-level view shows them again.
 def occupant_list(*, scope: Scope) -> QuerySet[Occupant]:
-    return Occupant.objects.filter(operator_id__in=scope.operator_ids).order_by("-pk")
+    return Occupant.objects.filter(
+        operator_id__in=scope.operator_ids, anonymised_at=None
+    ).order_by("-pk")
 
 
 def occupant_list_writable(*, scope: Scope) -> QuerySet[Occupant]:
     return Occupant.objects.filter(
-        operator_id__in=writable_operator_ids(scope=scope)
+        operator_id__in=writable_operator_ids(scope=scope), anonymised_at=None
     ).order_by("pk")
 
 
 def stay_list(*, scope: Scope) -> QuerySet[Stay]:
     # By the agreement's operator: stay_start refuses an occupant of another
     # operator, so the occupant's operator is the same one.
-    return Stay.objects.filter(agreement__operator_id__in=scope.operator_ids).order_by(
-        "-pk"
-    )
+    return Stay.objects.filter(
+        agreement__operator_id__in=scope.operator_ids, occupant__anonymised_at=None
+    ).order_by("-pk")
 
 
 def contract_list(*, scope: Scope) -> QuerySet[ResidenceContract]:

@@ -125,7 +125,10 @@ CAPACITY_EXCEEDED = gettext_noop(
 OCCUPANT_BUSY = gettext_noop("This occupant already has a stay over these dates.")
 STAY_TRANSITION = gettext_noop("A stay cannot move from {old} to {new}.")
 MOVE_SAME_SPACE = gettext_noop("A move goes to another space.")
-ANONYMISED = gettext_noop("This occupant's data was purged.")
+ANONYMISED = gettext_noop(
+    "This occupant was anonymised at the end of the retention period: it can no "
+    "longer be changed."
+)
 
 CONTRACT_NOT_ELAN = gettext_noop(
     "Residence contracts exist only under an ELAN art. 29 agreement (loi 2018-1021)."

@@ -5,6 +5,7 @@ the right of access (art. 15), history included (domain.md §F).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -19,10 +20,12 @@ from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import DateField, Exists, Func, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from occupancy.models import (
+    AgeBand,
     Occupant,
     ResidenceContract,
     ResidenceStatus,
@@ -35,22 +38,33 @@ logger = logging.getLogger(__name__)
 
 
 # --- Retention (GDPR art. 5(1)(e); CNIL: 2 years after the last contact) --------------
-# Resident-level rows are deleted, not anonymised in place: a stay or contract
-# stripped of its occupant would still carry dates, space and destination, enough to
-# single out a person in a small site, and nothing here needs it once the retention
-# period is over (domain.md §F.6; reliability.md §I4). Their audit history goes too:
-# an append-only trail that outlives the data it traces would keep the data.
+# Two ways, a choice for the DPO (rules().retention_mode; domain.md §F.6 "purge or
+# irreversibly anonymise"; reliability.md §I4 "statistics are preserved"):
+# - "anonymise" (default): the occupant loses what ties it to the operator's file
+#   (its pseudonym is replaced by a random value) and what no indicator reads (age
+#   band, orientation, L.345-2-2 flag); its contracts go; its stays stay, with their
+#   dates, space and destination, so that the indicators of past periods do not
+#   change. No endpoint, page or admin list shows an anonymised row again, and no
+#   service writes to it: the rows live on as inputs of aggregates only.
+# - "delete": occupants, stays and contracts go; past indicators lose them.
+# Either way the audit history of the three goes: an append-only trail that outlives
+# the data it traces would keep the data (and the old pseudonym).
 _PURGED_TRACKERS = ("Occupant", "Stay", "ResidenceContract")
+ANONYMISE, DELETE = "anonymise", "delete"
 
 
 @dataclass(frozen=True)
 class PurgeReport:
     cutoff: date
+    mode: str
+    # Deleted rows, and occupants anonymised with the stays kept for statistics.
     occupants: int
     stays: int
     contracts: int
     events: int
     contexts: int
+    anonymised: int
+    stays_kept: int
     dry_run: bool
 
 
@@ -61,7 +75,10 @@ def purge_cutoff(*, today: date) -> date:
 def purge_candidates(*, today: date) -> list[int]:
     """Occupants whose last contact is older than the retention period and who
     hold no ongoing stay or contract. The last contact is the latest of their
-    exits and contract ends, or their registration when they have neither."""
+    exits and contract ends, or their registration when they have neither.
+
+    Occupants anonymised already are candidates again only for "delete" (a DPO who
+    moves from anonymising to deleting has the kept stays deleted too)."""
     cutoff = purge_cutoff(today=today)
     # A planned exit older than the retention period is an exit no one confirmed,
     # not an ongoing stay: it kept the record forever.
@@ -94,6 +111,7 @@ def purge_candidates(*, today: date) -> list[int]:
             )
         )
         .filter(last_contact__lt=cutoff)
+        .filter(Q(anonymised_at=None) if rules().retention_mode == ANONYMISE else Q())
         .exclude(Exists(ongoing_stay))
         .exclude(Exists(ongoing_contract))
         .order_by("pk")
@@ -130,20 +148,24 @@ def _contexts_in_use(context_ids: set[Any]) -> set[Any]:
 
 
 def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
-    """Delete every purgeable occupant with their stays, contracts and history.
+    """Anonymise or delete (rules().retention_mode) every purgeable occupant, delete
+    their contracts and the history of all three.
 
-    One transaction: the history triggers that would record the deletions, and the
+    One transaction: the history triggers that would record the changes, and the
     Protect triggers that keep the event tables append-only, are lifted for this
     transaction only (pgtrigger.ignore sets a transaction-local variable the
     triggers read), so no other writer ever sees an unprotected event table.
     """
     cutoff = purge_cutoff(today=today)
+    mode = rules().retention_mode
     event_models = {
         name: apps.get_model("occupancy", f"{name}Event") for name in _PURGED_TRACKERS
     }
-    lifted = [f"occupancy.{name}:delete_delete" for name in _PURGED_TRACKERS] + [
-        f"occupancy.{name}Event:append_only" for name in _PURGED_TRACKERS
-    ]
+    lifted = [
+        f"occupancy.{name}:{trigger}"
+        for name in _PURGED_TRACKERS
+        for trigger in ("update_update", "delete_delete")
+    ] + [f"occupancy.{name}Event:append_only" for name in _PURGED_TRACKERS]
     with transaction.atomic():
         # FOR UPDATE on the occupants conflicts with the key-share lock a new stay or
         # contract takes on them: none can start while the purge decides, and the
@@ -176,10 +198,20 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
                 "pgh_context_id", flat=True
             )
         }
+        anonymised = stays_deleted = occupants_deleted = 0
         with pgtrigger.ignore(*lifted):
             contracts_deleted = contracts.delete()[0]
-            stays_deleted = stays.delete()[0]
-            occupants_deleted = Occupant.objects.filter(pk__in=ids).delete()[0]
+            # An occupant without stays counts in no indicator: nothing to keep.
+            kept = (
+                set(stays.values_list("occupant_id", flat=True))
+                if mode == ANONYMISE
+                else set()
+            )
+            stays_deleted = stays.exclude(occupant_id__in=kept).delete()[0]
+            occupants_deleted = (
+                Occupant.objects.filter(pk__in=ids).exclude(pk__in=kept).delete()[0]
+            )
+            anonymised = _anonymise(sorted(kept))
             events_deleted = sum(queryset.delete()[0] for queryset in events)
         # A context (request id, user, URL) shared with events that remain stays:
         # it describes those writes too. One left without events goes.
@@ -189,11 +221,14 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
         ).delete()[0]
         report = PurgeReport(
             cutoff=cutoff,
+            mode=mode,
             occupants=occupants_deleted,
             stays=stays_deleted,
             contracts=contracts_deleted,
             events=events_deleted,
             contexts=contexts_deleted,
+            anonymised=anonymised,
+            stays_kept=len(stay_ids) - stays_deleted,
             dry_run=dry_run,
         )
         if dry_run:
@@ -201,6 +236,35 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
     # Counts only: the log of a purge must not keep what it purged.
     logger.info("resident purge %s", report)
     return report
+
+
+def _anonymise(ids: list[int]) -> int:
+    """Cut each occupant from its file number and strip what no indicator reads.
+
+    The random pseudonym keeps the column's shape (64 hex digits, unique per
+    operator) and matches no HMAC of any file number, so a later registration of
+    the same person is a new occupant."""
+    now = timezone.now()
+    occupants = list(Occupant.objects.filter(pk__in=ids))
+    for occupant in occupants:
+        occupant.pseudonym = secrets.token_hex(32)
+        occupant.age_band = AgeBand.UNKNOWN
+        occupant.orientation_source = ""
+        occupant.homeless_l345_2_2 = False
+        occupant.anonymised_at = now
+        occupant.updated_at = now
+    return Occupant.objects.bulk_update(
+        occupants,
+        [
+            "pseudonym",
+            "age_band",
+            "orientation_source",
+            "homeless_l345_2_2",
+            "anonymised_at",
+            "updated_at",
+        ],
+        batch_size=1000,
+    )
 
 
 # --- Right of access (GDPR art. 15) ---------------------------------------------------
@@ -213,6 +277,20 @@ RECIPIENTS = (
         "{threshold} people suppressed; never this record"
     ),
 )
+
+
+RETENTION_NOTICE = {
+    DELETE: gettext_noop(
+        "Deleted, with its history, {years} years after the last exit or "
+        "contract end (CNIL, social-sector retention référentiel)."
+    ),
+    ANONYMISE: gettext_noop(
+        "Anonymised {years} years after the last exit or contract end (CNIL, "
+        "social-sector retention référentiel): the record is cut from the file "
+        "number, contracts and history are deleted, and the stays are kept, with no "
+        "link to the person, for the statistics of past periods only."
+    ),
+}
 
 
 def _jsonable(value: object) -> object:
@@ -279,8 +357,7 @@ def access_export(*, occupant: Occupant) -> dict[str, Any]:
         "residence_contracts": _rows(contracts.values()),
         "history": exported_history,
         "recipients": [_(text).format(threshold=threshold) for text in RECIPIENTS],
-        "retention": _(
-            "Deleted, with its history, {years} years after the last exit or "
-            "contract end (CNIL, social-sector retention référentiel)."
-        ).format(years=rules().retention_years),
+        "retention": _(RETENTION_NOTICE[rules().retention_mode]).format(
+            years=rules().retention_years
+        ),
     }

@@ -20,6 +20,7 @@ from occupancy.models import (
     OccupantKind,
 )
 from occupancy.residents.base import (
+    ANONYMISED,
     HOSTED_ORGANIZATION_REQUIRED,
     IDENTIFIER_EMPTY,
     KEY_MISSING,
@@ -129,6 +130,8 @@ def occupant_update(
     }
     with transaction.atomic():
         occupant = Occupant.objects.select_for_update(no_key=True).get(pk=occupant.pk)
+        if occupant.anonymised_at is not None:
+            raise error(ANONYMISED, field="occupant")
         fields = [name for name, value in changes.items() if value is not None]
         for name in fields:
             setattr(occupant, name, changes[name])

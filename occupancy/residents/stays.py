@@ -149,6 +149,16 @@ def stay_start(
     return stay
 
 
+def _check_not_anonymised(stay: Stay) -> None:
+    """The stays of an anonymised occupant are kept for statistics, as they were."""
+    if (
+        Occupant.objects.filter(pk=stay.occupant_id)
+        .exclude(anonymised_at=None)
+        .exists()
+    ):
+        raise error(ANONYMISED, field="occupant")
+
+
 def _transition(stay: Stay, new: str) -> None:
     if new not in STAY_TRANSITIONS[stay.status]:
         raise InvalidTransition(
@@ -178,6 +188,7 @@ def stay_plan_exit(*, stay: Stay, exit_date: date | None) -> Stay:
             .select_for_update(no_key=True, of=("self",))
             .get(pk=stay.pk)
         )
+        _check_not_anonymised(stay)
         new = StayStatus.EXIT_PLANNED if exit_date is not None else StayStatus.ACTIVE
         _transition(stay, new)
         if exit_date is not None:
@@ -209,6 +220,7 @@ def stay_exit(
         raise error(EXIT_IN_FUTURE, field="exit_date")
     with transaction.atomic():
         stay = Stay.objects.select_for_update(no_key=True).get(pk=stay.pk)
+        _check_not_anonymised(stay)
         _transition(stay, StayStatus.EXITED)
         if exit_date <= stay.period.lower:
             raise error(EXIT_NOT_AFTER_ENTRY, field="exit_date")

@@ -38,6 +38,7 @@ from tests.occupancy.test_api_support import (
     counts,
     days,
     if_match,
+    rows_containing,
 )
 
 pytestmark = pytest.mark.django_db
@@ -55,22 +56,6 @@ def _setup(settings: Settings, media_root: Path) -> Iterator[None]:
 @pytest.fixture
 def world() -> World:
     return build_world()
-
-
-def rows_containing(text: str) -> list[str]:
-    """Every table whose rows, as text, contain ``text``: the whole database, the
-    audit trail and its request contexts included."""
-    found = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            quoted = connection.ops.quote_name(table)
-            cursor.execute(
-                f"SELECT count(*) FROM {quoted} AS t WHERE t::text LIKE %s",
-                [f"%{text}%"],
-            )
-            if cursor.fetchone()[0]:
-                found.append(table)
-    return found
 
 
 def register(client: APIClient, **fields: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import models
+from django.db import connection, models
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -98,6 +98,22 @@ def days(n: int) -> date:
 
 def counts() -> dict[str, int]:
     return {model.__name__: model._default_manager.count() for model in COUNTED}
+
+
+def rows_containing(text: str) -> list[str]:
+    """Every table whose rows, as text, contain ``text``: the whole database, the
+    audit trail and its request contexts included."""
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(
+                f"SELECT count(*) FROM {quoted} AS t WHERE t::text LIKE %s",
+                [f"%{text}%"],
+            )
+            if cursor.fetchone()[0]:
+                found.append(table)
+    return found
 
 
 def member(organization: Organization, *, role: str = Role.EDITOR) -> User:

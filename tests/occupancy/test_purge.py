@@ -1,6 +1,7 @@
 """Retention: resident-level data go two years after the last exit, history included
-(CNIL AU-048 / social-sector référentiel; domain.md §F.6; reliability.md §I4); and
-the right of access, which exports all of it (GDPR art. 15; reliability.md §I5).
+(CNIL AU-048 / social-sector référentiel; domain.md §F.6; reliability.md §I4): either
+anonymised with the stays kept for statistics (the default) or deleted, a setting;
+and the right of access, which exports all of it (GDPR art. 15; reliability.md §I5).
 
 ``today`` is 1 June 2026, so the cutoff is 1 June 2024: a last contact strictly
 before it is purged.
@@ -9,6 +10,7 @@ before it is purged.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from io import StringIO
@@ -16,11 +18,18 @@ from zoneinfo import ZoneInfo
 
 import pghistory
 import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django.test import Client
+from django.urls import reverse
 from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
+from config.errors import DomainError
+from occupancy.indicators import GroupBy, IndicatorRow, indicators_get
 from occupancy.models import (
     Agreement,
     AgreementStatus,
@@ -32,20 +41,27 @@ from occupancy.models import (
 )
 from occupancy.residents import (
     access_export,
+    occupant_find,
     occupant_register,
+    occupant_update,
     purge_candidates,
     purge_residents,
     residence_contract_create,
     stay_exit,
+    stay_plan_exit,
     stay_start,
 )
 from occupancy.rules import rules
+from organizations.models import Membership, Role
+from organizations.selectors import Persona, Scope
 from tests.occupancy.factories import (
     AgreementFactory,
     OccupantFactory,
     SafetyInspectionFactory,
     SpaceFactory,
+    UserFactory,
 )
+from tests.occupancy.test_api_support import rows_containing
 
 pytestmark = pytest.mark.django_db
 
@@ -180,8 +196,14 @@ def test_a_resident_registered_long_ago_who_never_stayed_is_purged() -> None:
     assert purge_candidates(today=TODAY) == [occupant.pk]
 
 
+@pytest.fixture(params=["anonymise", "delete"])
+def mode(request: pytest.FixtureRequest, settings: Settings) -> str:
+    settings.OCCUPANCY_RULES = {"retention_mode": request.param}
+    return str(request.param)
+
+
 def test_the_purge_leaves_no_trace_of_the_resident_live_or_in_history(
-    site: tuple[Agreement, Space],
+    site: tuple[Agreement, Space], mode: str
 ) -> None:
     agreement, _ = site
     with pghistory.context(request_id="req-purged", url="/occupants/"):
@@ -203,16 +225,31 @@ def test_the_purge_leaves_no_trace_of_the_resident_live_or_in_history(
     with pghistory.context(url=f"/occupants/{old.pseudonym}/"):
         Occupant.objects.filter(pk=old.pk).update(age_band="50_64")
     assert traces(old.pk, old.pseudonym)  # the fixture did leave traces
+    assert rows_containing(old.pseudonym)
+    pseudonyms = {old.pk: old.pseudonym, shared.pk: shared.pseudonym}
 
     report = purge_residents(today=TODAY)
 
-    assert (report.occupants, report.stays, report.contracts) == (2, 2, 1)
+    assert report.mode == mode
+    assert (report.contracts, report.stays + report.stays_kept) == (1, 2)
+    if mode == "delete":
+        assert (report.occupants, report.stays, report.anonymised) == (2, 2, 0)
+        assert not Occupant.objects.filter(pk__in=[old.pk, shared.pk]).exists()
+        assert not Stay.objects.filter(occupant_id__in=[old.pk, shared.pk]).exists()
+    else:
+        assert (report.occupants, report.stays, report.anonymised) == (0, 0, 2)
+        assert report.stays_kept == 2
+        for occupant in Occupant.objects.filter(pk__in=pseudonyms):
+            assert occupant.anonymised_at is not None
+            assert occupant.age_band == "unknown"
+            assert occupant.stays.count() == 1
+            assert occupant.pseudonym != pseudonyms[occupant.pk]
     assert report.events > 0
-    assert not Occupant.objects.filter(pk__in=[old.pk, shared.pk]).exists()
-    assert not Stay.objects.filter(occupant_id__in=[old.pk, shared.pk]).exists()
     assert not ResidenceContract.objects.filter(occupant_id=old.pk).exists()
-    assert traces(old.pk, old.pseudonym) == {}
-    assert traces(shared.pk, shared.pseudonym) == {}
+    # Nowhere in the whole database, nor in the history by occupant id.
+    for occupant_id, pseudonym in pseudonyms.items():
+        assert traces(occupant_id, pseudonym) == {}
+        assert rows_containing(pseudonym) == []
     # Contexts used only by purged events are gone; a shared one stays for the
     # resident still kept.
     metadata = [
@@ -221,8 +258,200 @@ def test_the_purge_leaves_no_trace_of_the_resident_live_or_in_history(
     ]
     assert not any("req-purged" in m for m in metadata)
     assert any("req-shared" in m for m in metadata)
-    assert Occupant.objects.filter(pk=kept.pk).exists()
+    assert Occupant.objects.filter(pk=kept.pk, anonymised_at=None).exists()
     assert traces(kept.pk, kept.pseudonym)
+
+
+def test_anonymised_stays_keep_the_indicators_of_past_periods(
+    site: tuple[Agreement, Space], mode: str
+) -> None:
+    """reliability.md §I4: "statistics are preserved on anonymised rows"; deleting
+    the stays takes them out of the figures of the years they were in."""
+    agreement, _ = site
+    for month in range(1, 7):
+        resident_with_stay(site, date(2023, month, 1), date(2023, month + 2, 10))
+    operator_scope = Scope(
+        user_id=None,
+        persona=Persona.OPERATOR,
+        operator_ids=frozenset({agreement.operator_id}),
+    )
+
+    def figures() -> tuple[IndicatorRow, ...]:
+        return indicators_get(
+            agreements=Agreement.objects.filter(pk=agreement.pk),
+            start=date(2023, 1, 1),
+            end=date(2024, 1, 1),
+            for_scope=operator_scope,
+            group_by=GroupBy.MONTH,
+        ).rows
+
+    before = figures()
+    nights = {row.group: row.nights_provided.value for row in before}
+    # In March: Jan 1–Mar 10 gives 9 nights, Feb 1–Apr 10 and Mar 1–May 10 all 31.
+    assert nights["2023-03-01"] == 9 + 31 + 31
+    assert sum(row.exits.value or 0 for row in before) == 6
+
+    purge_residents(today=TODAY)
+
+    if mode == "anonymise":
+        assert figures() == before
+    else:
+        assert [row.nights_provided.value for row in figures()] == [0] * 12
+
+
+def test_a_resident_who_never_stayed_is_deleted_even_when_anonymising(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    occupant = OccupantFactory.create(operator=agreement.operator)
+    Occupant.objects.filter(pk=occupant.pk).update(
+        created_at=datetime(2023, 1, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    )
+    report = purge_residents(today=TODAY)
+    assert (report.mode, report.occupants, report.anonymised) == ("anonymise", 1, 0)
+    assert not Occupant.objects.filter(pk=occupant.pk).exists()
+
+
+def test_a_second_purge_leaves_anonymised_rows_as_they_are(
+    site: tuple[Agreement, Space], settings: Settings
+) -> None:
+    old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    purge_residents(today=TODAY)
+    old.refresh_from_db()
+    again = purge_residents(today=date(2026, 7, 1))
+    assert (again.anonymised, again.occupants, again.events) == (0, 0, 0)
+    assert Occupant.objects.get(pk=old.pk).pseudonym == old.pseudonym
+    # A DPO who moves to deleting has the kept stays deleted at the next run.
+    settings.OCCUPANCY_RULES = {"retention_mode": "delete"}
+    deleted = purge_residents(today=date(2026, 8, 1))
+    assert (deleted.occupants, deleted.stays) == (1, 1)
+    assert not Occupant.objects.filter(pk=old.pk).exists()
+
+
+def test_the_same_file_number_registers_a_new_occupant_after_anonymisation(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, space = site
+    first = occupant_register(
+        operator=agreement.operator,
+        local_identifier="DOSSIER-2023-12",
+        kind="person",
+        category="sheltered",
+    )
+    stay = stay_start(
+        occupant=first,
+        space=space,
+        agreement=agreement,
+        entry=date(2023, 1, 1),
+        structure_type="insertion",
+    )
+    stay_exit(stay=stay, exit_date=date(2023, 3, 1), destination="street", today=TODAY)
+    purge_residents(today=TODAY)
+
+    assert (
+        occupant_find(operator=agreement.operator, local_identifier="DOSSIER-2023-12")
+        is None
+    )
+    again = occupant_register(
+        operator=agreement.operator,
+        local_identifier="DOSSIER-2023-12",
+        kind="person",
+        category="sheltered",
+    )
+    assert again.pk != first.pk
+    assert again.anonymised_at is None
+
+
+def test_no_service_writes_to_an_anonymised_occupant_or_its_stays(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, space = site
+    stale = resident_with_stay(site, date(2022, 1, 1), None)
+    stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
+    purge_residents(today=TODAY)
+    stale.refresh_from_db()
+    stay = stale.stays.get()
+    assert stale.anonymised_at is not None
+    before = (Occupant.objects.get(pk=stale.pk).updated_at, Stay.objects.get().period)
+
+    attempts: list[Callable[[], object]] = [
+        lambda: occupant_update(occupant=stale, household_size=1, age_band="25_34"),
+        lambda: stay_plan_exit(stay=stay, exit_date=date(2022, 4, 1)),
+        lambda: stay_exit(
+            stay=stay, exit_date=date(2022, 3, 1), destination="street", today=TODAY
+        ),
+        lambda: stay_start(
+            occupant=stale,
+            space=space,
+            agreement=agreement,
+            entry=date(2026, 1, 1),
+            structure_type="insertion",
+        ),
+        lambda: residence_contract_create(
+            agreement=agreement,
+            occupant=stale,
+            start=date(2026, 1, 1),
+            initial_end=date(2026, 9, 1),
+            monthly_fee=Decimal("100.00"),
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DomainError) as raised:
+            attempt()
+        assert raised.value.field == "occupant"
+    assert (
+        Occupant.objects.get(pk=stale.pk).updated_at,
+        Stay.objects.get().period,
+    ) == (before)
+
+
+def test_no_row_level_view_shows_an_anonymised_occupant_or_its_stays(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
+    current = resident_with_stay(site, date(2025, 1, 1), None)
+    operator = UserFactory.create()
+    Membership.objects.create(
+        user=operator, organization=agreement.operator, role=Role.EDITOR
+    )
+    api = APIClient()
+    api.force_authenticate(operator)
+    superuser = User.objects.create_superuser("root", "root@example.org", "x")
+    admin = Client()
+    admin.force_login(superuser)
+    old_stay = old.stays.get()
+
+    def shown() -> dict[str, object]:
+        return {
+            "occupants": [
+                o["id"] for o in api.get("/api/v1/occupants/").json()["results"]
+            ],
+            "stays": [s["id"] for s in api.get("/api/v1/stays/").json()["results"]],
+            "occupant": api.get(f"/api/v1/occupants/{old.pk}/").status_code,
+            "stay": api.get(f"/api/v1/stays/{old_stay.pk}/").status_code,
+            "admin": admin.get(
+                reverse("admin:occupancy_occupant_change", args=[old.pk])
+            ).status_code,
+            "admin_stays": admin.get(reverse("admin:occupancy_stay_changelist"))
+            .context["cl"]
+            .result_count,
+        }
+
+    assert shown() == {
+        "occupants": [current.pk, old.pk],
+        "stays": [current.stays.get().pk, old_stay.pk],
+        "occupant": 200,
+        "stay": 200,
+        "admin": 200,
+        "admin_stays": 2,
+    }
+    purge_residents(today=TODAY)
+    after = shown()
+    assert after["occupants"] == [current.pk]
+    assert after["stays"] == [current.stays.get().pk]
+    assert (after["occupant"], after["stay"], after["admin_stays"]) == (404, 404, 1)
+    assert after["admin"] == 302  # the admin's "does not exist" redirect
 
 
 def test_after_the_purge_the_event_tables_are_append_only_again(
@@ -242,8 +471,10 @@ def test_after_the_purge_the_event_tables_are_append_only_again(
 def test_a_dry_run_counts_and_changes_nothing(site: tuple[Agreement, Space]) -> None:
     old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
     report = purge_residents(today=TODAY, dry_run=True)
-    assert (report.occupants, report.stays, report.dry_run) == (1, 1, True)
-    assert Occupant.objects.filter(pk=old.pk).exists()
+    assert (report.anonymised, report.stays_kept, report.dry_run) == (1, 1, True)
+    old_pseudonym = old.pseudonym
+    old.refresh_from_db()
+    assert (old.pseudonym, old.anonymised_at) == (old_pseudonym, None)
     assert traces(old.pk, old.pseudonym)
 
 
@@ -261,13 +492,26 @@ def test_the_command_reports_counts(site: tuple[Agreement, Space]) -> None:
     old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
     out = StringIO()
     call_command("purge_residents", "--dry-run", "--today", "2026-06-01", stdout=out)
-    assert "1 occupant" in out.getvalue()
+    assert "1 occupant(s) anonymised with 1 stay(s) kept" in out.getvalue()
     assert "dry run" in out.getvalue()
-    assert Occupant.objects.filter(pk=old.pk).exists()
+    assert Occupant.objects.get(pk=old.pk).anonymised_at is None
     call_command("purge_residents", "--today", "2026-06-01", "--json", stdout=out)
     last = json.loads(out.getvalue().splitlines()[-1])
-    assert (last["occupants"], last["stays"], last["cutoff"]) == (1, 1, "2024-06-01")
-    assert not Occupant.objects.filter(pk=old.pk).exists()
+    assert (last["anonymised"], last["stays_kept"], last["cutoff"]) == (
+        1,
+        1,
+        "2024-06-01",
+    )
+    assert (last["mode"], last["occupants"], last["stays"]) == ("anonymise", 0, 0)
+    assert Occupant.objects.get(pk=old.pk).anonymised_at is not None
+
+
+def test_the_retention_mode_is_a_setting_with_two_values(settings: Settings) -> None:
+    settings.OCCUPANCY_RULES = {"retention_mode": "delete"}
+    assert rules().retention_mode == "delete"
+    settings.OCCUPANCY_RULES = {"retention_mode": "forget"}
+    with pytest.raises(ImproperlyConfigured, match="anonymise, delete"):
+        rules()
 
 
 def test_a_planned_exit_never_confirmed_does_not_keep_the_record_forever(
@@ -275,8 +519,6 @@ def test_a_planned_exit_never_confirmed_does_not_keep_the_record_forever(
 ) -> None:
     """An exit_planned stay counted as ongoing whatever its date: an operator who
     never confirmed the exit kept the resident's data for good."""
-    from occupancy.residents import stay_plan_exit
-
     stale = resident_with_stay(site, date(2022, 1, 1), None)
     stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
     recent = resident_with_stay(site, date(2022, 1, 1), None)

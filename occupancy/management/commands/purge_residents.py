@@ -1,4 +1,5 @@
-"""Delete resident-level data two years after the last exit or contract end.
+"""Anonymise or delete resident-level data two years after the last exit or
+contract end.
 
 CNIL: retention of social-support data is two years from the last contact
 (AU-048, délib. 2016-095 art. 4; social-sector référentiel, délib. 2023-095);
@@ -8,7 +9,9 @@ the job queue, e.g. on the 1st of each month::
     manage.py purge_residents            # purge
     manage.py purge_residents --dry-run  # count only, change nothing
 
-The period is OCCUPANCY_RULES["retention_years"] (occupancy/rules.py).
+The period is OCCUPANCY_RULES["retention_years"] and what happens to the rows
+OCCUPANCY_RULES["retention_mode"] (occupancy/rules.py): "anonymise" keeps the stays,
+cut from any file number, for the indicators of past periods; "delete" deletes them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from occupancy.residents import purge_residents
 
 
 class Command(BaseCommand):
-    help = "Delete occupants, stays and contracts past retention, with their history."
+    help = (
+        "Anonymise (or delete) occupants past retention; delete their contracts "
+        "and the history of all three."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -63,9 +69,11 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"{'[dry run] ' if report.dry_run else ''}"
-            f"last contact before {report.cutoff}: "
+            f"last contact before {report.cutoff} ({report.mode}): "
+            f"{report.anonymised} occupant(s) anonymised with {report.stays_kept} "
+            f"stay(s) kept for statistics; deleted: "
             f"{report.occupants} occupant(s), {report.stays} stay(s), "
             f"{report.contracts} contract(s), {report.events} history event(s), "
-            f"{report.contexts} context(s) deleted"
+            f"{report.contexts} context(s)"
             f"{' (dry run: rolled back)' if report.dry_run else ''}."
         )
