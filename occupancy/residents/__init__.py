@@ -17,7 +17,7 @@ import them from ``occupancy.residents`` (the refusal messages, from ``base``):
 - ``occupants``: pseudonyms, registration, lookup and rectification;
 - ``stays``: entry, planned exit, exit and move;
 - ``contracts``: ELAN residence contracts;
-- ``gdpr``: the retention purge and the right of access.
+- ``gdpr``: the retention purge, the right of access and erasure on request.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from occupancy.residents.gdpr import (
     RECIPIENTS,
     PurgeReport,
     access_export,
+    occupant_erase,
     purge_candidates,
     purge_cutoff,
     purge_residents,
@@ -71,6 +72,7 @@ __all__ = [
     "ContractEndGround",
     "PurgeReport",
     "access_export",
+    "occupant_erase",
     "occupant_find",
     "occupant_register",
     "occupant_update",

@@ -129,6 +129,10 @@ ANONYMISED = gettext_noop(
     "This occupant was anonymised at the end of the retention period: it can no "
     "longer be changed."
 )
+ERASE_ONGOING = gettext_noop(
+    "This resident still stays or holds a running contract: record the exit and "
+    "end the contract before erasing the record."
+)
 
 CONTRACT_NOT_ELAN = gettext_noop(
     "Residence contracts exist only under an ELAN art. 29 agreement (loi 2018-1021)."

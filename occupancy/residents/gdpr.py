@@ -1,9 +1,11 @@
-"""The two GDPR duties on resident rows: the retention purge (art. 5(1)(e)) and
-the right of access (art. 15), history included (domain.md §F).
+"""The GDPR duties on resident rows: the retention purge (art. 5(1)(e)), the right
+of access (art. 15), history included, and erasure on request (art. 17 and 21)
+(domain.md §F; reliability.md §I4, §I5).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
@@ -32,6 +34,7 @@ from occupancy.models import (
     Stay,
     StayStatus,
 )
+from occupancy.residents.base import ANONYMISED, ERASE_ONGOING, error
 from occupancy.rules import add_months, rules
 
 logger = logging.getLogger(__name__)
@@ -54,10 +57,10 @@ ANONYMISE, DELETE = "anonymise", "delete"
 
 
 @dataclass(frozen=True)
-class PurgeReport:
-    cutoff: date
-    mode: str
-    # Deleted rows, and occupants anonymised with the stays kept for statistics.
+class Retired:
+    """What one pass of anonymising or deleting changed: deleted rows, and
+    occupants anonymised with their stays kept for statistics."""
+
     occupants: int
     stays: int
     contracts: int
@@ -65,6 +68,12 @@ class PurgeReport:
     contexts: int
     anonymised: int
     stays_kept: int
+
+
+@dataclass(frozen=True)
+class PurgeReport(Retired):
+    cutoff: date
+    mode: str
     dry_run: bool
 
 
@@ -147,17 +156,15 @@ def _contexts_in_use(context_ids: set[Any]) -> set[Any]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
-    """Anonymise or delete (rules().retention_mode) every purgeable occupant, delete
-    their contracts and the history of all three.
+def _retire(ids: list[int], *, mode: str) -> Retired:
+    """Anonymise or delete the occupants ``ids`` (locked by the caller, inside its
+    transaction), delete their contracts and the history of all three.
 
-    One transaction: the history triggers that would record the changes, and the
-    Protect triggers that keep the event tables append-only, are lifted for this
-    transaction only (pgtrigger.ignore sets a transaction-local variable the
-    triggers read), so no other writer ever sees an unprotected event table.
+    The history triggers that would record the changes, and the Protect triggers
+    that keep the event tables append-only, are lifted for this transaction only
+    (pgtrigger.ignore sets a transaction-local variable the triggers read), so no
+    other writer ever sees an unprotected event table.
     """
-    cutoff = purge_cutoff(today=today)
-    mode = rules().retention_mode
     event_models = {
         name: apps.get_model("occupancy", f"{name}Event") for name in _PURGED_TRACKERS
     }
@@ -166,6 +173,64 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
         for name in _PURGED_TRACKERS
         for trigger in ("update_update", "delete_delete")
     ] + [f"occupancy.{name}Event:append_only" for name in _PURGED_TRACKERS]
+    stays = Stay.objects.filter(occupant_id__in=ids)
+    contracts = ResidenceContract.objects.filter(occupant_id__in=ids)
+    stay_ids = list(stays.values_list("pk", flat=True))
+    contract_ids = list(contracts.values_list("pk", flat=True))
+    # Events by object id and by occupant id: a stay deleted earlier (admin, raw
+    # SQL) still names its occupant in its history.
+    events = [
+        event_models["Occupant"].objects.filter(pgh_obj_id__in=ids),
+        event_models["Stay"].objects.filter(
+            Q(pgh_obj_id__in=stay_ids) | Q(occupant_id__in=ids)
+        ),
+        event_models["ResidenceContract"].objects.filter(
+            Q(pgh_obj_id__in=contract_ids) | Q(occupant_id__in=ids)
+        ),
+    ]
+    context_ids = {
+        context_id
+        for queryset in events
+        for context_id in queryset.exclude(pgh_context_id=None).values_list(
+            "pgh_context_id", flat=True
+        )
+    }
+    with pgtrigger.ignore(*lifted):
+        contracts_deleted = contracts.delete()[0]
+        # An occupant without stays counts in no indicator: nothing to keep.
+        kept = (
+            set(stays.values_list("occupant_id", flat=True))
+            if mode == ANONYMISE
+            else set()
+        )
+        stays_deleted = stays.exclude(occupant_id__in=kept).delete()[0]
+        occupants_deleted = (
+            Occupant.objects.filter(pk__in=ids).exclude(pk__in=kept).delete()[0]
+        )
+        anonymised = _anonymise(sorted(kept))
+        events_deleted = sum(queryset.delete()[0] for queryset in events)
+    # A context (request id, user, URL) shared with events that remain stays: it
+    # describes those writes too. One left without events goes.
+    still_used = _contexts_in_use(context_ids)
+    contexts_deleted = pghistory.models.Context.objects.filter(
+        pk__in=context_ids - still_used
+    ).delete()[0]
+    return Retired(
+        occupants=occupants_deleted,
+        stays=stays_deleted,
+        contracts=contracts_deleted,
+        events=events_deleted,
+        contexts=contexts_deleted,
+        anonymised=anonymised,
+        stays_kept=len(stay_ids) - stays_deleted,
+    )
+
+
+def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
+    """Anonymise or delete (rules().retention_mode) every purgeable occupant, delete
+    their contracts and the history of all three, in one transaction."""
+    cutoff = purge_cutoff(today=today)
+    mode = rules().retention_mode
     with transaction.atomic():
         # FOR UPDATE on the occupants conflicts with the key-share lock a new stay or
         # contract takes on them: none can start while the purge decides, and the
@@ -176,65 +241,44 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
             .values_list("pk", flat=True)
         )
         ids = sorted(set(purge_candidates(today=today)) & set(locked))
-        stays = Stay.objects.filter(occupant_id__in=ids)
-        contracts = ResidenceContract.objects.filter(occupant_id__in=ids)
-        stay_ids = list(stays.values_list("pk", flat=True))
-        contract_ids = list(contracts.values_list("pk", flat=True))
-        # Events by object id and by occupant id: a stay deleted earlier (admin,
-        # raw SQL) still names its occupant in its history.
-        events = [
-            event_models["Occupant"].objects.filter(pgh_obj_id__in=ids),
-            event_models["Stay"].objects.filter(
-                Q(pgh_obj_id__in=stay_ids) | Q(occupant_id__in=ids)
-            ),
-            event_models["ResidenceContract"].objects.filter(
-                Q(pgh_obj_id__in=contract_ids) | Q(occupant_id__in=ids)
-            ),
-        ]
-        context_ids = {
-            context_id
-            for queryset in events
-            for context_id in queryset.exclude(pgh_context_id=None).values_list(
-                "pgh_context_id", flat=True
-            )
-        }
-        anonymised = stays_deleted = occupants_deleted = 0
-        with pgtrigger.ignore(*lifted):
-            contracts_deleted = contracts.delete()[0]
-            # An occupant without stays counts in no indicator: nothing to keep.
-            kept = (
-                set(stays.values_list("occupant_id", flat=True))
-                if mode == ANONYMISE
-                else set()
-            )
-            stays_deleted = stays.exclude(occupant_id__in=kept).delete()[0]
-            occupants_deleted = (
-                Occupant.objects.filter(pk__in=ids).exclude(pk__in=kept).delete()[0]
-            )
-            anonymised = _anonymise(sorted(kept))
-            events_deleted = sum(queryset.delete()[0] for queryset in events)
-        # A context (request id, user, URL) shared with events that remain stays:
-        # it describes those writes too. One left without events goes.
-        still_used = _contexts_in_use(context_ids)
-        contexts_deleted = pghistory.models.Context.objects.filter(
-            pk__in=context_ids - still_used
-        ).delete()[0]
+        retired = _retire(ids, mode=mode)
         report = PurgeReport(
             cutoff=cutoff,
             mode=mode,
-            occupants=occupants_deleted,
-            stays=stays_deleted,
-            contracts=contracts_deleted,
-            events=events_deleted,
-            contexts=contexts_deleted,
-            anonymised=anonymised,
-            stays_kept=len(stay_ids) - stays_deleted,
             dry_run=dry_run,
+            **dataclasses.asdict(retired),
         )
         if dry_run:
             transaction.set_rollback(True)
     # Counts only: the log of a purge must not keep what it purged.
     logger.info("resident purge %s", report)
+    return report
+
+
+def occupant_erase(*, occupant: Occupant) -> Retired:
+    """Erase one resident now, on request (GDPR art. 17, or an objection under
+    art. 21), as the retention purge would two years later: anonymised or deleted
+    by rules().retention_mode, contracts and history deleted.
+
+    Refused while the resident still stays or holds a running contract: the
+    operator records the exit (or ends the contract) first, so that no place is
+    held by a row no one can see any more."""
+    with transaction.atomic():
+        occupant = Occupant.objects.select_for_update().get(pk=occupant.pk)
+        if occupant.anonymised_at is not None:
+            raise error(ANONYMISED, field="occupant")
+        ongoing = (
+            Stay.objects.filter(occupant=occupant)
+            .exclude(status=StayStatus.EXITED)
+            .exists()
+            or ResidenceContract.objects.filter(occupant=occupant)
+            .exclude(status=ResidenceStatus.ENDED)
+            .exists()
+        )
+        if ongoing:
+            raise error(ERASE_ONGOING, field="occupant")
+        report = _retire([occupant.pk], mode=rules().retention_mode)
+    logger.info("erasure of one occupant on request %s", report)
     return report
 
 

@@ -25,6 +25,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test import Client
 from django.urls import reverse
+from django.utils.translation import gettext
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -41,6 +42,7 @@ from occupancy.models import (
 )
 from occupancy.residents import (
     access_export,
+    occupant_erase,
     occupant_find,
     occupant_register,
     occupant_update,
@@ -51,6 +53,7 @@ from occupancy.residents import (
     stay_plan_exit,
     stay_start,
 )
+from occupancy.residents.base import ERASE_ONGOING
 from occupancy.rules import rules
 from organizations.models import Membership, Role
 from organizations.selectors import Persona, Scope
@@ -616,3 +619,101 @@ def test_the_export_command_finds_the_resident_by_file_number(
             "--identifier",
             "DOSSIER-78",
         )
+
+
+# --- Erasure on request (GDPR art. 17 / 21; reliability.md §I5) -----------------------
+def test_an_erasure_takes_the_resident_now_as_the_purge_would_later(
+    site: tuple[Agreement, Space], mode: str
+) -> None:
+    agreement, _ = site
+    with pghistory.context(request_id="req-erased"):
+        gone = resident_with_stay(site, date(2026, 1, 1), date(2026, 3, 1))
+        ResidenceContract.objects.create(
+            agreement=agreement,
+            occupant=gone,
+            start=date(2026, 1, 1),
+            initial_end=date(2026, 3, 1),
+            current_end=date(2026, 3, 1),
+            monthly_fee=Decimal("90.00"),
+            status=ResidenceStatus.ENDED,
+            effective_end=date(2026, 3, 1),
+        )
+    # (in a context of its own: in this one test transaction, pghistory's last
+    # context stays attached to later writes)
+    with pghistory.context(request_id="req-other"):
+        other = resident_with_stay(site, date(2026, 1, 1), date(2026, 3, 1))
+    pseudonym = gone.pseudonym
+
+    erased = occupant_erase(occupant=gone)
+
+    assert erased.contracts == 1
+    if mode == "anonymise":
+        assert (erased.anonymised, erased.stays_kept, erased.occupants) == (1, 1, 0)
+        assert Occupant.objects.get(pk=gone.pk).anonymised_at is not None
+    else:
+        assert (erased.occupants, erased.stays, erased.anonymised) == (1, 1, 0)
+        assert not Occupant.objects.filter(pk=gone.pk).exists()
+    assert traces(gone.pk, pseudonym) == {}
+    assert rows_containing(pseudonym) == []
+    assert not any(
+        "req-erased" in str(m)
+        for m in pghistory.models.Context.objects.values_list("metadata", flat=True)
+    )
+    # Another resident is untouched, history included.
+    assert Occupant.objects.filter(pk=other.pk, anonymised_at=None).exists()
+    assert traces(other.pk, other.pseudonym)
+
+
+def test_an_erasure_waits_for_the_exit_and_the_end_of_the_contract(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    staying = resident_with_stay(site, date(2026, 1, 1), None)
+    left = resident_with_stay(site, date(2025, 1, 1), date(2025, 6, 1))
+    residence_contract_create(
+        agreement=agreement,
+        occupant=left,
+        start=date(2026, 1, 1),
+        initial_end=date(2026, 9, 1),
+        monthly_fee=Decimal("100.00"),
+    )
+    for occupant in (staying, left):
+        events = traces(occupant.pk, occupant.pseudonym)
+        with pytest.raises(DomainError) as raised:
+            occupant_erase(occupant=occupant)
+        assert raised.value.field == "occupant"
+        assert raised.value.message == gettext(ERASE_ONGOING)
+        assert traces(occupant.pk, occupant.pseudonym) == events
+        assert Occupant.objects.get(pk=occupant.pk).anonymised_at is None
+
+
+def test_the_erase_command_finds_the_resident_by_file_number(
+    site: tuple[Agreement, Space], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agreement, space = site
+    occupant = occupant_register(
+        operator=agreement.operator,
+        local_identifier="DOSSIER-91",
+        kind="person",
+        category="sheltered",
+    )
+    stay = stay_start(
+        occupant=occupant,
+        space=space,
+        agreement=agreement,
+        entry=date(2026, 1, 1),
+        structure_type="insertion",
+    )
+    arguments = ["--operator", str(agreement.operator_id), "--identifier", "-"]
+    monkeypatch.setattr("sys.stdin", StringIO("DOSSIER-91\n"))
+    with pytest.raises(CommandError) as refused:
+        call_command("erase_occupant", *arguments)
+    assert str(refused.value) == gettext(ERASE_ONGOING)
+    stay_exit(stay=stay, exit_date=date(2026, 2, 1), destination="street", today=TODAY)
+    monkeypatch.setattr("sys.stdin", StringIO("DOSSIER-91\n"))
+    out = StringIO()
+    call_command("erase_occupant", *arguments, stdout=out)
+    assert json.loads(out.getvalue())["anonymised"] == 1
+    monkeypatch.setattr("sys.stdin", StringIO("DOSSIER-91\n"))
+    with pytest.raises(CommandError, match="no resident"):
+        call_command("erase_occupant", *arguments)
