@@ -28,6 +28,7 @@ from django.utils.translation import gettext_noop
 
 from occupancy.models import (
     AgeBand,
+    ExitDestination,
     Occupant,
     ResidenceContract,
     ResidenceStatus,
@@ -206,6 +207,13 @@ def _retire(ids: list[int], *, mode: str) -> Retired:
         stays_deleted = stays.exclude(occupant_id__in=kept).delete()[0]
         occupants_deleted = (
             Occupant.objects.filter(pk__in=ids).exclude(pk__in=kept).delete()[0]
+        )
+        # A planned exit older than the retention period is an exit no one
+        # confirmed (purge_candidates): a kept stay left "exit planned" would hold
+        # its agreement open for ever (closure waits for running stays), and no one
+        # can record the exit of a row no one sees any more.
+        stays.filter(occupant_id__in=kept, status=StayStatus.EXIT_PLANNED).update(
+            status=StayStatus.EXITED, exit_destination=ExitDestination.UNKNOWN
         )
         anonymised = _anonymise(sorted(kept))
         events_deleted = sum(queryset.delete()[0] for queryset in events)

@@ -55,6 +55,7 @@ from occupancy.residents import (
 )
 from occupancy.residents.base import ERASE_ONGOING
 from occupancy.rules import rules
+from occupancy.services import agreement_transition
 from organizations.models import Membership, Role
 from organizations.selectors import Persona, Scope
 from tests.occupancy.factories import (
@@ -406,6 +407,34 @@ def test_no_service_writes_to_an_anonymised_occupant_or_its_stays(
         Occupant.objects.get(pk=stale.pk).updated_at,
         Stay.objects.get().period,
     ) == (before)
+
+
+def test_an_unconfirmed_planned_exit_ends_as_an_exit_to_an_unknown_destination(
+    site: tuple[Agreement, Space], actor: User
+) -> None:
+    """Kept "exit planned", the anonymised stay counted as running: the agreement
+    could never close, and no one could record the exit of a hidden row."""
+    agreement, _ = site
+    stale = resident_with_stay(site, date(2022, 1, 1), None)
+    stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
+
+    purge_residents(today=TODAY)
+
+    stay = Stay.objects.get(occupant=stale)
+    assert (stay.status, stay.exit_destination) == ("exited", "unknown")
+    assert stay.period == DateRange(date(2022, 1, 1), date(2022, 3, 1))
+    Agreement.objects.filter(pk=agreement.pk).update(
+        status=AgreementStatus.EXPIRED, exit_inventory_on=date(2026, 5, 1)
+    )
+    agreement.refresh_from_db()
+    closed = agreement_transition(
+        agreement=agreement,
+        to=AgreementStatus.CLOSED,
+        by=actor,
+        on=TODAY,
+        reason="premises returned",
+    )
+    assert closed.status == AgreementStatus.CLOSED
 
 
 def test_no_row_level_view_shows_an_anonymised_occupant_or_its_stays(
