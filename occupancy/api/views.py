@@ -12,6 +12,7 @@ object, so the If-Match check and the service see the same version.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,7 @@ from occupancy.models import (
     Stay,
 )
 from occupancy.residents import (
+    occupant_erase,
     occupant_find,
     occupant_register,
     occupant_update,
@@ -224,6 +226,9 @@ class _ScopedViewSet(
     # FOR NO KEY UPDATE, as occupancy/residents/ locks its rows: rows that only
     # reference this one (a stay's occupant, a space's stays) may still be added.
     lock_no_key: ClassVar[bool] = True
+    # Writes that delete the row or must keep new references off it lock it FOR
+    # UPDATE from the start, as their service does (no upgrade midway).
+    full_lock_actions: ClassVar[frozenset[str]] = frozenset()
     subject: ClassVar[str]
 
     @cached_property
@@ -263,7 +268,8 @@ class _ScopedViewSet(
             # If-Match check and the service see the same version. The lock is
             # the one the services take on this row, so a write never upgrades
             # it midway.
-            queryset = queryset.select_for_update(no_key=self.lock_no_key, of=("self",))
+            no_key = self.lock_no_key and self.action not in self.full_lock_actions
+            queryset = queryset.select_for_update(no_key=no_key, of=("self",))
         obj = _lookup(queryset, int(self.kwargs["pk"]))
         self.check_object_permissions(self.request, obj)
         return obj
@@ -730,6 +736,7 @@ class OccupantViewSet(_ResidentViewSet[Occupant]):
     filterset_class = filters.OccupantFilterSet
     ordering_fields = ("created_at", "updated_at")
     subject = "occupant"
+    full_lock_actions = frozenset({"erase"})
 
     def get_queryset(self) -> QuerySet[Occupant]:
         return scopes.occupant_list(scope=self.scope)
@@ -769,6 +776,26 @@ class OccupantViewSet(_ResidentViewSet[Occupant]):
         return self.output(
             self.change(s.OccupantUpdateSerializer, occupant_update, partial=True)
         )
+
+    @write_schema(
+        "Erase a resident on request (GDPR art. 17 or 21)",
+        description=(
+            "As the retention purge would two years after the last contact, by the "
+            "platform's retention mode: anonymised (cut from the file number, its "
+            "stays kept for statistics only) or deleted; contracts and history are "
+            "deleted either way. The resident is then gone from every answer. 409 "
+            "on `occupant` while the resident still stays or holds a running "
+            "contract: record the exit and end the contract first."
+        ),
+        request=s.OccupantEraseSerializer,
+        response=s.ErasureSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        with self.locked(s.OccupantEraseSerializer) as (occupant, _body):
+            erased = occupant_erase(occupant=occupant)
+        body = {"mode": rules().retention_mode, **dataclasses.asdict(erased)}
+        return Response(s.ErasureSerializer(body).data)
 
     @extend_schema(
         summary="Find a resident by your file number",

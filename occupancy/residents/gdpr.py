@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from config.errors import Conflict
 from occupancy.models import (
     AgeBand,
     ExitDestination,
@@ -284,7 +285,7 @@ def occupant_erase(*, occupant: Occupant) -> Retired:
             .exists()
         )
         if ongoing:
-            raise error(ERASE_ONGOING, field="occupant")
+            raise Conflict(_(ERASE_ONGOING), field="occupant")
         report = _retire([occupant.pk], mode=rules().retention_mode)
     logger.info("erasure of one occupant on request %s", report)
     return report

@@ -309,6 +309,14 @@ CASES = [
         target=lambda w: w.occupant,
     ),
     Case(
+        "occupants-erase",
+        "post",
+        lambda w: f"/api/v1/occupants/{w.free_occupant.pk}/erase/",
+        RESIDENT_ACTION,
+        body=constant({}),
+        target=lambda w: w.free_occupant,
+    ),
+    Case(
         "occupants-lookup",
         "post",
         lambda w: "/api/v1/occupants/lookup/",
@@ -499,7 +507,7 @@ def test_the_matrix_covers_every_occupancy_route_and_action() -> None:
         },
         "spaces": {"list", "retrieve", "create", "update"},
         "inspections": {"list", "retrieve", "create"},
-        "occupants": {"list", "retrieve", "create", "update", "lookup"},
+        "occupants": {"list", "retrieve", "create", "update", "lookup", "erase"},
         "stays": {"list", "retrieve", "start", "plan-exit", "exit", "move"},
         "contracts": {
             "list", "retrieve", "create", "notice", "terminate", "renew", "end",

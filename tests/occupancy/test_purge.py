@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from io import StringIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pghistory
@@ -746,3 +747,55 @@ def test_the_erase_command_finds_the_resident_by_file_number(
     monkeypatch.setattr("sys.stdin", StringIO("DOSSIER-91\n"))
     with pytest.raises(CommandError, match="no resident"):
         call_command("erase_occupant", *arguments)
+
+
+def test_an_operator_erases_a_resident_through_the_api(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    occupant = resident_with_stay(site, date(2026, 1, 1), None)
+    pseudonym = occupant.pseudonym
+    editor = UserFactory.create()
+    Membership.objects.create(
+        user=editor, organization=agreement.operator, role=Role.EDITOR
+    )
+    api = APIClient()
+    api.force_authenticate(editor)
+    url = f"/api/v1/occupants/{occupant.pk}/erase/"
+
+    def tag() -> dict[str, Any]:
+        return {"HTTP_IF_MATCH": api.get(f"/api/v1/occupants/{occupant.pk}/")["ETag"]}
+
+    assert api.post(url, {}, format="json").status_code == 428
+    staying = api.post(url, {}, format="json", **tag())
+    assert staying.status_code == 409
+    assert staying.json()["errors"]["occupant"] == [gettext(ERASE_ONGOING)]
+    stray = api.post(url, {"confirm": True}, format="json", **tag())
+    assert stray.status_code == 400
+    assert "confirm" in stray.json()["errors"]
+    assert Occupant.objects.get(pk=occupant.pk).anonymised_at is None
+
+    stay_exit(
+        stay=occupant.stays.get(),
+        exit_date=date(2026, 2, 1),
+        destination="street",
+        today=TODAY,
+    )
+    erased = api.post(url, {}, format="json", **tag())
+
+    assert erased.status_code == 200, erased.content
+    body = erased.json()
+    # (how many request contexts go depends on which writes shared them)
+    assert body.pop("contexts") >= 0
+    assert body == {
+        "mode": "anonymise",
+        "occupants": 0,
+        "stays": 0,
+        "contracts": 0,
+        "events": 3,
+        "anonymised": 1,
+        "stays_kept": 1,
+    }
+    assert rows_containing(pseudonym) == []
+    assert api.get(f"/api/v1/occupants/{occupant.pk}/").status_code == 404
+    assert api.post(url, {}, format="json", HTTP_IF_MATCH="*").status_code == 404

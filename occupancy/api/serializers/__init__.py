@@ -60,7 +60,9 @@ from occupancy.api.serializers.relations import (
 )
 from occupancy.api.serializers.residents import (
     ContractEndSerializer,
+    ErasureSerializer,
     NoticeSerializer,
+    OccupantEraseSerializer,
     OccupantLookupSerializer,
     OccupantRegisterSerializer,
     OccupantSerializer,
@@ -100,6 +102,7 @@ __all__ = [
     "DaysFigureSerializer",
     "DocumentSerializer",
     "DocumentUploadSerializer",
+    "ErasureSerializer",
     "FactsSerializer",
     "IndicatorQuerySerializer",
     "IndicatorReportSerializer",
@@ -109,6 +112,7 @@ __all__ = [
     "NamedChoiceField",
     "NamedChoiceFieldExtension",
     "NoticeSerializer",
+    "OccupantEraseSerializer",
     "OccupantLookupSerializer",
     "OccupantRegisterSerializer",
     "OccupantSerializer",

@@ -96,6 +96,31 @@ class OccupantUpdateSerializer(StrictSerializer):
     homeless_l345_2_2 = serializers.BooleanField(required=False)
 
 
+class OccupantEraseSerializer(StrictSerializer):
+    """Erasure on request takes no field: the resident is the URL's."""
+
+
+class ErasureSerializer(serializers.Serializer[Any]):
+    """What an erasure changed (occupancy/residents/gdpr.py)."""
+
+    mode = serializers.ChoiceField(
+        ("anonymise", "delete"),
+        help_text=_(
+            "anonymise: the record is cut from the file number and its stays kept "
+            "for statistics only; delete: the stays are deleted too."
+        ),
+    )
+    occupants = serializers.IntegerField(help_text=_("Occupant rows deleted."))
+    stays = serializers.IntegerField(help_text=_("Stays deleted."))
+    contracts = serializers.IntegerField(help_text=_("Residence contracts deleted."))
+    events = serializers.IntegerField(help_text=_("History events deleted."))
+    contexts = serializers.IntegerField(help_text=_("Request contexts deleted."))
+    anonymised = serializers.IntegerField(help_text=_("Occupants anonymised."))
+    stays_kept = serializers.IntegerField(
+        help_text=_("Stays kept, anonymised, for the statistics of past periods.")
+    )
+
+
 class OccupantRegisterSerializer(OccupantUpdateSerializer):
     """Registration; idempotent on the file number (the same resident twice is the
     same row)."""
