@@ -42,6 +42,7 @@ from occupancy.models import (
     InsuranceCertificate,
     Occupant,
     ResidenceContract,
+    ResidentAccess,
     SafetyInspection,
     Space,
     Stay,
@@ -336,20 +337,23 @@ class SafetyInspectionAdmin(_ServiceAdmin):
 # need to look at a row (a support request, a right-of-access check), but never
 # write one here: every write goes through the services, which hold the rules and
 # whose audit trail records it, and erasure is the retention purge's.
-# Anonymised occupants and their stays, kept for the indicators only, are not shown.
-class ResidentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class SuperusersReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
-    # The lookup naming the occupant's anonymisation date from this model.
-    anonymised_lookup = "occupant__anonymised_at"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).filter(**{self.anonymised_lookup: None})
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(getattr(request.user, "is_superuser", False))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(getattr(request.user, "is_superuser", False))
+
+
+# Anonymised occupants and their stays, kept for the indicators only, are not shown.
+class ResidentAdmin(SuperusersReadOnlyAdmin):
+    # The lookup naming the occupant's anonymisation date from this model.
+    anonymised_lookup = "occupant__anonymised_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(**{self.anonymised_lookup: None})
 
 
 @admin.register(Occupant)
@@ -378,3 +382,14 @@ class ResidenceContractAdmin(ResidentAdmin):
     list_display = ("occupant", "agreement", "start", "current_end", "status")
     list_filter = ("status",)
     list_select_related = ("occupant", "agreement")
+
+
+# The log of reads of resident data, for the DPO's checks (reliability.md §H3): ids
+# and channels only, nothing to hide, nothing to change.
+@admin.register(ResidentAccess)
+class ResidentAccessAdmin(SuperusersReadOnlyAdmin):
+    list_display = ("at", "user", "channel", "method", "occupant_ids", "request_id")
+    list_filter = ("channel",)
+    list_select_related = ("user",)
+    search_fields = ("request_id",)
+    date_hierarchy = "at"

@@ -13,6 +13,7 @@ from datetime import date
 from typing import TypeVar
 
 import pghistory
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
@@ -819,3 +820,42 @@ class ResidenceContract(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occupant_id} {self.start}–{self.current_end}"
+
+
+class ResidentAccess(models.Model):
+    """One read of resident-level rows (reliability.md §H3; CNIL délibération
+    2021-122 on logging): who, when, through which endpoint or command, and which
+    occupants, by id only: never a pseudonym or any value of the rows read.
+
+    Append-only like the audit trail: a Protect trigger refuses UPDATE and DELETE;
+    only its own retention purge (occupancy/residents/gdpr.py) lifts it.
+    """
+
+    at = models.DateTimeField(_("read at"), auto_now_add=True, db_index=True)
+    # A user is deactivated, not deleted, while the log names them.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    # "api:occupants.retrieve", "command:export_occupant"…
+    channel = models.CharField(_("channel"), max_length=80)
+    method = models.CharField(max_length=10, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    occupant_ids = ArrayField(models.BigIntegerField(), verbose_name=_("occupants"))
+
+    class Meta:
+        verbose_name = _("read of resident data")
+        verbose_name_plural = _("reads of resident data")
+        triggers = [
+            pgtrigger.Protect(
+                name="append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.channel}"

@@ -67,6 +67,9 @@ class Rules:
     # row, and keeps the stays, hidden from every row-level view, so that the
     # indicators of past periods do not change; "delete" deletes the stays too.
     retention_mode: str = "anonymise"
+    # The log of reads of resident data is kept this long: CNIL délibération
+    # 2021-122 recommends 6 months to a year [R, reliability.md §H3].
+    access_log_retention_months: int = 12
     # Aggregate cells under this many people are suppressed [D, §F.5].
     small_cell_threshold: int = 5
 

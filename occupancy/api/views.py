@@ -60,6 +60,7 @@ from occupancy.models import (
     Stay,
 )
 from occupancy.residents import (
+    access_record,
     occupant_erase,
     occupant_find,
     occupant_register,
@@ -702,6 +703,31 @@ class _ResidentViewSet(_ScopedViewSet[M]):
     funders read aggregates (indicators), never these (domain.md §F.4)."""
 
     READ_ACTIONS: ClassVar[frozenset[str]] = frozenset({"retrieve"})
+    # The key naming the occupant in this endpoint's rows, for the access log.
+    occupant_key: ClassVar[str] = "occupant"
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        """Every answer that carries resident rows is logged: who, which endpoint,
+        which occupants by id (reliability.md §H3)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if status.is_success(response.status_code):
+            access_record(
+                user=request.user,
+                channel=f"api:{self.basename}.{self.action}",
+                occupant_ids=self.occupants_read(response.data),
+                method=request.method or "",
+            )
+        return response
+
+    def occupants_read(self, data: Any) -> set[int]:
+        rows = data.get("results", [data]) if isinstance(data, dict) else []
+        ids = {row.get(self.occupant_key) for row in rows if isinstance(row, dict)}
+        if self.occupant_key == "id" and "pk" in self.kwargs:
+            # An answer about the occupant of the URL that does not show it (erase).
+            ids.add(int(self.kwargs["pk"]))
+        return {pk for pk in ids if isinstance(pk, int)}
 
     @abstractmethod
     def operator_of(self, obj: M) -> int:
@@ -737,6 +763,7 @@ class OccupantViewSet(_ResidentViewSet[Occupant]):
     ordering_fields = ("created_at", "updated_at")
     subject = "occupant"
     full_lock_actions = frozenset({"erase"})
+    occupant_key = "id"
 
     def get_queryset(self) -> QuerySet[Occupant]:
         return scopes.occupant_list(scope=self.scope)

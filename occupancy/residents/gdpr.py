@@ -18,6 +18,8 @@ import pghistory
 import pghistory.models
 import pgtrigger
 from django.apps import apps
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import DateField, Exists, Func, Max, OuterRef, Q, Subquery
@@ -27,12 +29,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from config.errors import Conflict
+from config.middleware import REQUEST_ID
 from occupancy.models import (
     AgeBand,
     ExitDestination,
     Occupant,
     ResidenceContract,
     ResidenceStatus,
+    ResidentAccess,
     Stay,
     StayStatus,
 )
@@ -77,6 +81,8 @@ class PurgeReport(Retired):
     cutoff: date
     mode: str
     dry_run: bool
+    # Reads of resident data older than their own retention, deleted.
+    access_records: int = 0
 
 
 def purge_cutoff(*, today: date) -> date:
@@ -255,6 +261,7 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
             cutoff=cutoff,
             mode=mode,
             dry_run=dry_run,
+            access_records=_purge_access_log(today=today),
             **dataclasses.asdict(retired),
         )
         if dry_run:
@@ -262,6 +269,34 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
     # Counts only: the log of a purge must not keep what it purged.
     logger.info("resident purge %s", report)
     return report
+
+
+def _purge_access_log(*, today: date) -> int:
+    cutoff = add_months(today, -rules().access_log_retention_months)
+    with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+        return ResidentAccess.objects.filter(at__date__lt=cutoff).delete()[0]
+
+
+# --- Reads of resident data (reliability.md §H3) --------------------------------------
+def access_record(
+    *,
+    user: AbstractBaseUser | AnonymousUser | None,
+    channel: str,
+    occupant_ids: Iterable[int],
+    method: str = "",
+) -> None:
+    """Log that ``user`` read rows of these occupants through ``channel``, with the
+    request id of the request (or job) at hand. Ids only: the log holds no value."""
+    ids = sorted({int(pk) for pk in occupant_ids})
+    if not ids:
+        return
+    ResidentAccess.objects.create(
+        user=user if isinstance(user, User) else None,
+        channel=channel[:80],
+        method=method[:10],
+        request_id=REQUEST_ID.get() if REQUEST_ID.get() != "-" else "",
+        occupant_ids=ids,
+    )
 
 
 def occupant_erase(*, occupant: Occupant) -> Retired:

@@ -22,6 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
 from pytest_django.fixtures import Settings
 
+from occupancy.models import Occupant, ResidentAccess
 from organizations.models import OrganizationKind
 from tests.occupancy.test_api_support import (
     PDF,
@@ -435,6 +436,14 @@ def _setup(settings: Settings, media_root: Path) -> Iterator[None]:
     cache.clear()
 
 
+RESIDENT_FAMILIES = ("occupants", "stays", "contracts")
+
+
+def occupants_of(world: World, principal: str) -> set[int]:
+    operator = world.organization_of(principal)
+    return set(Occupant.objects.filter(operator=operator).values_list("pk", flat=True))
+
+
 def send(world: World, case: Case, principal: str) -> Any:
     client = world.client(principal)
     headers = if_match(case.target(world)) if case.target else {}
@@ -459,12 +468,32 @@ def test_every_principal_gets_what_the_access_matrix_says(
 ) -> None:
     world = build_world()
     before = counts()
+    theirs = occupants_of(world, principal)
+    logged = set(ResidentAccess.objects.values_list("pk", flat=True))
     response = send(world, case, principal)
     expected = case.expected(principal)
     status = int(expected.rstrip("+-"))
     assert response.status_code == status, response.content
+    # Every answer with resident rows is logged, by id, to its reader (H3).
+    reads = list(
+        ResidentAccess.objects.exclude(pk__in=logged).values_list(
+            "user_id", "channel", "occupant_ids"
+        )
+    )
     if status >= 300:
         assert counts() == before, "a refused request changed rows"
+        assert reads == []
+    elif case.name.split("-")[0] in RESIDENT_FAMILIES and reads == []:
+        assert response.json()["results"] == []  # read no resident, logged nothing
+    elif case.name.split("-")[0] in RESIDENT_FAMILIES:
+        (user_id, channel, ids), *more = reads
+        assert more == []
+        assert user_id == world.users[principal].pk  # type: ignore[union-attr]
+        assert channel.startswith("api:")
+        assert ids
+        assert set(ids) <= theirs | occupants_of(world, principal)
+    else:
+        assert reads == []
     if status == 400:
         errors = response.json()["errors"]
         assert set(case.refused_fields) <= set(errors), errors

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pghistory
+import pgtrigger
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
@@ -38,6 +39,7 @@ from occupancy.models import (
     Occupant,
     ResidenceContract,
     ResidenceStatus,
+    ResidentAccess,
     Space,
     Stay,
 )
@@ -799,3 +801,88 @@ def test_an_operator_erases_a_resident_through_the_api(
     assert rows_containing(pseudonym) == []
     assert api.get(f"/api/v1/occupants/{occupant.pk}/").status_code == 404
     assert api.post(url, {}, format="json", HTTP_IF_MATCH="*").status_code == 404
+
+
+# --- The log of reads of resident data (reliability.md §H3) ---------------------------
+def test_the_access_log_holds_ids_only_and_is_append_only(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    occupant = resident_with_stay(site, date(2026, 1, 1), None)
+    reader = UserFactory.create()
+    Membership.objects.create(
+        user=reader, organization=agreement.operator, role=Role.VIEWER
+    )
+    api = APIClient()
+    api.force_authenticate(reader)
+    assert api.get(f"/api/v1/occupants/{occupant.pk}/").status_code == 200
+    assert api.get("/api/v1/stays/").status_code == 200
+
+    reads = list(
+        ResidentAccess.objects.order_by("pk").values_list(
+            "user_id", "channel", "method", "occupant_ids"
+        )
+    )
+    assert reads == [
+        (reader.pk, "api:occupant.retrieve", "GET", [occupant.pk]),
+        (reader.pk, "api:stay.list", "GET", [occupant.pk]),
+    ]
+    assert "occupancy_residentaccess" not in rows_containing(occupant.pseudonym)
+    for statement in (
+        "UPDATE occupancy_residentaccess SET occupant_ids = '{1}'",
+        "DELETE FROM occupancy_residentaccess",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="Cannot update or delete"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement)
+
+
+def test_the_gdpr_commands_log_their_read(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, _ = site
+    occupant = occupant_register(
+        operator=agreement.operator,
+        local_identifier="DOSSIER-55",
+        kind="person",
+        category="sheltered",
+    )
+    arguments = ["--operator", str(agreement.operator_id), "--identifier", "DOSSIER-55"]
+    call_command("export_occupant", *arguments, stdout=StringIO())
+    call_command("erase_occupant", *arguments, stdout=StringIO())
+    reads: list[tuple[Any, ...]] = list(
+        ResidentAccess.objects.order_by("pk").values_list(
+            "user_id", "channel", "occupant_ids"
+        )
+    )
+    assert reads == [
+        (None, "command:export_occupant", [occupant.pk]),
+        (None, "command:erase_occupant", [occupant.pk]),
+    ]
+
+
+def test_reads_older_than_their_retention_go_with_the_monthly_purge(
+    settings: Settings,
+) -> None:
+    def read_on(day: date) -> ResidentAccess:
+        access = ResidentAccess.objects.create(channel="api:test", occupant_ids=[1])
+        with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+            ResidentAccess.objects.filter(pk=access.pk).update(
+                at=datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("UTC"))
+            )
+        return access
+
+    old = read_on(date(2025, 5, 31))  # TODAY is 2026-06-01: 12 months back
+    recent = read_on(date(2025, 6, 1))
+
+    report = purge_residents(today=TODAY)
+
+    assert report.access_records == 1
+    assert list(ResidentAccess.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not ResidentAccess.objects.filter(pk=old.pk).exists()
+    settings.OCCUPANCY_RULES = {"access_log_retention_months": 6}
+    assert purge_residents(today=TODAY).access_records == 1
+    assert not ResidentAccess.objects.exists()

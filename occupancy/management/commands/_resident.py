@@ -13,7 +13,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from config.errors import DomainError
 from occupancy.models import Occupant
-from occupancy.residents import occupant_find
+from occupancy.residents import access_record, occupant_find
 from organizations.models import Organization
 
 
@@ -26,7 +26,8 @@ def add_resident_arguments(parser: CommandParser) -> None:
     )
 
 
-def resident_from(options: dict[str, Any]) -> Occupant:
+def resident_from(options: dict[str, Any], *, command: str) -> Occupant:
+    """The resident the options name; the read is logged (reliability.md §H3)."""
     operator = Organization.objects.filter(pk=options["operator"]).first()
     if operator is None:
         raise CommandError(f"No organization with id {options['operator']}.")
@@ -39,4 +40,5 @@ def resident_from(options: dict[str, Any]) -> Occupant:
         raise CommandError(exc.message) from exc
     if occupant is None:
         raise CommandError("This operator has no resident with that file number.")
+    access_record(user=None, channel=f"command:{command}", occupant_ids=[occupant.pk])
     return occupant

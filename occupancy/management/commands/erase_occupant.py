@@ -33,7 +33,7 @@ class Command(BaseCommand):
         add_resident_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        occupant = resident_from(options)
+        occupant = resident_from(options, command="erase_occupant")
         try:
             erased = occupant_erase(occupant=occupant)
         except DomainError as exc:

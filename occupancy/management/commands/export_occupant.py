@@ -31,7 +31,7 @@ class Command(BaseCommand):
         add_resident_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        occupant = resident_from(options)
+        occupant = resident_from(options, command="export_occupant")
         # An access to resident data is itself logged, by id, never by content.
         logger.info("access export of occupant %s", occupant.pk)
         self.stdout.write(json.dumps(access_export(occupant=occupant), indent=2))

@@ -30,8 +30,8 @@ from occupancy.residents import purge_residents
 
 class Command(BaseCommand):
     help = (
-        "Anonymise (or delete) occupants past retention; delete their contracts "
-        "and the history of all three."
+        "Anonymise (or delete) occupants past retention; delete their contracts, "
+        "the history of all three, and logged reads past their own retention."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -74,6 +74,7 @@ class Command(BaseCommand):
             f"stay(s) kept for statistics; deleted: "
             f"{report.occupants} occupant(s), {report.stays} stay(s), "
             f"{report.contracts} contract(s), {report.events} history event(s), "
-            f"{report.contexts} context(s)"
+            f"{report.contexts} context(s), {report.access_records} logged read(s) "
+            f"past their own retention"
             f"{' (dry run: rolled back)' if report.dry_run else ''}."
         )
