@@ -395,6 +395,9 @@ def test_ats_core_fc_datetime_definition(client: Client, collection_id: str) -> 
         # (until 31 Dec 2022) is over by then.
         ("2022-12-31T23:30:00Z", {"Closed period", "Open end"}),
         ("2022-12-31T22:30:00Z", {"Closed period", "Open end", "Open start"}),
+        # Instants whose day in Paris lies past the calendar's ends (were 500s).
+        ("2024-10-01/9999-12-31T23:59:59Z", {"Closed period", "Open end"}),
+        ("0001-01-01T00:00:00%2B23:59/2019-01-01", {"Closed period", "Open start"}),
     ],
 )
 def test_ats_core_fc_datetime_response(
