@@ -268,6 +268,7 @@ def import_job_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse
         "buildings/import_job.html",
         {
             "job": job,
+            "profile_label": PROFILES.get(job.profile, job.profile),
             "finished": job.status
             in (ImportJobStatus.SUCCEEDED, ImportJobStatus.FAILED),
             "errors_shown": errors[:REPORT_ERRORS_SHOWN],

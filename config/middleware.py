@@ -1,4 +1,5 @@
-"""Request correlation ids and the idle timeout of browser sessions."""
+"""Request correlation ids, the idle timeout of browser sessions, and the web's
+database limits."""
 
 from __future__ import annotations
 
@@ -7,12 +8,27 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pghistory
+import psycopg
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+
+from config.database.limits import serving_request
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default="-"
@@ -66,3 +82,95 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
         return True
+
+
+# SQLSTATE query_canceled: statement_timeout (or pg_cancel_backend) cut the statement.
+QUERY_CANCELED = "57014"
+# The paths whose clients read JSON; the error shape is each one's own.
+API_PREFIX = "/api/"
+OGC_PREFIX = "/ogc/"
+RETRY_AFTER_SECONDS = 30
+
+
+def statement_cancelled(exception: BaseException) -> bool:
+    """Whether ``exception`` is a statement the server cancelled (Django wraps
+    psycopg's ``QueryCanceled`` in its ``OperationalError``)."""
+    if isinstance(exception, psycopg.Error):
+        return exception.sqlstate == QUERY_CANCELED
+    if isinstance(exception, DatabaseError):
+        return getattr(exception.__cause__, "sqlstate", None) == QUERY_CANCELED
+    return False
+
+
+def _while_serving(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    # A streamed body's queries run after the middleware has returned; a connection
+    # they open belongs to the request all the same.
+    serving_request.set(True)
+    try:
+        yield from chunks
+    finally:
+        serving_request.set(False)
+
+
+class DatabaseLimitsMiddleware:
+    """Web requests get the database limits of ``REQUEST_OPTIONS`` (K3 of
+    reliability.md; config/database/base.py), and a statement cut by them answers
+    503 with ``Retry-After``, not a 500: JSON under /api/ and /ogc/ (each in its
+    error shape), an HTML page elsewhere.
+
+    The limits are set on the connections opened while a request is served, so
+    that the management commands and the job worker, which serve none, are not cut.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = serving_request.set(True)
+        try:
+            response = self.get_response(request)
+        finally:
+            serving_request.reset(token)
+        if (
+            isinstance(response, StreamingHttpResponse)
+            and not response.is_async
+            # A file's bytes are no query, and wrapping would lose wsgi.file_wrapper.
+            and not isinstance(response, FileResponse)
+        ):
+            response.streaming_content = _while_serving(response.streaming_content)
+        return response
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if not statement_cancelled(exception):
+            return None
+        logger.warning("statement cancelled by the web timeout: %s", request.path)
+        return unavailable(request)
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``, in the form the caller reads."""
+    message = _("The database took too long to answer. Please try again in a moment.")
+    response: HttpResponse
+    if request.path_info.startswith(API_PREFIX):
+        response = JsonResponse({"code": "unavailable", "detail": message}, status=503)
+    elif request.path_info.startswith(OGC_PREFIX):
+        # The OGC exception schema; public data for other origins, as every
+        # /ogc/ JSON resource (buildings/ogc/views.py).
+        response = JsonResponse(
+            {"code": "ServiceUnavailable", "description": message}, status=503
+        )
+        response["Access-Control-Allow-Origin"] = "*"
+    else:
+        body = render_to_string(
+            "503.html",
+            {
+                "message": message,
+                "request_id": getattr(request, "request_id", "-"),
+            },
+        )
+        response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    add_never_cache_headers(response)
+    return response

@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
+    # Before any middleware that reads the database (the replica's, sessions).
+    "config.middleware.DatabaseLimitsMiddleware",
     "config.database.routing.ReplicaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -127,15 +129,38 @@ WEB_CONNECTION_OPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 cast(dict[str, str], DATABASES["default"]["OPTIONS"]).setdefault(
     "options", WEB_CONNECTION_OPTIONS
 )
+# Web requests are bounded (reliability.md K3): a statement running longer than
+# WEB_STATEMENT_TIMEOUT_SECONDS is cancelled and the request answers 503
+# (config/middleware.py), and a session left idle inside a transaction longer than
+# WEB_IDLE_TRANSACTION_TIMEOUT_SECONDS is ended, releasing its locks. Only the
+# connections a web request opens carry them (config/database/base.py): management
+# commands (imports, migrations, the purge, the bench) and the job worker run unbounded.
+# 0 turns a limit off.
+WEB_STATEMENT_TIMEOUT_MS = 1000 * env_int(
+    "WEB_STATEMENT_TIMEOUT_SECONDS", 15, minimum=0, maximum=3600
+)
+WEB_IDLE_TRANSACTION_TIMEOUT_MS = 1000 * env_int(
+    "WEB_IDLE_TRANSACTION_TIMEOUT_SECONDS", 60, minimum=0, maximum=3600
+)
+WEB_REQUEST_OPTIONS = (
+    f"-c statement_timeout={WEB_STATEMENT_TIMEOUT_MS} "
+    f"-c idle_in_transaction_session_timeout={WEB_IDLE_TRANSACTION_TIMEOUT_MS}"
+)
+DATABASES["default"]["REQUEST_OPTIONS"] = WEB_REQUEST_OPTIONS
 # Background jobs report progress through their own connection (autocommit), so that
 # it is visible while the job's own transaction is still open. Tests share "default".
-DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# Never bounded, even opened during a request: it belongs to the worker.
+DATABASES["jobs"] = {
+    **DATABASES["default"],
+    "REQUEST_OPTIONS": "",
+    "TEST": {"MIRROR": "default"},
+}
 # A PostGIS streaming replica for the read-only map and open-data traffic: the
 # buildings list and exports, tiles, the inventory map's data and OGC API read
 # the inventory there (config/database/routing.py). Unset: the primary serves all.
 if env_str("DATABASE_REPLICA_URL", ""):
     DATABASES["replica"] = env_database("DATABASE_REPLICA_URL")
-    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "REQUEST_OPTIONS"):
         DATABASES["replica"][_key] = DATABASES["default"][_key]
     _replica_options = cast(dict[str, str], DATABASES["replica"]["OPTIONS"])
     _replica_options.setdefault("options", WEB_CONNECTION_OPTIONS)

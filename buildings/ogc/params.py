@@ -214,7 +214,13 @@ def _instant(value: str) -> date:
             return date.fromisoformat(value)
         if _DATE_TIME.match(value):
             moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-            return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+            try:
+                return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+            except OverflowError:
+                # A valid instant within a day of year 1 or 9999 whose local day
+                # lies past the calendar's end ("9999-12-31T23:59:59Z", a common
+                # "for ever"): that end is the day.
+                return date.max if moment.year == date.max.year else date.min
     except ValueError:
         pass
     raise InvalidParameter(

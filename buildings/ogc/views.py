@@ -71,6 +71,7 @@ from config.links import url_with
 
 Link = dict[str, str]
 JSON_TYPES = frozenset({JSON, GEOJSON, SCHEMA_JSON, OPENAPI_MEDIA_TYPE.split(";")[0]})
+PREFLIGHT_MAX_AGE_SECONDS = 86400  # browsers cap it lower (Chromium: 2 hours)
 
 
 class ReadOnly(permissions.BasePermission):
@@ -129,11 +130,46 @@ class OgcView(APIView):
                 status=400,
             )
         if isinstance(exc, NotFound | Http404):
+            description = str(exc) or _("Not found.")
+            if self.error_format() is Format.HTML:
+                # A person followed a link: a page, in the negotiated language.
+                response = render(
+                    self.request._request,
+                    "ogc/not_found.html",
+                    {"description": description},
+                    status=404,
+                )
+                return response  # type: ignore[return-value]
             return Response(
-                {"code": "NotFound", "description": str(exc) or _("Not found.")},
-                status=404,
+                {"code": "NotFound", "description": description}, status=404
             )
         return super().handle_exception(exc)
+
+    def error_format(self) -> Format:
+        """The format an error answers in: the one asked for, JSON if that is
+        itself invalid."""
+        try:
+            return self.format()
+        except InvalidParameter:
+            return Format.JSON
+
+    def options(  # type: ignore[override]  # as DRF's own stub
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
+        """The methods of every /ogc/ resource, and a CORS preflight's answer: the
+        data are public and read without credentials, so any origin may ask,
+        with any header. (DRF's answer is off: DEFAULT_METADATA_CLASS is None,
+        which made OPTIONS a 405 whose Allow header listed OPTIONS.)"""
+        # A Response, as the errors: dispatch adds Access-Control-Allow-Origin.
+        response = Response(status=204)
+        response["Allow"] = ", ".join(self.allowed_methods)
+        response["Access-Control-Allow-Methods"] = ", ".join(self.allowed_methods)
+        requested = request.headers.get("Access-Control-Request-Headers")
+        if requested:
+            response["Access-Control-Allow-Headers"] = requested
+            patch_vary_headers(response, ["Access-Control-Request-Headers"])
+        response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
+        return response
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Open data, read-only: served from the replica when there is one.

@@ -9,15 +9,25 @@ an error message, then end of file. So a connection that is idle, in a good
 state and has nothing to read is usable as it stands; any other connection gets
 Django's ``SELECT 1``. A connection lost without a word from the server (a cable
 cut) is found by its first statement, as it would be by ``SELECT 1``.
+
+A connection opened while a web request is served (``serving_request``, set by
+``config.middleware.DatabaseLimitsMiddleware``) also carries the alias's
+``REQUEST_OPTIONS``: the web's statement and idle-transaction timeouts
+(config/settings.py). They go in the startup packet, so they cost no round trip,
+and they last as long as the connection, which only that thread's requests reuse.
+Commands and the job worker serve no request: their connections are unbounded.
 """
 
 from __future__ import annotations
 
 import select
+from typing import Any
 
 import psycopg
 from django.contrib.gis.db.backends.postgis import base
 from psycopg import pq
+
+from config.database.limits import serving_request
 
 
 def _has_input(fd: int) -> bool:
@@ -31,6 +41,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
     # Set by Django's BaseDatabaseWrapper; declared for the type checker.
     health_check_enabled: bool
     health_check_done: bool
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = super().get_connection_params()
+        limits = self.settings_dict.get("REQUEST_OPTIONS")
+        if limits and serving_request.get():
+            params["options"] = f"{params.get('options', '')} {limits}".strip()
+        return params
 
     def is_usable(self) -> bool:
         connection = self.connection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from procrastinate.contrib.django import app
 
+from buildings.forms import PROFILES
 from buildings.models import Building, ImportJob, ImportJobStatus
 from organizations.models import OrganizationKind
 from tests.buildings.factories import CommuneFactory
@@ -156,3 +159,25 @@ def test_a_failing_job_is_reported_and_writes_nothing(
         reverse("buildings:import-job", args=[job.pk])
     )
     assert 'data-testid="import-job-failed"' in page.content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_job_page_names_the_format_by_its_label_in_the_reader_s_language(
+    national_editor: User, language: str
+) -> None:
+    """It showed the profile's code ("format cnig-friches.")."""
+    job = ImportJob.objects.create(
+        created_by=national_editor,
+        file_name="friches.gpkg",
+        stored_path="/nonexistent/friches.gpkg",
+        profile="cnig-friches",
+    )
+    page = client_for(national_editor).get(
+        reverse("buildings:import-job", args=[job.pk]),
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    with translation.override(language):
+        label = str(PROFILES["cnig-friches"])
+    text = html.unescape(page.content.decode())
+    assert label in text
+    assert "cnig-friches." not in text

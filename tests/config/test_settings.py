@@ -91,6 +91,11 @@ def test_settings_import_with_only_a_database_url_and_a_secret_key() -> None:
         ({"API_TOKEN_TTL_DAYS": "0"}, "API_TOKEN_TTL_DAYS", "between 1 and 365"),
         ({"CACHE_BACKEND": "memcached"}, "CACHE_BACKEND", "one of locmem"),
         (
+            {"WEB_STATEMENT_TIMEOUT_SECONDS": "-1"},
+            "WEB_STATEMENT_TIMEOUT_SECONDS",
+            "between 0 and 3600",
+        ),
+        (
             {"DJANGO_SECRET_KEY_FILE": "/nonexistent/intercalaire/secret"},
             "DJANGO_SECRET_KEY_FILE",
             "unreadable file",
@@ -105,6 +110,7 @@ def test_settings_import_with_only_a_database_url_and_a_secret_key() -> None:
         "page-size-abc",
         "token-ttl-zero",
         "cache-memcached",
+        "negative-statement-timeout",
         "missing-secret-file",
     ],
 )
@@ -376,8 +382,10 @@ def test_a_replica_url_adds_a_read_only_alias_with_the_primarys_connection_rules
         "import json; from config import settings; "
         "print(json.dumps({k: settings.DATABASES.get('replica', {}).get(k) "
         "for k in ('NAME', 'HOST', 'PORT', 'OPTIONS', 'CONN_MAX_AGE', "
-        "'CONN_HEALTH_CHECKS', 'TEST')} | "
-        "{'pin': settings.DATABASE_REPLICA_PIN_SECONDS}))"
+        "'CONN_HEALTH_CHECKS', 'REQUEST_OPTIONS', 'TEST')} | "
+        "{'pin': settings.DATABASE_REPLICA_PIN_SECONDS, "
+        "'primary': settings.DATABASES['default']['REQUEST_OPTIONS'], "
+        "'jobs': settings.DATABASES['jobs']['REQUEST_OPTIONS']}))"
     )
 
     def run(**overrides: str | None) -> dict[str, object]:
@@ -390,6 +398,11 @@ def test_a_replica_url_adds_a_read_only_alias_with_the_primarys_connection_rules
         DATABASE_REPLICA_URL="postgres://reader@standby.internal:5433/intercalaire",
         DATABASE_REPLICA_PIN_SECONDS="30",
         DATABASE_CONN_MAX_AGE="120",
+        WEB_STATEMENT_TIMEOUT_SECONDS="20",
+    )
+    # The web's limits (K3), the same on both; never on the job worker's alias.
+    web_limits = (
+        "-c statement_timeout=20000 -c idle_in_transaction_session_timeout=60000"
     )
     assert configured == {
         "NAME": "intercalaire",
@@ -401,8 +414,11 @@ def test_a_replica_url_adds_a_read_only_alias_with_the_primarys_connection_rules
         },
         "CONN_MAX_AGE": 120,
         "CONN_HEALTH_CHECKS": True,
+        "REQUEST_OPTIONS": web_limits,
         "TEST": {"MIRROR": "default"},
         "pin": 30,
+        "primary": web_limits,
+        "jobs": "",
     }
     unset = run(DATABASE_REPLICA_URL=None)
     assert unset["NAME"] is None

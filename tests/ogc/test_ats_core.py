@@ -45,6 +45,41 @@ def names(pages: list[dict[str, Any]]) -> set[str]:
     return {f["properties"]["designation"] for p in pages for f in p["features"]}
 
 
+# --- A.2.2 HTTP 1.1 (the rest of /conf/core/http runs in test_clients.py)
+OGC_ROUTES = [
+    "/ogc/",
+    "/ogc/conformance",
+    "/ogc/api",
+    "/ogc/collections",
+    "/ogc/collections/buildings",
+    "/ogc/collections/buildings/items",
+    "/ogc/collections/buildings/items/1",
+    "/ogc/collections/buildings/queryables",
+    "/ogc/exports/friches.csv",
+]
+
+
+@pytest.mark.parametrize("path", OGC_ROUTES)
+def test_ats_core_http_options(client: Client, path: str) -> None:
+    """/conf/core/http: OPTIONS (RFC 9110 §9.3.7) answers with the methods of the
+    resource, which its Allow header lists, and a browser's CORS preflight for a
+    GET from another origin succeeds."""
+    plain = client.options(path)
+    assert plain.status_code in (200, 204), path
+    assert {m.strip() for m in plain["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+    preflight = client.options(
+        path,
+        HTTP_ORIGIN="https://carto.example.org",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="accept, x-request-id",
+    )
+    assert preflight.status_code in (200, 204), path
+    assert preflight["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in preflight["Access-Control-Allow-Methods"]
+    assert preflight["Access-Control-Allow-Headers"] == "accept, x-request-id"
+    assert client.post(path).status_code == 403  # still read-only
+
+
 # --- A.2.3 Landing page
 def test_ats_core_landing_page(client: Client) -> None:
     """/conf/core/root-op, /conf/core/root-success: GET / is a 200 whose links
@@ -360,6 +395,9 @@ def test_ats_core_fc_datetime_definition(client: Client, collection_id: str) -> 
         # (until 31 Dec 2022) is over by then.
         ("2022-12-31T23:30:00Z", {"Closed period", "Open end"}),
         ("2022-12-31T22:30:00Z", {"Closed period", "Open end", "Open start"}),
+        # Instants whose day in Paris lies past the calendar's ends (were 500s).
+        ("2024-10-01/9999-12-31T23:59:59Z", {"Closed period", "Open end"}),
+        ("0001-01-01T00:00:00%2B23:59/2019-01-01", {"Closed period", "Open start"}),
     ],
 )
 def test_ats_core_fc_datetime_response(

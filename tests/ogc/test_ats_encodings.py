@@ -111,6 +111,43 @@ def test_ats_html_definition(inventory: Inventory, client: Client) -> None:
             assert "Access-Control-Allow-Origin" not in response
 
 
+def test_ats_html_definition_of_a_missing_resource(
+    inventory: Inventory, client: Client
+) -> None:
+    """/conf/html/definition for the 404s: an unknown collection or feature asked
+    for as HTML (f=html, or a browser's Accept) is a page; as JSON, or with an f
+    that is itself invalid, the OGC exception."""
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    hidden = inventory.hidden[0].pk
+    for url in (
+        "/ogc/collections/batiments",
+        "/ogc/collections/batiments/items",
+        "/ogc/collections/batiments/queryables",
+        "/ogc/collections/batiments/items/1",
+        f"{ITEMS}/999999",
+        f"{ITEMS}/{hidden}",
+    ):
+        separator = "&" if "?" in url else "?"
+        for response in (
+            client.get(f"{url}{separator}f=html"),
+            client.get(url, HTTP_ACCEPT=browser),
+        ):
+            assert response.status_code == 404, url
+            assert response["Content-Type"].startswith("text/html"), url
+            assert "Access-Control-Allow-Origin" not in response
+            assert b"<!DOCTYPE html>" in response.content
+        for response in (
+            client.get(url),
+            client.get(f"{url}{separator}f=json", HTTP_ACCEPT=browser),
+        ):
+            assert response.status_code == 404, url
+            assert response.json()["code"] == "NotFound"
+            assert response["Access-Control-Allow-Origin"] == "*"
+    invalid_f = client.get("/ogc/collections/batiments?f=xml", HTTP_ACCEPT=browser)
+    assert invalid_f.status_code == 404
+    assert invalid_f.json()["code"] == "NotFound"
+
+
 def test_ats_html_content(inventory: Inventory, client: Client) -> None:
     """/conf/html/content: an HTML 5 page of our base (DSFR) template holding the
     information of the JSON document and each of its links as an <a>; nothing
