@@ -89,9 +89,13 @@ def _check_fields(fields: dict[str, Any]) -> None:
         raise DomainError(f"“{name}” cannot be set here.", field=name)
 
 
-def _check_location(building: Building, changed: Collection[str]) -> None:
+def building_location_check(*, building: Building, changed: Collection[str]) -> None:
     """Commune, département, point and footprint must agree; a refusal names the
-    changed field at fault, the first named when several changed."""
+    changed field at fault, the first named when several changed.
+
+    Run by building_create and building_update; forms call it on their unsaved
+    instance to show a refusal as a field error.
+    """
     if not LOCATION_FIELDS & set(changed):
         return
 
@@ -145,7 +149,7 @@ def _flag_outside_commune(building: Building, changed: Collection[str]) -> None:
 def building_create(*, by: User | AnonymousUser | None, **fields: Any) -> Building:
     _check_fields(fields)
     building = Building(**fields)
-    _check_location(building, fields)
+    building_location_check(building=building, changed=fields)
     suitability.apply(building, today=timezone.localdate())
     building.full_clean()
     with transaction.atomic():
@@ -162,7 +166,7 @@ def building_update(
         building = Building.objects.select_for_update().get(pk=building.pk)
         for name, value in fields.items():
             setattr(building, name, value)
-        _check_location(building, fields)
+        building_location_check(building=building, changed=fields)
         changed = list(fields)
         if suitability.INPUT_FIELDS & set(fields):
             changed += suitability.apply(building, today=timezone.localdate())
