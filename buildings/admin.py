@@ -40,11 +40,13 @@ from buildings.services import (
     EDITABLE_FIELDS,
     allowed_transitions,
     building_create,
+    building_location_check,
     building_transition,
     building_update,
 )
 from buildings.views import may_write_inventory
 from config.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin, TransitionAdmin
+from config.errors import DomainError
 from organizations.selectors import scope_for
 
 # Metropolitan France, when a geometry is still empty.
@@ -185,8 +187,38 @@ class BuildingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # ty
         return changes.select_related("changed_by")
 
 
+def _service_fields(form: ModelForm[Building]) -> dict[str, Any]:
+    """What the services are given from a valid form: the changed fields of a
+    building, every field of a new one."""
+    names = form.changed_data if form.instance.pk else list(form.cleaned_data)
+    return {
+        name: getattr(form.instance, name) for name in names if name in EDITABLE_FIELDS
+    }
+
+
+class BuildingForm(ModelForm[Building]):
+    """Shows the services' location refusals as field errors (save_model runs
+    after validation: raised there, they were a 500)."""
+
+    # After ModelForm's own _post_clean (untyped in django-stubs), which puts the
+    # form's values on the instance, as save_model then reads them.
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        try:
+            building_location_check(
+                building=self.instance, changed=_service_fields(self)
+            )
+        except DomainError as error:
+            self.add_error(
+                error.field if error.field in self.fields else None, error.message
+            )
+
+
 @admin.register(Building)
 class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
+    form = BuildingForm
     change_form_template = "buildings/admin/building_change_form.html"
     list_display = (
         "designation",
@@ -295,20 +327,11 @@ class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
     ) -> None:
         """Writes go through the services, which recompute the suitability score."""
         user = request.user if isinstance(request.user, User) else None
+        fields = _service_fields(form)
         if change:
-            fields = {
-                name: getattr(obj, name)
-                for name in form.changed_data
-                if name in EDITABLE_FIELDS
-            }
             if fields:
                 building_update(building=obj, by=user, **fields)
             return
-        fields = {
-            name: getattr(obj, name)
-            for name in form.cleaned_data
-            if name in EDITABLE_FIELDS
-        }
         created = building_create(by=user, **fields)
         # The admin goes on with ``obj`` (log entry, redirect): make it the new row.
         obj.pk = created.pk

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.gis.db.models import PointField
 from django.contrib.gis.geos import GEOSGeometry, Point
+from django.db import connection
 from django.db.models import BooleanField, FloatField, Func, Value
 from django.db.models.functions import Cast
 
@@ -66,3 +67,16 @@ class DistanceMetres(Func):
 
     def __init__(self, field: str, point: Point, **extra: Any) -> None:
         super().__init__(geography(field), _point_geography(point), **extra)
+
+
+def within_metres(first: GEOSGeometry, second: GEOSGeometry, metres: float) -> bool:
+    """True when two geometries in storage's CRS come within ``metres`` of each
+    other (geodesic, PostGIS's ``ST_DWithin`` on geography: 0 when one covers
+    the other)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_DWithin(%s::geography, %s::geography, %s)",
+            [first.hexewkb.decode(), second.hexewkb.decode(), float(metres)],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])

@@ -165,6 +165,16 @@ def load_reference_layers(
     return report
 
 
+def commune_department(code: str) -> str:
+    """The département an INSEE commune code belongs to, read from the code itself:
+    its first two characters (2A and 2B in Corsica), three overseas (97x).
+
+    For when the code list did not give the commune its département (loaded
+    without it, or entered by hand); the table's link wins when there is one.
+    """
+    return code[:3] if code.startswith("97") else code[:2]
+
+
 def read_code_list(
     *, code_list_dir: Path = CODE_LIST_DIR, departments: Collection[str] | None = None
 ) -> tuple[CodeList[Region], CodeList[Department], CodeList[Commune]]:

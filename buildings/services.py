@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from typing import Any
 
@@ -12,15 +12,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from buildings import suitability
+from buildings.geometry import within_metres
 from buildings.models import (
     AGREEMENT_DRIVEN_STATUSES,
     ALLOWED_TRANSITIONS,
     Building,
     BuildingStatus,
     BuildingStatusChange,
+    Department,
     Domaniality,
     NextUse,
 )
+from buildings.reference import commune_department, flag_points_outside_commune
 from config.errors import DomainError, InvalidTransition
 
 # The status changes' refusals reach agents' pages: translated, with the statuses'
@@ -40,6 +43,30 @@ NEXT_USE_REQUIRED = _(
     "Record the next planned use and its date (the horizon of temporary use) "
     "before opening the building to temporary use."
 )
+COMMUNE_ELSEWHERE = _(
+    "Commune {commune} is in département {actual}, not in {declared}: correct "
+    "the commune or the département."
+)
+POINT_OUTSIDE_DEPARTMENT = _(
+    "The location lies outside département {department}: check the coordinates "
+    "(longitude first, then latitude) or the département."
+)
+FOOTPRINT_AWAY = _(
+    "The footprint lies more than {metres} m from the building's location: "
+    "send the outline of the building at that point."
+)
+# A point may stand at the gate or the courtyard's centre, beside its outline;
+# farther, one of the two belongs to another building.
+FOOTPRINT_TOLERANCE_M = 100
+# The département boundaries loaded are simplified (departements.geojson, IGN
+# Admin Express via france-geojson): against the communes' own, Marseille's islands
+# lie up to 5.2 km outside the Bouches-du-Rhône, the Alpes-Maritimes' edge 4.9 km.
+# The check catches another département, swapped axes or a lost sign; the
+# commune's boundary, finer, sets ``outside_declared_commune``.
+DEPARTMENT_TOLERANCE_M = 10_000
+# The fields whose change sets off the location checks: facts kept as imported
+# are not refused when an agent edits something else.
+LOCATION_FIELDS = frozenset({"commune", "department", "point", "footprint"})
 # Fields an agent may set through building_create/building_update; status moves
 # only through building_transition.
 EDITABLE_FIELDS = frozenset(
@@ -62,12 +89,72 @@ def _check_fields(fields: dict[str, Any]) -> None:
         raise DomainError(f"“{name}” cannot be set here.", field=name)
 
 
+def building_location_check(*, building: Building, changed: Collection[str]) -> None:
+    """Commune, département, point and footprint must agree; a refusal names the
+    changed field at fault, the first named when several changed.
+
+    Run by building_create and building_update; forms call it on their unsaved
+    instance to show a refusal as a field error.
+    """
+    if not LOCATION_FIELDS & set(changed):
+        return
+
+    def at_fault(*names: str) -> str:
+        return next((name for name in names if name in changed), names[-1])
+
+    department = building.department_id
+    commune = building.commune
+    if commune is not None and department is not None:
+        actual = commune.department_id or commune_department(commune.code)
+        if actual != department:
+            raise DomainError(
+                str(COMMUNE_ELSEWHERE).format(
+                    commune=commune.code, actual=actual, declared=department
+                ),
+                field=at_fault("commune", "department"),
+            )
+    point = building.point
+    if point is not None and department is not None:
+        boundary = (
+            Department.objects.filter(pk=department, geometry__isnull=False)
+            .values_list("geometry", flat=True)
+            .first()
+        )
+        if boundary is not None and not within_metres(
+            boundary, point, DEPARTMENT_TOLERANCE_M
+        ):
+            raise DomainError(
+                str(POINT_OUTSIDE_DEPARTMENT).format(department=department),
+                field=at_fault("point", "department"),
+            )
+    if (
+        point is not None
+        and building.footprint is not None
+        and not within_metres(building.footprint, point, FOOTPRINT_TOLERANCE_M)
+    ):
+        raise DomainError(
+            str(FOOTPRINT_AWAY).format(metres=FOOTPRINT_TOLERANCE_M),
+            field=at_fault("footprint", "point"),
+        )
+
+
+def _flag_outside_commune(building: Building, changed: Collection[str]) -> None:
+    """A point outside its commune is flagged, not refused, as
+    buildings.reference.flag_points_outside_commune flags the inventory."""
+    if {"point", "commune"} & set(changed):
+        flag_points_outside_commune(queryset=Building.objects.filter(pk=building.pk))
+        building.refresh_from_db(fields=["outside_declared_commune"])
+
+
 def building_create(*, by: User | AnonymousUser | None, **fields: Any) -> Building:
     _check_fields(fields)
     building = Building(**fields)
+    building_location_check(building=building, changed=fields)
     suitability.apply(building, today=timezone.localdate())
     building.full_clean()
-    building.save()
+    with transaction.atomic():
+        building.save()
+        _flag_outside_commune(building, fields)
     return building
 
 
@@ -79,11 +166,13 @@ def building_update(
         building = Building.objects.select_for_update().get(pk=building.pk)
         for name, value in fields.items():
             setattr(building, name, value)
+        building_location_check(building=building, changed=fields)
         changed = list(fields)
         if suitability.INPUT_FIELDS & set(fields):
             changed += suitability.apply(building, today=timezone.localdate())
         building.full_clean()
         building.save(update_fields=[*changed, "updated_at"])
+        _flag_outside_commune(building, fields)
     return building
 
 

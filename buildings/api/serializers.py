@@ -4,11 +4,20 @@ schema of the list, whose bytes PostGIS writes (buildings/geojson.py)."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from typing import Any, cast
 
 from django.contrib.gis.gdal import GDALException
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point, Polygon
+from django.contrib.gis.geos import (
+    GEOSException,
+    GEOSGeometry,
+    MultiPolygon,
+    Point,
+    Polygon,
+)
+from django.core.exceptions import SuspiciousOperation
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import (
@@ -344,6 +353,126 @@ PROJECTED_INPUT = {
 }
 
 
+# The GeoJSON "crs" names a write may use (GeoJSON 2008; RFC 7946 dropped the
+# member: without it, WGS84 longitude, latitude), and the SRID each stands for.
+# EPSG's own 4326 (urn:ogc:def:crs:EPSG::4326, …/EPSG/0/4326) orders latitude
+# first while clients send it both ways: it is refused rather than guessed.
+CRS_NAMES = {
+    "urn:ogc:def:crs:ogc:1.3:crs84": 4326,
+    "urn:ogc:def:crs:ogc::crs84": 4326,
+    "http://www.opengis.net/def/crs/ogc/1.3/crs84": 4326,
+    "epsg:4326": 4326,
+    "epsg:2154": 2154,
+    "urn:ogc:def:crs:epsg::2154": 2154,
+    "http://www.opengis.net/def/crs/epsg/0/2154": 2154,
+    "epsg:3857": 3857,
+    "urn:ogc:def:crs:epsg::3857": 3857,
+    "http://www.opengis.net/def/crs/epsg/0/3857": 3857,
+}
+LATITUDE_FIRST = {
+    "urn:ogc:def:crs:epsg::4326",
+    "http://www.opengis.net/def/crs/epsg/0/4326",
+}
+CRS_REFUSED = _(
+    "Give WGS84 longitude, latitude without a crs member, or name "
+    "urn:ogc:def:crs:OGC:1.3:CRS84, EPSG:4326, EPSG:2154 or EPSG:3857."
+)
+NOT_A_GEOMETRY = _("Send a GeoJSON geometry, WKT, EWKT or hex EWKB.")
+
+
+class InputGeometryField(GeometryField):  # type: ignore[misc]
+    """A geometry to write: its GeoJSON crs read here, among the CRSs taken,
+    and plain messages where GDAL and GEOS would give theirs (a ctypes pointer,
+    a parser's exception)."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError as error:
+                raise serializers.ValidationError(NOT_A_GEOMETRY) from error
+        if isinstance(value, dict):
+            return _from_geojson(value)
+        if not isinstance(value, str):
+            raise serializers.ValidationError(NOT_A_GEOMETRY)
+        return _parsed(value)
+
+
+def _from_geojson(value: dict[str, Any]) -> GEOSGeometry:
+    srid = _crs_srid(value.get("crs"))
+    # Parsed without its crs member: GDAL would read it again (and fetch a "link").
+    geometry = _parsed(json.dumps({k: v for k, v in value.items() if k != "crs"}))
+    geometry.srid = srid
+    return geometry
+
+
+def _crs_srid(crs: Any) -> int:
+    """The SRID a GeoJSON crs member names (absent or null: WGS84)."""
+    if crs is None:
+        return 4326
+    if not isinstance(crs, dict) or crs.get("type") != "name":
+        raise serializers.ValidationError(CRS_REFUSED)
+    properties = crs.get("properties")
+    name = properties.get("name") if isinstance(properties, dict) else None
+    if not isinstance(name, str):
+        raise serializers.ValidationError(CRS_REFUSED)
+    if name.strip().lower() in LATITUDE_FIRST:
+        raise serializers.ValidationError(
+            _(
+                "%(crs)s orders latitude first: send longitude, latitude without "
+                "a crs member (RFC 7946) or with urn:ogc:def:crs:OGC:1.3:CRS84."
+            )
+            % {"crs": name}
+        )
+    srid = CRS_NAMES.get(name.strip().lower())
+    if srid is None:
+        raise serializers.ValidationError(CRS_REFUSED)
+    return srid
+
+
+def _parsed(text: str) -> GEOSGeometry:
+    try:
+        return GEOSGeometry(text)
+    except (
+        GEOSException,
+        GDALException,
+        SuspiciousOperation,
+        ValueError,
+        TypeError,
+    ) as error:
+        raise serializers.ValidationError(NOT_A_GEOMETRY) from error
+
+
+# GEOS's reasons for an invalid polygon (its words, English only), as said here.
+_INVALIDITY = {
+    "Self-intersection": _("its rings cross themselves or each other"),
+    "Ring Self-intersection": _("a ring crosses itself"),
+    "Too few points in geometry component": _("a ring has fewer than four points"),
+    "Hole lies outside shell": _("a hole lies outside its outline"),
+    "Nested holes": _("a hole lies within another"),
+    "Interior is disconnected": _("its holes cut it in pieces"),
+    "Nested shells": _("a polygon lies within another"),
+    "Duplicate Rings": _("a ring is repeated"),
+    "Ring is not closed": _("a ring is not closed"),
+}
+_GEOS_REASON = re.compile(r"^([^\[]*?)\s*(?:\[([-0-9.e+]+) ([-0-9.e+]+)\])?$")
+
+
+def _invalidity(geometry: GEOSGeometry) -> str:
+    """Why ``geometry`` is not valid, translated, with where when GEOS says."""
+    match = _GEOS_REASON.match(geometry.valid_reason)
+    reason = _INVALIDITY.get(
+        match.group(1) if match else "", _("its rings are malformed")
+    )
+    if match and match.group(2):
+        return _("%(reason)s, near %(x).6f, %(y).6f") % {
+            "reason": reason,
+            "x": float(match.group(2)),
+            "y": float(match.group(3)),
+        }
+    return str(reason)
+
+
 def _in_wgs84(geometry: GEOSGeometry) -> GEOSGeometry:
     """Input in another CRS is moved to storage's; 2D only; within bounds: the
     source CRS's before transforming, lon/lat after."""
@@ -395,12 +524,12 @@ class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
     Context: ``departments``, the départements the caller may write in (None: all).
     """
 
-    point = GeometryField(
+    point = InputGeometryField(
         required=False,
         allow_null=True,
         help_text=_("GeoJSON Point, longitude and latitude in WGS84."),
     )
-    footprint = GeometryField(
+    footprint = InputGeometryField(
         required=False,
         allow_null=True,
         help_text=_("GeoJSON Polygon or MultiPolygon, WGS84."),
@@ -475,7 +604,7 @@ class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
         if not value.valid:
             raise serializers.ValidationError(
                 _("The footprint is not a valid polygon: %(reason)s.")
-                % {"reason": value.valid_reason}
+                % {"reason": _invalidity(value)}
             )
         return value
 

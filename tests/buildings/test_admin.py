@@ -379,3 +379,34 @@ def test_an_autocomplete_value_that_is_no_key_is_a_field_error(
 
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("commune", "75056"),
+        # The outline 600 m east of the building's point.
+        (
+            "footprint",
+            "SRID=4326;MULTIPOLYGON(((5.3912 43.3022,5.3914 43.3022,"
+            "5.3914 43.3024,5.3912 43.3024,5.3912 43.3022)))",
+        ),
+    ],
+)
+def test_a_location_the_services_refuse_is_a_form_error_and_changes_nothing(
+    make_staff: Callable[..., User], field: str, value: str
+) -> None:
+    """The services' location checks (commune in its département, footprint by
+    its point) reach the form as errors on the field, not as a 500."""
+    paris_building()
+    building = BuildingFactory.create()
+    before = Building.objects.filter(pk=building.pk).values().get()
+    client = login(make_staff(["13"]))
+    data = changeform_data(client.get(change_url(building)))
+
+    data[field] = value
+    response = client.post(change_url(building), data)
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert Building.objects.filter(pk=building.pk).values().get() == before

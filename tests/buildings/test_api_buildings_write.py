@@ -103,9 +103,10 @@ def test_an_editor_creates_a_building_in_the_territory(
     footprint = {
         "type": "Polygon",
         "coordinates": [
-            [[5.38, 43.30], [5.38, 43.301], [5.381, 43.301], [5.38, 43.30]]
+            [[5.3836, 43.3021], [5.3836, 43.3025], [5.3841, 43.3025],
+             [5.3836, 43.3021]]
         ],
-    }
+    }  # fmt: skip
     response = editor.post(
         LIST,
         new_building(
@@ -560,3 +561,329 @@ def test_a_transition_needs_if_match_and_refuses_a_stale_one(
     assert response.status_code == 412
     building.refresh_from_db()
     assert building.status == S.IN_USE
+
+
+# --- Location: commune, département, point and footprint agree
+AIX = {"type": "Point", "coordinates": [5.4455, 43.5245]}
+PARIS = {"type": "Point", "coordinates": [2.3522, 48.8566]}
+# Frioul, an island of Marseille 3.4 km beyond the simplified boundary of the
+# Bouches-du-Rhône that reference_13 loads (departements.geojson).
+FRIOUL = {"type": "Point", "coordinates": [5.305932, 43.273975]}
+# A few metres around the former roads directorate (MARSEILLE).
+FOOTPRINT_HERE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[5.3837, 43.3022], [5.3839, 43.3022], [5.3839, 43.3024], [5.3837, 43.3024],
+         [5.3837, 43.3022]]
+    ],
+}  # fmt: skip
+# The same outline moved about 600 m east.
+FOOTPRINT_AWAY = {
+    "type": "Polygon",
+    "coordinates": [
+        [[5.3912, 43.3022], [5.3914, 43.3022], [5.3914, 43.3024], [5.3912, 43.3024],
+         [5.3912, 43.3022]]
+    ],
+}  # fmt: skip
+# Words of GDAL, GEOS and ctypes that reached clients in 400s.
+INTERNALS = (
+    "OGR", "GEOS", "GDAL", "Exception", "pointer", "ctypes", "Unable to convert",
+    "Self-intersection", "Too few points",
+)  # fmt: skip
+
+
+def counts() -> tuple[int, int]:
+    return Building.objects.count(), BuildingStatusChange.objects.count()
+
+
+@pytest.fixture
+def national(make_member: Callable[..., User]) -> APIClient:
+    """An editor of a State service without a territory: every département."""
+    return client_for(make_member(OrganizationKind.STATE_SERVICE))
+
+
+@pytest.fixture
+def paris() -> None:
+    department = DepartmentFactory.create(
+        code="75",
+        name="Paris",
+        region=RegionFactory.create(code="11", name="Île-de-France"),
+    )
+    CommuneFactory.create(code="75056", name="Paris", department=department)
+
+
+def test_a_commune_of_another_departement_is_a_400_on_commune(
+    national: APIClient, site: Site, paris: None
+) -> None:
+    before = counts()
+    for body in (
+        new_building(site, commune="13055", department="75", point=PARIS),
+        new_building(site, commune="75056", department="13"),
+    ):
+        response = national.post(LIST, body, format="json")
+        assert response.status_code == 400, response.content
+        assert set(response.json()["errors"]) == {"commune"}, response.json()
+    assert counts() == before
+
+
+def test_changing_the_commune_or_the_departement_alone_is_checked_against_the_other(
+    national: APIClient, paris: None
+) -> None:
+    building = BuildingFactory.create(point=None, footprint=None)
+    before = snapshot(building)
+    for changes, field in (
+        ({"commune": "75056"}, "commune"),
+        ({"department": "75"}, "department"),
+    ):
+        response = national.patch(
+            detail(building), changes, format="json", HTTP_IF_MATCH="*"
+        )
+        assert response.status_code == 400, response.content
+        assert set(response.json()["errors"]) == {field}
+    assert snapshot(building) == before
+
+
+def test_without_its_departement_in_the_table_a_commune_is_placed_by_its_code(
+    national: APIClient, site: Site
+) -> None:
+    """A commune loaded without its parent (or made by hand): 2A/2B, 97x."""
+    for code, name, department in (
+        ("2A004", "Ajaccio", "2A"),
+        ("97411", "Saint-Denis", "974"),
+    ):
+        DepartmentFactory.create(code=department, name=name, region=None)
+        CommuneFactory.create(code=code, name=name, department=None)
+    DepartmentFactory.create()
+    accepted = national.post(
+        LIST,
+        new_building(site, commune="2A004", department="2A", point=None),
+        format="json",
+    )
+    assert accepted.status_code == 201, accepted.content
+    before = counts()
+    for commune, department in (("2A004", "13"), ("97411", "2A"), ("97411", "13")):
+        response = national.post(
+            LIST,
+            new_building(
+                site,
+                inventory_id="DIE-X",
+                commune=commune,
+                department=department,
+                point=None,
+            ),
+            format="json",
+        )
+        assert response.status_code == 400, (commune, department, response.content)
+        assert set(response.json()["errors"]) == {"commune"}
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("code", "department"),
+    [("13055", "13"), ("01001", "01"), ("2A004", "2A"), ("2B033", "2B"),
+     ("97105", "971"), ("97611", "976"), ("97701", "977")],
+)  # fmt: skip
+def test_a_commune_code_names_its_departement(code: str, department: str) -> None:
+    from buildings.reference import commune_department
+
+    assert commune_department(code) == department
+
+
+def test_a_point_outside_the_declared_departement_is_a_400_on_point(
+    national: APIClient, site: Site, reference_13: object
+) -> None:
+    before = counts()
+    response = national.post(LIST, new_building(site, point=PARIS), format="json")
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {"point"}
+    assert counts() == before
+
+    building = BuildingFactory.create()
+    before_row = snapshot(building)
+    response = national.patch(
+        detail(building), {"point": PARIS}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {"point"}
+    assert snapshot(building) == before_row
+
+
+def test_a_point_beyond_a_simplified_departement_boundary_by_little_is_taken(
+    editor: APIClient, site: Site, reference_13: object
+) -> None:
+    response = editor.post(LIST, new_building(site, point=FRIOUL), format="json")
+    assert response.status_code == 201, response.content
+    assert not Building.objects.get(inventory_id=INVENTORY_ID).outside_declared_commune
+
+
+def test_a_point_outside_its_commune_is_flagged_as_imports_flag_it(
+    editor: APIClient, site: Site, reference_13: object
+) -> None:
+    """Not refused: the boundaries may lag a merger, or a building straddle a line."""
+    response = editor.post(
+        LIST, new_building(site, commune="13001", point=MARSEILLE), format="json"
+    )
+    assert response.status_code == 201, response.content
+    building = Building.objects.get(inventory_id=INVENTORY_ID)
+    assert building.outside_declared_commune
+
+    response = editor.patch(
+        detail(building), {"commune": "13055"}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert response.status_code == 200, response.content
+    building.refresh_from_db()
+    assert not building.outside_declared_commune
+
+    response = editor.patch(
+        detail(building), {"point": AIX}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert response.status_code == 200, response.content
+    building.refresh_from_db()
+    assert building.outside_declared_commune
+
+
+def test_a_footprint_away_from_the_point_is_a_400_on_footprint(
+    editor: APIClient, site: Site
+) -> None:
+    before = counts()
+    response = editor.post(
+        LIST, new_building(site, footprint=FOOTPRINT_AWAY), format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {"footprint"}
+    assert counts() == before
+
+    response = editor.post(
+        LIST, new_building(site, footprint=FOOTPRINT_HERE), format="json"
+    )
+    assert response.status_code == 201, response.content
+    building = Building.objects.get(inventory_id=INVENTORY_ID)
+    before_row = snapshot(building)
+    for changes, field in (
+        ({"footprint": FOOTPRINT_AWAY}, "footprint"),
+        ({"point": AIX}, "point"),
+    ):
+        response = editor.patch(
+            detail(building), changes, format="json", HTTP_IF_MATCH="*"
+        )
+        assert response.status_code == 400, response.content
+        assert set(response.json()["errors"]) == {field}
+    assert snapshot(building) == before_row
+
+
+def test_a_footprint_beside_its_point_is_taken(editor: APIClient, site: Site) -> None:
+    """A point at the gate, 50 m from the outline."""
+    gate = {"type": "Point", "coordinates": [5.3845, 43.3023]}
+    response = editor.post(
+        LIST, new_building(site, point=gate, footprint=FOOTPRINT_HERE), format="json"
+    )
+    assert response.status_code == 201, response.content
+
+
+def named(crs: str, coordinates: list[float]) -> dict[str, Any]:
+    return {
+        "type": "Point",
+        "coordinates": coordinates,
+        "crs": {"type": "name", "properties": {"name": crs}},
+    }
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        named("EPSG:99999", [5.3838, 43.3023]),
+        named("EPSG:27700", [5.3838, 43.3023]),
+        named("urn:ogc:def:crs:EPSG::99999", [5.3838, 43.3023]),
+        named("nonsense", [5.3838, 43.3023]),
+        # EPSG's 4326 orders latitude first: taken as given it lies off Somalia.
+        named("urn:ogc:def:crs:EPSG::4326", [43.3023, 5.3838]),
+        named("urn:ogc:def:crs:EPSG::4326", [5.3838, 43.3023]),
+        named("http://www.opengis.net/def/crs/EPSG/0/4326", [43.3023, 5.3838]),
+        {
+            "type": "Point",
+            "coordinates": [5.3838, 43.3023],
+            "crs": {"type": "link", "properties": {"href": "http://x/crs"}},
+        },
+        {"type": "Point", "coordinates": [5.3838, 43.3023], "crs": {"type": "name"}},
+        {"type": "Point", "coordinates": [5.3838, 43.3023], "crs": "EPSG:4326"},
+    ],
+)
+def test_a_crs_other_than_those_taken_is_a_400_on_point(
+    editor: APIClient, site: Site, point: dict[str, Any]
+) -> None:
+    before = counts()
+    response = editor.post(LIST, new_building(site, point=point), format="json")
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {"point"}, response.json()
+    assert not any(word in response.content.decode() for word in INTERNALS)
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        named("urn:ogc:def:crs:OGC:1.3:CRS84", [5.3838, 43.3023]),
+        named("http://www.opengis.net/def/crs/OGC/1.3/CRS84", [5.3838, 43.3023]),
+        named("EPSG:4326", [5.3838, 43.3023]),
+        json.dumps(named("EPSG:4326", [5.3838, 43.3023])),
+        {"type": "Point", "coordinates": [5.3838, 43.3023], "crs": None},
+        named("EPSG:3857", [599_321.87, 5_358_098.77]),
+        named("urn:ogc:def:crs:EPSG::2154", [893_506.99, 6_247_713.93]),
+    ],
+)
+def test_wgs84_lambert_93_and_web_mercator_land_in_marseille(
+    editor: APIClient, site: Site, point: dict[str, Any] | str
+) -> None:
+    response = editor.post(LIST, new_building(site, point=point), format="json")
+    assert response.status_code == 201, response.content
+    stored = Building.objects.get(inventory_id=INVENTORY_ID).point
+    assert stored is not None
+    assert stored.x == pytest.approx(5.3838, abs=1e-4)
+    assert stored.y == pytest.approx(43.3023, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"point": {"type": "Point", "coordinates": []}}, "point"),
+        ({"point": {"type": "Point", "coordinates": ["a", "b"]}}, "point"),
+        ({"point": {"type": "Feature", "geometry": MARSEILLE}}, "point"),
+        ({"point": {"coordinates": [5, 43]}}, "point"),
+        ({"point": "POINT(5.38 43.3"}, "point"),
+        ({"point": "SRID=4326;POINT(5.38"}, "point"),
+        ({"point": "SRID=abc;POINT(5.38 43.3)"}, "point"),
+        ({"point": "0101000020E6100000"}, "point"),
+        ({"point": "{not json"}, "point"),
+        ({"point": "[5.38, 43.3]"}, "point"),
+        ({"point": ["5.38", "43.3"]}, "point"),
+        ({"point": 12}, "point"),
+        ({"footprint": "POLYGON((5 43, 5.1 43.1, 5 43))"}, "footprint"),
+        ({"footprint": "POLYGON((5 43, 5.1 43, 5.1 43.1))"}, "footprint"),
+        (
+            {"footprint": {"type": "MultiPolygon", "coordinates": [[[[5, 43]]]]}},
+            "footprint",
+        ),
+        (
+            {
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[5.38, 43.30], [5.381, 43.301], [5.38, 43.301],
+                         [5.381, 43.30], [5.38, 43.30]]
+                    ],
+                }
+            },
+            "footprint",
+        ),
+    ],
+)  # fmt: skip
+def test_malformed_geometries_are_a_plain_400_on_their_field(
+    editor: APIClient, site: Site, changes: dict[str, Any], field: str
+) -> None:
+    before = counts()
+    response = editor.post(LIST, new_building(site, **changes), format="json")
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {field}, response.json()
+    text = response.content.decode()
+    assert not any(word in text for word in INTERNALS), text
+    assert counts() == before
