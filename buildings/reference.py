@@ -27,7 +27,7 @@ from django.contrib.gis.geos import (
     Polygon,
 )
 from django.db import models, transaction
-from django.db.models import Exists, Func, OuterRef
+from django.db.models import Exists, F, Func, OuterRef
 from django.db.models.query import QuerySet
 
 from buildings.models import COMMUNE_CODE_PATTERN, Building, Commune, Department, Region
@@ -255,7 +255,11 @@ def flag_points_outside_commune(*, queryset: QuerySet[Building] | None = None) -
         # A NULL point gives NULL, not false: unflagged.
         .filter(covers=False)
     )
-    buildings.update(outside_declared_commune=outside)
+    # Only the rows whose flag changes are written: an UPDATE fires the triggers
+    # that keep each building's stored Feature text and map clusters current.
+    buildings.alias(outside=outside).exclude(
+        outside_declared_commune=F("outside")
+    ).update(outside_declared_commune=outside)
     return buildings.filter(outside_declared_commune=True).count()
 
 

@@ -33,6 +33,7 @@ from django.contrib.gis.db.models import GeometryField
 from django.contrib.postgres.fields import ArrayField
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Field
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,6 +55,7 @@ from buildings.importers.report import ImportReport
 from buildings.importers.shapes import Coordinates, Projection
 from buildings.importers.values import RowIssues
 from buildings.models import Building, Commune, Department
+from buildings.reference import flag_points_outside_commune
 from config.errors import DomainError
 from config.forms import PERIOD_FIRST_DAY
 
@@ -386,6 +388,30 @@ def _upsert(
     site_ids = _upsert_sites(report, [pair[0] for pair in to_write])
     if to_write:
         _copy_buildings(to_write, site_ids, profile, context, notify=notify)
+        _flag_outside_commune(report, [candidate for candidate, _ in to_write])
+
+
+def _flag_outside_commune(report: ImportReport, written: list[Candidate]) -> None:
+    """Flag, as the API does, the written buildings whose point lies outside their
+    declared commune's boundary, and say so in the report, row by row."""
+    rows = {candidate.key: candidate.row for candidate in written}
+    buildings = Building.objects.filter(
+        inventory_id__in=RawSQL("SELECT unnest(%s::text[])", (list(rows),))
+    )
+    flag_points_outside_commune(queryset=buildings)
+    flagged = buildings.filter(outside_declared_commune=True).values_list(
+        "inventory_id", "commune_id"
+    )
+    for key, commune in sorted(flagged, key=lambda pair: rows[pair[0]]):
+        report.warn(
+            rows[key],
+            None,
+            _(
+                "The point lies outside the boundary of its declared commune "
+                "(%(commune)s): the building is flagged."
+            )
+            % {"commune": commune},
+        )
 
 
 def _existing(keys: list[str]) -> dict[str, dict[str, Any]]:

@@ -996,3 +996,42 @@ def test_merged_cells_in_a_workbook_are_reported(tmp_path: Path) -> None:
     assert [(w.row, "merged cells" in w.reason) for w in report.warnings if w.row] == [
         (1, True)
     ]
+
+
+def test_a_point_outside_its_declared_commune_is_flagged_and_reported(
+    reference_13: object, tmp_path: Path
+) -> None:
+    """The importers never set the flag the API and the demo set: a point in Aix
+    declared in Marseille came in unflagged (audit)."""
+    path = tmp_path / "batiments.csv"
+    mapping = {
+        "ref": "inventory_id",
+        "nom": "designation",
+        "insee": "commune",
+        "x": "lon",
+        "y": "lat",
+    }
+
+    def rows(aix_lon: float, aix_lat: float) -> str:
+        return (
+            "ref,nom,insee,x,y\n"
+            "GEN-IN,Rue Bernard du Bois,13055,5.3838,43.3023\n"
+            f"GEN-OUT,Point à Aix,13055,{aix_lon},{aix_lat}\n"
+        )
+
+    path.write_text(rows(5.4455, 43.5245), encoding="utf-8")
+    report = import_file(path, profile="generic", mapping=mapping)
+
+    assert report.created == 2, report.errors
+    flags = dict(
+        Building.objects.values_list("inventory_id", "outside_declared_commune")
+    )
+    assert flags == {"GEN-IN": False, "GEN-OUT": True}
+    about_commune = [issue for issue in report.warnings if "13055" in issue.reason]
+    assert [issue.row for issue in about_commune] == [3]  # line 3 of the file
+
+    # The corrected file unflags it.
+    path.write_text(rows(5.3840, 43.3020), encoding="utf-8")
+    again = import_file(path, profile="generic", mapping=mapping)
+    assert again.updated == 1, again.errors
+    assert not Building.objects.filter(outside_declared_commune=True).exists()

@@ -61,7 +61,7 @@ def test_a_connection_opened_while_a_streamed_body_is_sent_carries_them_too(
     client: Client, fresh_connections: None
 ) -> None:
     response = client.get("/session-settings/streamed")
-    body = json.loads(b"".join(response.streaming_content))
+    body = json.loads(b"".join(response.streaming_content))  # type: ignore[attr-defined]
     assert body == {"default": ["15s", "1min"], "jobs": ["0", "0"]}
 
 
