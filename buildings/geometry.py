@@ -3,6 +3,7 @@ territory's legal projection (reference/domain.md §C.1, "CRS policy")."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.contrib.gis.geos import GEOSGeometry, Point
 from django.db import connection
 from django.db.models import BooleanField, FloatField, Func, Value
 from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
 
 STORAGE_SRID = 4326
 LAMBERT_93 = 2154
@@ -80,3 +82,33 @@ def within_metres(first: GEOSGeometry, second: GEOSGeometry, metres: float) -> b
         )
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+# GEOS's reasons for an invalid polygon (its words, English only), as said here.
+_INVALIDITY = {
+    "Self-intersection": _("its rings cross themselves or each other"),
+    "Ring Self-intersection": _("a ring crosses itself"),
+    "Too few points in geometry component": _("a ring has fewer than four points"),
+    "Hole lies outside shell": _("a hole lies outside its outline"),
+    "Nested holes": _("a hole lies within another"),
+    "Interior is disconnected": _("its holes cut it in pieces"),
+    "Nested shells": _("a polygon lies within another"),
+    "Duplicate Rings": _("a ring is repeated"),
+    "Ring is not closed": _("a ring is not closed"),
+}
+_GEOS_REASON = re.compile(r"^([^\[]*?)\s*(?:\[([-0-9.e+]+) ([-0-9.e+]+)\])?$")
+
+
+def invalidity(geometry: GEOSGeometry) -> str:
+    """Why ``geometry`` is not valid, translated, with where when GEOS says."""
+    match = _GEOS_REASON.match(geometry.valid_reason)
+    reason = _INVALIDITY.get(
+        match.group(1) if match else "", _("its rings are malformed")
+    )
+    if match and match.group(2):
+        return _("%(reason)s, near %(x).6f, %(y).6f") % {
+            "reason": reason,
+            "x": float(match.group(2)),
+            "y": float(match.group(3)),
+        }
+    return str(reason)

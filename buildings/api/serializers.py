@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, cast
 
 from django.contrib.gis.gdal import GDALException
@@ -42,6 +41,7 @@ from buildings.geojson import (
     PUBLIC_PROPERTIES,
     GeometryKind,
 )
+from buildings.geometry import invalidity
 from buildings.importers.shapes import LAMBERT_93_X, LAMBERT_93_Y
 from buildings.models import (
     PARCEL_ID_PATTERN,
@@ -443,36 +443,6 @@ def _parsed(text: str) -> GEOSGeometry:
         raise serializers.ValidationError(NOT_A_GEOMETRY) from error
 
 
-# GEOS's reasons for an invalid polygon (its words, English only), as said here.
-_INVALIDITY = {
-    "Self-intersection": _("its rings cross themselves or each other"),
-    "Ring Self-intersection": _("a ring crosses itself"),
-    "Too few points in geometry component": _("a ring has fewer than four points"),
-    "Hole lies outside shell": _("a hole lies outside its outline"),
-    "Nested holes": _("a hole lies within another"),
-    "Interior is disconnected": _("its holes cut it in pieces"),
-    "Nested shells": _("a polygon lies within another"),
-    "Duplicate Rings": _("a ring is repeated"),
-    "Ring is not closed": _("a ring is not closed"),
-}
-_GEOS_REASON = re.compile(r"^([^\[]*?)\s*(?:\[([-0-9.e+]+) ([-0-9.e+]+)\])?$")
-
-
-def _invalidity(geometry: GEOSGeometry) -> str:
-    """Why ``geometry`` is not valid, translated, with where when GEOS says."""
-    match = _GEOS_REASON.match(geometry.valid_reason)
-    reason = _INVALIDITY.get(
-        match.group(1) if match else "", _("its rings are malformed")
-    )
-    if match and match.group(2):
-        return _("%(reason)s, near %(x).6f, %(y).6f") % {
-            "reason": reason,
-            "x": float(match.group(2)),
-            "y": float(match.group(3)),
-        }
-    return str(reason)
-
-
 def _in_wgs84(geometry: GEOSGeometry) -> GEOSGeometry:
     """Input in another CRS is moved to storage's; 2D only; within bounds: the
     source CRS's before transforming, lon/lat after."""
@@ -604,7 +574,7 @@ class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
         if not value.valid:
             raise serializers.ValidationError(
                 _("The footprint is not a valid polygon: %(reason)s.")
-                % {"reason": _invalidity(value)}
+                % {"reason": invalidity(value)}
             )
         return value
 

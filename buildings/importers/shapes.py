@@ -29,7 +29,7 @@ from django.contrib.gis.geos import (
 )
 from django.utils.translation import gettext as _
 
-from buildings.geometry import LAMBERT_93, STORAGE_SRID
+from buildings.geometry import LAMBERT_93, STORAGE_SRID, invalidity
 from buildings.importers.files import FileRefused
 from buildings.importers.values import RowIssues
 
@@ -217,7 +217,7 @@ def locate(
             return None
     geometry.srid = STORAGE_SRID
     if not geometry.valid:
-        reason = geometry.valid_reason
+        reason = invalidity(geometry)
         geometry = geometry.make_valid()
         issues.warn(
             column,

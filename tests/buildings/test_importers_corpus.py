@@ -118,6 +118,9 @@ def test_a_repaired_polygon_is_a_warning_and_the_empty_one_beside_it_an_error(
 
     assert [(issue.row, issue.column) for issue in report.warnings] == [(2, "geometry")]
     assert "repaired" in report.warnings[0].reason
+    # In plain words with where, not GEOS's own ("Self-intersection[5.38 43.29]").
+    assert "cross themselves" in report.warnings[0].reason
+    assert "Self-intersection" not in report.warnings[0].reason
     assert [(issue.row, issue.reason) for issue in report.errors] == [
         (3, "The geometry is empty.")
     ]
