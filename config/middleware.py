@@ -92,14 +92,38 @@ OGC_PREFIX = "/ogc/"
 RETRY_AFTER_SECONDS = 30
 
 
+def _psycopg_error(exception: BaseException) -> psycopg.Error | None:
+    """The psycopg error behind ``exception`` (Django wraps them in its own)."""
+    if isinstance(exception, psycopg.Error):
+        return exception
+    if isinstance(exception, DatabaseError) and isinstance(
+        exception.__cause__, psycopg.Error
+    ):
+        return exception.__cause__
+    return None
+
+
 def statement_cancelled(exception: BaseException) -> bool:
     """Whether ``exception`` is a statement the server cancelled (Django wraps
     psycopg's ``QueryCanceled`` in its ``OperationalError``)."""
-    if isinstance(exception, psycopg.Error):
-        return exception.sqlstate == QUERY_CANCELED
-    if isinstance(exception, DatabaseError):
-        return getattr(exception.__cause__, "sqlstate", None) == QUERY_CANCELED
-    return False
+    error = _psycopg_error(exception)
+    return error is not None and error.sqlstate == QUERY_CANCELED
+
+
+def connection_lost(exception: BaseException) -> bool:
+    """Whether the request lost its database connection (reliability.md L2): the
+    server ended the session (``pg_terminate_backend``, a restart, the idle-in-
+    transaction timeout: SQLSTATE 57P01–57P03, 25P03) or the link broke with no
+    word from it. The transaction died with the session: nothing was written."""
+    error = _psycopg_error(exception)
+    if error is None:
+        return False
+    if error.sqlstate in {"57P01", "57P02", "57P03", "25P03"}:
+        return True
+    if error.sqlstate is not None and error.sqlstate.startswith("08"):
+        return True
+    # psycopg's OperationalError without a SQLSTATE: the socket closed or broke.
+    return isinstance(error, psycopg.OperationalError) and error.sqlstate is None
 
 
 def _while_serving(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -143,15 +167,22 @@ class DatabaseLimitsMiddleware:
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponse | None:
-        if not statement_cancelled(exception):
-            return None
-        logger.warning("statement cancelled by the web timeout: %s", request.path)
-        return unavailable(request)
+        if statement_cancelled(exception):
+            logger.warning("statement cancelled by the web timeout: %s", request.path)
+            return unavailable(request)
+        if connection_lost(exception):
+            logger.warning("database connection lost: %s", request.path)
+            return unavailable(request, lost=True)
+        return None
 
 
-def unavailable(request: HttpRequest) -> HttpResponse:
+def unavailable(request: HttpRequest, *, lost: bool = False) -> HttpResponse:
     """503 with ``Retry-After``, in the form the caller reads."""
-    message = _("The database took too long to answer. Please try again in a moment.")
+    message = (
+        _("The database connection was lost: nothing was saved. Please try again.")
+        if lost
+        else _("The database took too long to answer. Please try again in a moment.")
+    )
     response: HttpResponse
     if request.path_info.startswith(API_PREFIX):
         response = JsonResponse({"code": "unavailable", "detail": message}, status=503)

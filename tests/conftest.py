@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, OrganizationKind, Role
@@ -59,3 +60,40 @@ def operator_user(make_member: Callable[..., User]) -> User:
 @pytest.fixture
 def funder(make_member: Callable[..., User]) -> User:
     return make_member(OrganizationKind.FUNDER)
+
+
+@pytest.fixture
+def kill_session_on() -> Iterator[Callable[[str, str], Callable[[], None]]]:
+    """``kill_session_on(table, "INSERT" | "UPDATE")`` installs a trigger that ends
+    the session writing a row there (``pg_terminate_backend`` of its own backend):
+    the connection dies in the middle of the write's transaction (reliability.md
+    L2). It returns the function that lifts the trigger again. Needs a
+    transactional test database; whatever is left is lifted afterwards."""
+    installed: list[tuple[str, str]] = []
+
+    def lift(name: str, table: str) -> None:
+        for each in connections.all():
+            each.close()  # a killed connection is unusable; the next query reopens
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+
+    def install(table: str, operation: str) -> Callable[[], None]:
+        name = f"test_kill_on_{operation.lower()}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE OR REPLACE FUNCTION test_kill_session() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN "
+                "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION test_kill_session()"
+            )
+        installed.append((name, table))
+        return lambda: lift(name, table)
+
+    yield install
+    for name, table in installed:
+        lift(name, table)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION IF EXISTS test_kill_session()")

@@ -162,3 +162,30 @@ def test_disbursements_are_never_edited(case: Case, editor: APIClient) -> None:
     assert editor.delete(url).status_code == 405
     row.refresh_from_db()
     assert row.amount == Decimal("20000.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_payment_whose_connection_dies_is_a_503_and_its_retry_records_it_once(
+    case: Case,
+    editor: APIClient,
+    kill_session_on: Callable[[str, str], Callable[[], None]],
+) -> None:
+    """reliability.md L2 (b): the session ends in the middle of the INSERT; the
+    client is told to retry, nothing was written, and the retry with the same
+    Idempotency-Key records the payment once."""
+    before = Disbursement.objects.count()
+    lift = kill_session_on("finance_disbursement", "INSERT")
+    key = str(uuid.uuid4())
+
+    lost = post(editor, payment(case), key)
+
+    assert lost.status_code == 503, lost.content
+    assert lost["Retry-After"] == "30"
+    assert lost.json()["code"] == "unavailable"
+    lift()
+    assert Disbursement.objects.count() == before
+    retried = post(editor, payment(case), key)
+    assert retried.status_code == 201, retried.content
+    assert post(editor, payment(case), key).status_code == 200  # a replay
+    assert Disbursement.objects.filter(idempotency_key=key).count() == 1
+    assert Disbursement.objects.count() == before + 1

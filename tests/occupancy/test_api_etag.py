@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.cache import cache
 from django.db import models
 from pytest_django.fixtures import Settings
@@ -200,3 +201,31 @@ def test_another_tenant_gets_404_before_any_precondition(world: World) -> None:
         f"/api/v1/occupants/{world.occupant.pk}/", {"age_band": "50_64"}, format="json"
     )
     assert response.status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resident_update_whose_connection_dies_is_a_503_and_changes_nothing(
+    kill_session_on: Callable[[str, str], Callable[[], None]],
+) -> None:
+    """reliability.md L2 (c): the session ends in the middle of the UPDATE under
+    If-Match; the client is told to retry; the row and its history are as before;
+    the retry with the same tag succeeds."""
+    world = build_world()
+    occupant = world.occupant
+    client = world.client("operator_a")
+    url = f"/api/v1/occupants/{occupant.pk}/"
+    tag = client.get(url)["ETag"]
+    history = apps.get_model("occupancy", "OccupantEvent").objects
+    events = history.filter(pgh_obj_id=occupant.pk).count()
+    lift = kill_session_on("occupancy_occupant", "UPDATE")
+
+    lost = client.patch(url, {"age_band": "50_64"}, format="json", HTTP_IF_MATCH=tag)
+
+    assert lost.status_code == 503, lost.content
+    assert lost["Retry-After"] == "30"
+    lift()
+    occupant.refresh_from_db()
+    assert occupant.age_band != "50_64"
+    assert history.filter(pgh_obj_id=occupant.pk).count() == events
+    retried = client.patch(url, {"age_band": "50_64"}, format="json", HTTP_IF_MATCH=tag)
+    assert retried.status_code == 200, retried.content
