@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.db import DatabaseError, connection, connections
@@ -12,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from config.database.routing import REPLICA, replica_configured
+from config.middleware import connection_lost, statement_cancelled, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,16 @@ def _replica_status() -> dict[str, Any]:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """A 500 page with the request id and nothing else: no trace, no settings."""
+    """A 500 page with the request id and nothing else: no trace, no settings.
+
+    Django calls it while handling the exception. A statement cut by the web's
+    timeout, or a lost connection, raised in a middleware (the session's read or
+    save), never reached DatabaseLimitsMiddleware: it is the same 503 here."""
+    exception = sys.exc_info()[1]
+    if exception is not None and (
+        statement_cancelled(exception) or connection_lost(exception)
+    ):
+        return unavailable(request, lost=connection_lost(exception))
     body = render_to_string(
         "500.html", {"request_id": getattr(request, "request_id", "-")}
     )

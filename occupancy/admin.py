@@ -12,7 +12,7 @@ so it shows as a form error instead of a server error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from django import forms
@@ -20,7 +20,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -47,7 +47,12 @@ from occupancy.models import (
     Space,
     Stay,
 )
-from occupancy.residents import safety_inspection_record, space_create, space_update
+from occupancy.residents import (
+    access_record,
+    safety_inspection_record,
+    space_create,
+    space_update,
+)
 from occupancy.services import agreement_transition
 from organizations.selectors import scope_for
 
@@ -348,17 +353,51 @@ class SuperusersReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ig
 
 
 # Anonymised occupants and their stays, kept for the indicators only, are not shown.
+# Every page that shows rows is a read of resident data, logged (reliability.md §H3).
 class ResidentAdmin(SuperusersReadOnlyAdmin):
-    # The lookup naming the occupant's anonymisation date from this model.
+    # The lookup naming the occupant's anonymisation date from this model, and the
+    # attribute holding the occupant's id.
     anonymised_lookup = "occupant__anonymised_at"
+    occupant_attribute = "occupant_id"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).filter(**{self.anonymised_lookup: None})
+
+    def _log_read(self, request: HttpRequest, view: str, rows: Iterable[Any]) -> None:
+        access_record(
+            user=request.user,
+            channel=f"admin:{self.opts.model_name}.{view}",
+            occupant_ids=[getattr(row, self.occupant_attribute) for row in rows],
+            method=request.method or "",
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if response.status_code == 200 and changelist is not None:
+            self._log_read(request, "changelist", changelist.result_list)
+        return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = self.get_object(request, object_id)
+        if response.status_code == 200 and shown is not None:
+            self._log_read(request, "change", [shown])
+        return response
 
 
 @admin.register(Occupant)
 class OccupantAdmin(ResidentAdmin):
     anonymised_lookup = "anonymised_at"
+    occupant_attribute = "pk"
     list_display = ("__str__", "operator", "kind", "category", "household_size")
     list_filter = ("kind", "category")
     list_select_related = ("operator",)

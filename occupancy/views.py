@@ -66,6 +66,7 @@ from occupancy.models import (
     SpaceUse,
     Stay,
 )
+from occupancy.residents import access_record
 from occupancy.rules import rules
 from occupancy.selectors import (
     Alert,
@@ -774,11 +775,17 @@ class Presence:
     structure_type: str
     entry: date
     planned_exit: date | None
+    # For the access log only (reliability.md §H3); the page does not show it.
+    occupant_id: int
 
 
 def _presences(agreement_ids: list[int], tonight: date) -> list[Presence]:
     stays = (
-        Stay.objects.filter(agreement_id__in=agreement_ids, period__contains=tonight)
+        Stay.objects.filter(
+            agreement_id__in=agreement_ids,
+            period__contains=tonight,
+            occupant__anonymised_at=None,
+        )
         .select_related("occupant", "space")
         .order_by("space__floor", "space__name", "pk")
     )
@@ -792,6 +799,7 @@ def _presences(agreement_ids: list[int], tonight: date) -> list[Presence]:
             structure_type=stay.get_structure_type_display(),
             entry=stay.period.lower,
             planned_exit=stay.period.upper,
+            occupant_id=stay.occupant_id,
         )
         for stay in stays
     ]
@@ -809,6 +817,14 @@ def site_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     figures = _report(
         request, agreements=own, default=_default_period(agreements), scope=scope
     )
+    presences = _presences([a.pk for a in agreements], tonight)
+    # The list of people present is a read of resident rows: logged (§H3).
+    access_record(
+        user=request.user,
+        channel="page:occupancy.site",
+        occupant_ids=[presence.occupant_id for presence in presences],
+        method=request.method or "",
+    )
     return render(
         request,
         "occupancy/site_detail.html",
@@ -816,6 +832,6 @@ def site_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
             "site": site,
             "figures": figures,
             "tonight": tonight,
-            "presences": _presences([a.pk for a in agreements], tonight),
+            "presences": presences,
         },
     )

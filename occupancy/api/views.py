@@ -24,7 +24,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import Prefetch, QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -705,6 +705,18 @@ class _ResidentViewSet(_ScopedViewSet[M]):
     READ_ACTIONS: ClassVar[frozenset[str]] = frozenset({"retrieve"})
     # The key naming the occupant in this endpoint's rows, for the access log.
     occupant_key: ClassVar[str] = "occupant"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method in permissions.SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        # A write and the log of the rows it answers with commit together: a 503
+        # for a connection lost on the way then truly means nothing was saved;
+        # and a refused write (4xx) leaves nothing behind.
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if not status.is_success(response.status_code):
+                transaction.set_rollback(True)
+            return response
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

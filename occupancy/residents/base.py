@@ -129,6 +129,7 @@ ANONYMISED = gettext_noop(
     "This occupant was anonymised at the end of the retention period: it can no "
     "longer be changed."
 )
+ERASED = gettext_noop("This occupant's record was erased.")
 ERASE_ONGOING = gettext_noop(
     "This resident still stays or holds a running contract: record the exit and "
     "end the contract before erasing the record."

@@ -34,6 +34,7 @@ from occupancy.residents.base import (
     ANONYMISED,
     DESTINATION_REQUIRED,
     EMERGENCY_NO_END,
+    ERASED,
     EXIT_IN_FUTURE,
     EXIT_NOT_AFTER_ENTRY,
     MOVE_SAME_SPACE,
@@ -116,6 +117,17 @@ def stay_start(
         # to reference these (the stay's own foreign keys included).
         agreement = locked_agreement(agreement)
         space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
+        # Read again under a lock the purge's and the erasure's FOR UPDATE
+        # conflicts with: an occupant read before either committed would get a
+        # stay no one can see, exit or close.
+        current = (
+            Occupant.objects.select_for_update(no_key=True)
+            .filter(pk=occupant.pk)
+            .first()
+        )
+        if current is None:
+            raise error(ERASED, field="occupant")
+        occupant = current
         if occupant.anonymised_at is not None:
             raise error(ANONYMISED, field="occupant")
         if agreement.status != AgreementStatus.ACTIVE:

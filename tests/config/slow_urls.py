@@ -74,3 +74,6 @@ urlpatterns = [
     path("session-settings", session_settings),
     path("session-settings/streamed", streamed_session_settings),
 ]
+
+# As config/urls.py: errors raised outside the views (middleware) meet this handler.
+handler500 = "config.views.server_error"

@@ -9,7 +9,9 @@ import json
 import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client, override_settings
@@ -110,3 +112,31 @@ def test_a_page_whose_statement_passes_the_timeout_answers_an_html_503(
     assert int(response["Retry-After"]) > 0
     assert b"took too long" in response.content
     assert response["X-Request-ID"].encode() in response.content
+
+
+def test_a_statement_cut_in_a_middleware_answers_the_same_503(
+    low_timeout: None,
+) -> None:
+    """The session's read runs in a middleware, before any view: a statement cut
+    there was a 500 HTML page, under /api/ too (audit)."""
+    user = User.objects.create_user("agent-timeout", password="x")
+    web = Client(raise_request_exception=False)
+    web.force_login(user)
+    connection.close()
+    settings_dict = connection.settings_dict
+    holder = psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname=settings_dict["NAME"],
+    )
+    try:
+        holder.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
+        response = web.get("/api/v1/slow")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
+    assert int(response["Retry-After"]) > 0

@@ -56,7 +56,7 @@ from occupancy.residents import (
     stay_plan_exit,
     stay_start,
 )
-from occupancy.residents.base import ERASE_ONGOING
+from occupancy.residents.base import ANONYMISED, ERASE_ONGOING, ERASED
 from occupancy.rules import rules
 from occupancy.services import agreement_transition
 from organizations.models import Membership, Role
@@ -886,3 +886,110 @@ def test_reads_older_than_their_retention_go_with_the_monthly_purge(
     settings.OCCUPANCY_RULES = {"access_log_retention_months": 6}
     assert purge_residents(today=TODAY).access_records == 1
     assert not ResidentAccess.objects.exists()
+
+
+def test_a_stay_cannot_start_for_an_occupant_erased_since_it_was_read(
+    site: tuple[Agreement, Space], settings: Settings
+) -> None:
+    """The API reads the occupant while validating, before stay_start locks
+    anything: an erasure committed in between gave an active stay to an
+    anonymised occupant, hidden from every view and impossible to exit (audit)."""
+    agreement, space = site
+    for mode, message in (("anonymise", ANONYMISED), ("delete", ERASED)):
+        settings.OCCUPANCY_RULES = {"retention_mode": mode}
+        occupant = resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))
+        read_before = Occupant.objects.get(pk=occupant.pk)
+        occupant_erase(occupant=occupant)
+        stays = Stay.objects.count()
+        with pytest.raises(DomainError) as refused:
+            stay_start(
+                occupant=read_before,
+                space=space,
+                agreement=agreement,
+                entry=date(2026, 4, 1),
+                structure_type="insertion",
+            )
+        assert (refused.value.field, refused.value.message) == (
+            "occupant",
+            gettext(message),
+        )
+        assert Stay.objects.count() == stays
+
+
+def test_the_operator_site_page_logs_the_residents_it_lists(
+    site: tuple[Agreement, Space],
+) -> None:
+    agreement, space = site
+    present = resident_with_stay(site, date(2026, 1, 1), None)
+    resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))  # gone
+    operator = UserFactory.create()
+    Membership.objects.create(
+        user=operator, organization=agreement.operator, role=Role.EDITOR
+    )
+    web = Client()
+    web.force_login(operator)
+
+    response = web.get(reverse("occupancy:site", args=[space.building_id]))
+
+    assert response.status_code == 200
+    assert [p.occupant_id for p in response.context["presences"]] == [present.pk]
+    assert list(
+        ResidentAccess.objects.values_list("user_id", "channel", "occupant_ids")
+    ) == [(operator.pk, "page:occupancy.site", [present.pk])]
+
+
+def test_superusers_reads_of_residents_in_the_admin_are_logged(
+    site: tuple[Agreement, Space],
+) -> None:
+    occupant = resident_with_stay(site, date(2026, 1, 1), None)
+    superuser = User.objects.create_superuser("root", "root@example.org", "x")
+    admin = Client()
+    admin.force_login(superuser)
+    for url in (
+        reverse("admin:occupancy_occupant_changelist"),
+        reverse("admin:occupancy_occupant_change", args=[occupant.pk]),
+        reverse("admin:occupancy_stay_changelist"),
+        reverse("admin:occupancy_stay_change", args=[occupant.stays.get().pk]),
+    ):
+        assert admin.get(url).status_code == 200
+    reads: list[tuple[Any, ...]] = list(
+        ResidentAccess.objects.order_by("pk").values_list(
+            "user_id", "channel", "occupant_ids"
+        )
+    )
+    assert reads == [
+        (superuser.pk, "admin:occupant.changelist", [occupant.pk]),
+        (superuser.pk, "admin:occupant.change", [occupant.pk]),
+        (superuser.pk, "admin:stay.changelist", [occupant.pk]),
+        (superuser.pk, "admin:stay.change", [occupant.pk]),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_whose_log_cannot_be_written_saves_nothing(
+    site: tuple[Agreement, Space],
+    kill_session_on: Callable[[str, str], Callable[[], None]],
+) -> None:
+    """The access row was written after the erasure had committed: a connection
+    lost there answered "nothing was saved" over a done erasure (audit). The write
+    and its log now commit together."""
+    agreement, _ = site
+    occupant = resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))
+    editor = UserFactory.create()
+    Membership.objects.create(
+        user=editor, organization=agreement.operator, role=Role.EDITOR
+    )
+    api = APIClient()
+    api.force_authenticate(editor)
+    url = f"/api/v1/occupants/{occupant.pk}/"
+    tag = api.get(url)["ETag"]
+    lift = kill_session_on("occupancy_residentaccess", "INSERT")
+
+    lost = api.post(url + "erase/", {}, format="json", HTTP_IF_MATCH=tag)
+
+    assert lost.status_code == 503
+    lift()
+    assert Occupant.objects.get(pk=occupant.pk).anonymised_at is None
+    done = api.post(url + "erase/", {}, format="json", HTTP_IF_MATCH=tag)
+    assert done.status_code == 200, done.content
+    assert Occupant.objects.get(pk=occupant.pk).anonymised_at is not None
