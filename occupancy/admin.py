@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -388,7 +389,7 @@ class ResidentAdmin(SuperusersReadOnlyAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
-        shown = self.get_object(request, object_id)
+        shown = self.get_object(request, unquote(object_id))
         if response.status_code == 200 and shown is not None:
             self._log_read(request, "change", [shown])
         return response
