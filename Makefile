@@ -6,7 +6,7 @@ MANAGE := $(PY) manage.py
 DEPLOY_ENV := DJANGO_DEBUG=false DJANGO_SECURE=true DJANGO_ALLOWED_HOSTS=intercalaire.example.gouv.fr \
 	DJANGO_SECRET_KEY=deploy-check-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ
 
-.PHONY: run test setup setup-test lint typecheck migrations-check deploy-check pytest openapi lock bench messages
+.PHONY: run test setup setup-test lint typecheck migrations-check deploy-check pytest fuzz openapi lock bench messages
 
 run: setup
 	$(MANAGE) migrate --noinput
@@ -38,6 +38,11 @@ deploy-check:
 # --create-db: a test database left by an earlier run may predate a migration.
 pytest:
 	env DJANGO_DEBUG=false .venv/bin/pytest --create-db $(PYTEST_ARGS)
+
+# Schemathesis's deep profile over the API (reliability.md D1): many random examples per
+# operation and role, then the stateful phase. `make test` runs the fast profile.
+fuzz: setup-test
+	env DJANGO_DEBUG=false FUZZ_PROFILE=deep .venv/bin/pytest --create-db tests/fuzz $(PYTEST_ARGS)
 
 # Regenerate the committed OpenAPI schema after an API change (a test compares them).
 # In English, the API's reference language, whatever LANGUAGE_CODE says.

@@ -80,8 +80,16 @@ from config.etag import IF_MATCH, ConditionalWriteMixin
 from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
 
+# Reads are open data (InventoryAccess): a token or a session narrows nothing away
+# and is optional; drf-spectacular infers that only from AllowAny.
+OPEN_READ_AUTH: list[dict[str, list[str]]] = [
+    {"knoxApiToken": []},
+    {"cookieAuth": []},
+    {},
+]
 WRITE_ERRORS = {
     400: OpenApiResponse(description="Invalid input, with the field at fault."),
+    401: OpenApiResponse(description="Not authenticated."),
     403: OpenApiResponse(description="Not an editor of a State service here."),
     404: OpenApiResponse(description="No such building in your scope."),
     412: OpenApiResponse(description="The building changed since you read it."),
@@ -218,6 +226,7 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
             "State agents their territory and every property."
         ),
         parameters=[ListQuerySerializer],
+        auth=OPEN_READ_AUTH,  # type: ignore[arg-type]
         responses={
             (200, MEDIA_TYPE): BuildingFeatureCollectionSerializer,
             400: OpenApiResponse(description="A filter or parameter is invalid."),
@@ -319,8 +328,10 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
         ],
         responses={
             (200, MEDIA_TYPE): AgentBuildingFeatureSerializer,
+            400: OpenApiResponse(description="`radius` is out of range."),
             404: OpenApiResponse(description="No such building in your scope."),
         },
+        auth=OPEN_READ_AUTH,  # type: ignore[arg-type]
     )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         query = NearbyQuerySerializer(data=request.query_params)
@@ -340,6 +351,7 @@ class BuildingViewSet(ConditionalWriteMixin, _InventoryQuery, GenericViewSet[Bui
         responses={
             (201, MEDIA_TYPE): AgentBuildingFeatureSerializer,
             400: WRITE_ERRORS[400],
+            401: WRITE_ERRORS[401],
             403: WRITE_ERRORS[403],
         },
     )
@@ -449,12 +461,17 @@ class _ExportSchema(AutoSchema):
         ),
     ],
     responses={
-        (200, media_type): OpenApiTypes.BINARY
-        for media_type in exports.FORMATS.values()
+        # The GeoJSON file is a JSON document (a FeatureCollection), not bytes.
+        (200, media_type): (
+            OpenApiTypes.OBJECT if fmt == "geojson" else OpenApiTypes.BINARY
+        )
+        for fmt, media_type in exports.FORMATS.items()
     }
     | {
         400: OpenApiResponse(description="A filter is invalid, or too many rows."),
+        404: OpenApiResponse(description="No such format."),
     },
+    auth=OPEN_READ_AUTH,  # type: ignore[arg-type]
 )
 class BuildingExportView(_InventoryQuery):
     """The current selection as a file (``/buildings/export.<fmt>``)."""

@@ -37,6 +37,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from buildings.models import Building
+from config.api import StrictPageNumberPagination
 from config.etag import IF_MATCH, ConditionalWriteMixin
 from config.parsers import JSONParser
 from finance import services
@@ -90,9 +91,22 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "returns the first disbursement (200) instead of recording a second."
     ),
 )
-READ_ERRORS = {404: OpenApiResponse(description="No such row in your scope.")}
+NOT_AUTHENTICATED = {401: OpenApiResponse(description="Not authenticated.")}
+INVALID = {400: OpenApiResponse(description="Invalid input, with the field at fault.")}
+READ_ERRORS = {
+    **NOT_AUTHENTICATED,
+    404: OpenApiResponse(description="No such row in your scope."),
+}
+# A malformed filter or page is a 400; a page past the last one, a 404.
+LIST_ERRORS = {
+    **INVALID,
+    **NOT_AUTHENTICATED,
+    404: OpenApiResponse(description="No such page."),
+}
 WRITE_ERRORS = {
-    400: OpenApiResponse(description="Invalid input, with the field at fault."),
+    **INVALID,
+    **NOT_AUTHENTICATED,
+    415: OpenApiResponse(description="A body in a media type this does not take."),
     403: OpenApiResponse(description="Not an editor of a State service here."),
     409: OpenApiResponse(description="Conflicts with recorded data (the field)."),
 }
@@ -109,7 +123,10 @@ def rows_schema(serializer: type[BaseSerializer[Any]]) -> Callable[[F], F]:
 
     def decorate(view: F) -> F:
         read = extend_schema(responses={200: serializer, **READ_ERRORS})
-        return extend_schema(tags=["finance"])(extend_schema_view(retrieve=read)(view))
+        listed = extend_schema(responses={200: serializer, **LIST_ERRORS})
+        return extend_schema(tags=["finance"])(
+            extend_schema_view(list=listed, retrieve=read)(view)
+        )
 
     return decorate
 
@@ -140,8 +157,18 @@ def _acting(request: Request) -> User | None:
 
 
 def _filters(query_params: Any) -> Filters:
-    """The dashboard's filters from the query string (400 when malformed)."""
-    query = FilterQuerySerializer(data=query_params)
+    """The dashboard's filters from the query string (400 when malformed, blank,
+    or given twice: ``?funder=abc&funder=5`` was read as 5)."""
+    repeated = {
+        name: [_("Give this filter once.")]
+        for name in FilterQuerySerializer().get_fields()
+        if len(query_params.getlist(name)) > 1
+    }
+    if repeated:
+        raise exceptions.ValidationError(repeated)
+    # A plain dict: from a QueryDict, DRF reads ``?nature=`` as no filter at all
+    # (200, every nature), which the schema's enum does not allow.
+    query = FilterQuerySerializer(data=query_params.dict())
     query.is_valid(raise_exception=True)
     params = query.validated_data
     return Filters(
@@ -205,6 +232,7 @@ class _RowViewSet(
     a row belongs to (``building_of``: whose territory may change it)."""
 
     permission_classes = [FinanceAccess]
+    pagination_class = StrictPageNumberPagination
     lookup_value_regex = "[0-9]+"
     parser_classes = [JSONParser]
 
@@ -482,7 +510,7 @@ class IndicatorsView(_FinanceView):
             "withheld. `methodology` states every definition."
         ),
         parameters=[FilterQuerySerializer],
-        responses={200: DashboardSerializer},
+        responses={200: DashboardSerializer, **INVALID, **NOT_AUTHENTICATED},
     )
     def get(self, request: Request) -> Response:
         dashboard = dashboard_get(

@@ -45,6 +45,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
+from config.api import StrictPageNumberPagination
 from config.etag import IF_MATCH, ConditionalWriteMixin, Versioned
 from occupancy import indicators
 from occupancy.api import filters, scopes
@@ -114,6 +115,7 @@ ERRORS = {
         description="Refused by a rule or a constraint (`code`, field in `errors`)."
     ),
     412: OpenApiResponse(description="The object changed since you read it."),
+    415: OpenApiResponse(description="A body in a media type this does not take."),
     428: OpenApiResponse(description="If-Match is missing."),
 }
 
@@ -122,10 +124,11 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
-LIST_ERRORS = errors(400, 401, 403)
+# 404: a page past the last one (a malformed page is a 400).
+LIST_ERRORS = errors(400, 401, 403, 404)
 READ_ERRORS = errors(401, 403, 404)
-CREATE_ERRORS = errors(400, 401, 403, 409)
-WRITE_ERRORS = errors(400, 401, 403, 404, 409, 412, 428)
+CREATE_ERRORS = errors(400, 401, 403, 409, 415)
+WRITE_ERRORS = errors(400, 401, 403, 404, 409, 412, 415, 428)
 
 
 def reads_schema(
@@ -221,6 +224,7 @@ class _ScopedViewSet(
     services take the object (``subject``)."""
 
     permission_classes = [ScopedAccess]
+    pagination_class = StrictPageNumberPagination
     lookup_value_regex = "[0-9]+"
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering: tuple[str, ...] = ("-pk",)

@@ -5,7 +5,7 @@ from typing import cast
 from django.contrib.auth import authenticate, user_logged_in
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from config.api import StrictPageNumberPagination
 from organizations.api.serializers import (
     MeSerializer,
     OrganizationSerializer,
@@ -23,6 +24,12 @@ from organizations.authentication import TokenAuthentication
 from organizations.models import Membership, Organization
 from organizations.selectors import scope_for
 from organizations.services import token_issue, token_revoke, token_revoke_all
+
+# The answers every caller can get besides the success (documented so that a
+# client, and the schema tests, know them; bodies are config.api's error shape).
+NOT_AUTHENTICATED = {401: OpenApiResponse(description="Not authenticated.")}
+INVALID = {400: OpenApiResponse(description="Invalid input, with the field at fault.")}
+NOT_FOUND = {404: OpenApiResponse(description="No such object, or no such page.")}
 
 
 class TokenObtainView(APIView):
@@ -37,7 +44,15 @@ class TokenObtainView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
 
-    @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            201: TokenSerializer,
+            **INVALID,
+            403: OpenApiResponse(description="Wrong username or password."),
+            429: OpenApiResponse(description="Too many attempts: wait, then retry."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -65,7 +80,7 @@ class TokenRevokeView(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, **NOT_AUTHENTICATED})
     def post(self, request: Request) -> Response:
         if request.query_params.get("all") == "true":
             token_revoke_all(user=request.user)  # type: ignore[arg-type]
@@ -77,7 +92,7 @@ class TokenRevokeView(APIView):
 class MeView(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=MeSerializer)
+    @extend_schema(responses={200: MeSerializer, **NOT_AUTHENTICATED})
     def get(self, request: Request) -> Response:
         scope = scope_for(request.user)
         memberships = Membership.objects.filter(
@@ -94,6 +109,19 @@ class MeView(APIView):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: OrganizationSerializer,
+            **INVALID,
+            **NOT_AUTHENTICATED,
+            **NOT_FOUND,
+        }
+    ),
+    retrieve=extend_schema(
+        responses={200: OrganizationSerializer, **NOT_AUTHENTICATED, **NOT_FOUND}
+    ),
+)
 class OrganizationViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -103,6 +131,7 @@ class OrganizationViewSet(
     agents see all of it, others their own organizations."""
 
     permission_classes = [permissions.IsAuthenticated]
+    pagination_class = StrictPageNumberPagination
     serializer_class = OrganizationSerializer
     queryset = Organization.objects.none()
     filterset_fields = ["kind"]
