@@ -21,6 +21,7 @@ import django_filters
 from django import forms
 from django.db.models import Model, QuerySet
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 
 class _SharedFields(dict[str, forms.Field]):
@@ -71,3 +72,44 @@ class StaticFormFilterSet(django_filters.FilterSet):
             form_class.base_fields = _SharedFields(form_class.base_fields)
             StaticFormFilterSet._form_classes[cls] = form_class
         return form_class
+
+
+class _StrictNullBooleanSelect(forms.NullBooleanSelect):
+    """Django's NullBooleanSelect reads any word it does not know as "unknown":
+    ``?erp=maybe`` filtered nothing and said nothing. This one passes such a word
+    on, for the field to refuse."""
+
+    KNOWN: ClassVar[dict[Any, bool | None]] = {
+        "": None,
+        "unknown": None,
+        "true": True,
+        "True": True,
+        "1": True,
+        "2": True,  # NullBooleanSelect's own legacy values
+        "false": False,
+        "False": False,
+        "0": False,
+        "3": False,
+    }
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = data.get(name)
+        if value is None or isinstance(value, bool):
+            return value
+        return self.KNOWN.get(value, value)
+
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    widget = _StrictNullBooleanSelect
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
+        if value is None or isinstance(value, bool):
+            return value
+        raise forms.ValidationError(_("Give true or false."), code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """A yes/no filter that refuses a value it cannot read (400 on its field),
+    blank and "unknown" still meaning "either" (the pages' select sends them)."""
+
+    field_class = StrictNullBooleanField

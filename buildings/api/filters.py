@@ -15,7 +15,7 @@ from buildings.geometry import DWithinMetres
 from buildings.models import PUBLIC_STATUSES, Building, BuildingStatus
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
-from config.filters import StaticFormFilterSet
+from config.filters import StaticFormFilterSet, StrictBooleanFilter
 from organizations.selectors import Scope
 
 SUITABILITY_FIELDS = {use: f"suitability_{use}" for use in USES}
@@ -79,7 +79,7 @@ class BuildingFilterSet(StaticFormFilterSet):
     surface_max = django_filters.NumberFilter(
         field_name="surface_m2", lookup_expr="lte"
     )
-    erp = django_filters.BooleanFilter(field_name="erp")
+    erp = StrictBooleanFilter(field_name="erp")
     available_from = django_filters.DateFilter(method="filter_noop")
     available_to = django_filters.DateFilter(method="filter_available")
     q = django_filters.CharFilter(method="filter_text", label=_("Text search"))

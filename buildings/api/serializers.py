@@ -229,15 +229,25 @@ class AgentBuildingFeatureSerializer(BuildingFeatureSerializer):
 
 class BuildingPropertiesSerializer(serializers.ModelSerializer[Building]):
     """The ``properties`` of a list Feature (State agents'; others get the public
-    subset). Used for the schema only: PostGIS writes the list."""
+    subset). Used for the schema only: PostGIS writes the list.
+
+    The public properties are always there; the agents' others only for agents,
+    so the schema does not require them (drf-spectacular requires every read-only
+    field: these are declared optional instead, and are never written)."""
 
     status = StatusField(read_only=True)
 
     class Meta:
         model = Building
         fields = AGENT_PROPERTIES
-        read_only_fields = fields
-        extra_kwargs = _NUMBERS
+        read_only_fields = PUBLIC_PROPERTIES
+        extra_kwargs = {
+            name: {
+                **_NUMBERS.get(name, {}),
+                **({} if name in PUBLIC_PROPERTIES else {"required": False}),
+            }
+            for name in AGENT_PROPERTIES
+        }
 
 
 @extend_schema_serializer(many=False)
@@ -628,6 +638,18 @@ class TransitionSerializer(serializers.Serializer[Any]):
 class ListQuerySerializer(serializers.Serializer[Any]):
     """Query parameters of the list besides the filters (which BuildingFilterSet
     declares)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A query string's blank value reads as absent in DRF (its HTML-form
+        # rule): ``?cursor=`` silently restarted at the first page.
+        blank = sorted(
+            str(name) for name in self.fields if self.initial_data.get(name) == ""
+        )
+        if blank:
+            raise serializers.ValidationError(
+                {name: [_("This field may not be blank.")] for name in blank}
+            )
+        return attrs
 
     limit = serializers.IntegerField(
         required=False,

@@ -26,9 +26,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckFunction
 from schemathesis.specs.openapi.checks import (
-    negative_data_rejection,
     positive_data_acceptance,
-    response_schema_conformance,
 )
 
 from buildings.models import Building
@@ -74,37 +72,6 @@ pytestmark = pytest.mark.django_db
 # valid-looking id that names no row, a stale If-Match or a period that ends
 # before it starts is rightly a 400/412 that no OpenAPI schema can express.
 EXCLUDED_CHECKS: list[CheckFunction] = [positive_data_acceptance]
-
-# Defects found here in code this branch may not change, each with a strict xfail
-# reproduction in test_known_defects.py: on these operations and roles, only the
-# one check that trips on the known defect is set aside, every other check runs.
-KNOWN_DEFECTS: dict[tuple[str, str], tuple[CheckFunction, str]] = {
-    ("GET /api/v1/buildings/", role): (
-        response_schema_conformance,
-        "test_a_public_building_list_matches_its_schema",
-    )
-    for role in ("anonymous", "operator", "funder")
-}
-KNOWN_DEFECTS_ANY_ROLE: dict[str, tuple[CheckFunction, str]] = {
-    "GET /api/v1/buildings/": (
-        negative_data_rejection,
-        "test_a_blank_building_cursor_is_refused, "
-        "test_a_malformed_erp_filter_is_refused",
-    ),
-    "GET /api/v1/buildings/export.{fmt}": (
-        negative_data_rejection,
-        "test_a_malformed_erp_filter_is_refused",
-    ),
-}
-
-
-def _excluded_checks(case: Case[Any], role: str) -> list[CheckFunction]:
-    excluded: list[CheckFunction] = list(EXCLUDED_CHECKS)
-    label = case.operation.label
-    for known in (KNOWN_DEFECTS.get((label, role)), KNOWN_DEFECTS_ANY_ROLE.get(label)):
-        if known:
-            excluded.append(known[0])
-    return excluded
 
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -171,7 +138,7 @@ def test_api(case: Case[Any], role: str, seed: Seed) -> None:
             case.validate_response(
                 response,
                 headers=_headers(seed, role),
-                excluded_checks=_excluded_checks(case, role),
+                excluded_checks=EXCLUDED_CHECKS,
             )
             _refusal_is_explained(case, response, before)
         finally:
@@ -229,7 +196,7 @@ def test_api_workflows(role: str, seed: Seed) -> None:
             case.validate_response(
                 response,
                 headers=headers,
-                excluded_checks=_excluded_checks(case, role),
+                excluded_checks=EXCLUDED_CHECKS,
                 transport_kwargs=kwargs,
             )
 
