@@ -8,76 +8,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
-from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import DomainError
-from config.permissions import PageNumberPagination
 
 logger = logging.getLogger(__name__)
 
 # JSON is the only format: no `.json` suffix routes (views would get a `format` kwarg).
 router = DefaultRouter()
 router.include_format_suffixes = False
-
-
-class StrictPageNumberPagination(PageNumberPagination):
-    """Pages whose ``page`` and ``page_size`` are given once and not blank, and
-    whose ``page_size`` is a whole number from 1: DRF silently serves page 1
-    for ``page=`` and the default size for ``page_size=abc``, ``-3.5`` or
-    ``false`` (found by schemathesis, reliability.md D1). A size over the
-    maximum is still cut to the maximum."""
-
-    def _once(self, request: Request, name: str) -> str | None:
-        values = request.query_params.getlist(name)
-        if not values:
-            return None
-        if len(values) > 1 or not values[0]:
-            raise exceptions.ValidationError(
-                {name: [_("Give this parameter once, with a value.")]}
-            )
-        return values[0]
-
-    def get_page_number(self, request: Request, paginator: Any) -> int | str:
-        self._once(request, self.page_query_param)
-        return super().get_page_number(request, paginator)
-
-    def get_page_size(self, request: Request) -> int | None:
-        text = self._once(request, self.page_size_query_param)
-        if text is not None and not (
-            text.isascii() and text.isdigit() and int(text) >= 1
-        ):
-            raise exceptions.ValidationError(
-                {
-                    self.page_size_query_param: [
-                        _("A page size is a whole number from 1.")
-                    ]
-                }
-            )
-        return super().get_page_size(request)
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        """What the two parameters take, ``last`` included."""
-        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_query_param:
-                parameter["schema"] = {
-                    "oneOf": [
-                        {"type": "integer", "minimum": 1},
-                        {"type": "string", "enum": ["last"]},
-                    ]
-                }
-            elif parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1}
-        return parameters
-
-
-# PostgreSQL constraint names → (field, message). Apps register theirs at import.
-CONSTRAINT_ERRORS: dict[str, tuple[str, str]] = {}
 
 
 def _constraint_name(exc: Exception) -> str | None:
@@ -92,6 +34,10 @@ def _error(
     if field:
         body["errors"] = {field: [message]}
     return Response(body, status=status_code)
+
+
+# PostgreSQL constraint names → (field, message). Apps register theirs at import.
+CONSTRAINT_ERRORS: dict[str, tuple[str, str]] = {}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

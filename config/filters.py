@@ -113,3 +113,32 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     blank and "unknown" still meaning "either" (the pages' select sends them)."""
 
     field_class = StrictNullBooleanField
+
+
+class OnceFilterMixin:
+    """A one-value filter given twice is a 400 on it, not its last value, and,
+    unless ``blank_is_absent`` (the pages' forms send their empty fields), a
+    blank one is a 400 too, not "no filter" (found by schemathesis, D1)."""
+
+    blank_is_absent: ClassVar[bool] = True
+    data: Any
+    filters: dict[str, django_filters.Filter]
+    form: Any
+
+    def is_valid(self) -> bool:
+        valid: bool = super().is_valid()  # type: ignore[misc]
+        getlist: Any = getattr(self.data, "getlist", None)
+        if getlist is None:
+            return valid
+        for name, filter_ in self.filters.items():
+            values = getlist(name)
+            repeated = len(values) > 1 and not isinstance(
+                filter_, django_filters.MultipleChoiceFilter
+            )
+            blank = "" in values and not self.blank_is_absent
+            if repeated or blank:
+                self.form.add_error(
+                    name, _("Give this filter once, with a value, or leave it out.")
+                )
+                valid = False
+        return valid

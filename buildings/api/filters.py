@@ -8,14 +8,25 @@ from datetime import date
 import django_filters
 from django.contrib.gis.geos import Point, Polygon
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from buildings.geometry import DWithinMetres
-from buildings.models import PUBLIC_STATUSES, Building, BuildingStatus
+from buildings.models import (
+    COMMUNE_CODE_PATTERN,
+    PUBLIC_STATUSES,
+    Building,
+    BuildingStatus,
+)
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
-from config.filters import StaticFormFilterSet, StrictBooleanFilter
+from config.filters import (
+    OnceFilterMixin,
+    StaticFormFilterSet,
+    StrictBooleanFilter,
+)
+from organizations.models import DEPARTMENT_CODE_PATTERN
 from organizations.selectors import Scope
 
 SUITABILITY_FIELDS = {use: f"suitability_{use}" for use in USES}
@@ -54,7 +65,7 @@ class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
     field, not a database error (PostgreSQL refuses it in text)."""
 
 
-class BuildingFilterSet(StaticFormFilterSet):
+class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
     bbox = django_filters.CharFilter(
         method="filter_bbox",
         label=_("Bounding box: min lon, min lat, max lon, max lat (WGS84)"),
@@ -65,8 +76,22 @@ class BuildingFilterSet(StaticFormFilterSet):
     radius = django_filters.NumberFilter(
         method="filter_noop", label=_("Radius around “near”, in metres")
     )
-    department = CharInFilter(field_name="department_id")
-    commune = CharInFilter(field_name="commune_id")
+    department = CharInFilter(
+        field_name="department_id",
+        validators=[
+            RegexValidator(
+                DEPARTMENT_CODE_PATTERN, _("Give département codes (13, 2A…).")
+            ),
+        ],
+    )
+    commune = CharInFilter(
+        field_name="commune_id",
+        validators=[
+            RegexValidator(
+                COMMUNE_CODE_PATTERN, _("Give INSEE commune codes (13055…).")
+            ),
+        ],
+    )
     # distinct=False: a status match never duplicates rows (no join), and DISTINCT
     # over geometry and JSON columns is costly.
     status = django_filters.MultipleChoiceFilter(

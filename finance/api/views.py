@@ -37,7 +37,6 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from buildings.models import Building
-from config.api import StrictPageNumberPagination
 from config.etag import IF_MATCH, ConditionalWriteMixin
 from config.parsers import JSONParser
 from finance import services
@@ -232,7 +231,6 @@ class _RowViewSet(
     a row belongs to (``building_of``: whose territory may change it)."""
 
     permission_classes = [FinanceAccess]
-    pagination_class = StrictPageNumberPagination
     lookup_value_regex = "[0-9]+"
     parser_classes = [JSONParser]
 

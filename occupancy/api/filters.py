@@ -5,13 +5,11 @@ would tell a foreign row from a missing one (reliability.md B6)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import django_filters
 from django import forms
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 
+from config.filters import OnceFilterMixin
 from occupancy.models import (
     Agreement,
     AgreementStatus,
@@ -47,27 +45,11 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-class StrictFilterSet(django_filters.FilterSet):
-    """A filter given blank is a 400, not "no filter" (``?building=`` listed
-    every row, though the schema takes an integer); a one-value filter given
-    twice is a 400, not its last value (found by schemathesis, D1)."""
+class StrictFilterSet(OnceFilterMixin, django_filters.FilterSet):
+    """A filter given blank is a 400 too, not "no filter" (``?building=`` listed
+    every row, though the schema takes an integer)."""
 
-    def is_valid(self) -> bool:
-        valid: bool = super().is_valid()
-        getlist: Any = getattr(self.data, "getlist", None)
-        if getlist is None:
-            return valid
-        for name, filter_ in self.filters.items():
-            values = getlist(name)
-            repeats = len(values) > 1 and not isinstance(
-                filter_, django_filters.MultipleChoiceFilter
-            )
-            if (values and "" in values) or repeats:
-                self.form.add_error(
-                    name, _("Give this filter once, with a value, or leave it out.")
-                )
-                valid = False
-        return valid
+    blank_is_absent = False
 
 
 class AgreementFilterSet(StrictFilterSet):

@@ -45,7 +45,6 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from config.api import StrictPageNumberPagination
 from config.etag import IF_MATCH, ConditionalWriteMixin, Versioned
 from occupancy import indicators
 from occupancy.api import filters, scopes
@@ -224,7 +223,6 @@ class _ScopedViewSet(
     services take the object (``subject``)."""
 
     permission_classes = [ScopedAccess]
-    pagination_class = StrictPageNumberPagination
     lookup_value_regex = "[0-9]+"
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering: tuple[str, ...] = ("-pk",)

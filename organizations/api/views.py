@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from config.api import StrictPageNumberPagination
 from organizations.api.serializers import (
     MeSerializer,
     OrganizationSerializer,
@@ -131,7 +130,6 @@ class OrganizationViewSet(
     agents see all of it, others their own organizations."""
 
     permission_classes = [permissions.IsAuthenticated]
-    pagination_class = StrictPageNumberPagination
     serializer_class = OrganizationSerializer
     queryset = Organization.objects.none()
     filterset_fields = ["kind"]

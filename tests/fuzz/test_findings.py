@@ -10,6 +10,7 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
+from tests.buildings.factories import CommuneFactory
 from tests.occupancy.factories import BuildingFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,3 +38,43 @@ def test_a_malformed_erp_filter_is_refused(url: str, erp: str) -> None:
     response = APIClient().get(url, {"erp": erp})
     assert response.status_code == 400
     assert "erp" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/buildings/", "/api/v1/buildings/export.csv"])
+def test_a_one_value_building_filter_given_twice_is_refused(url: str) -> None:
+    """``?surface_min=oops&surface_min=`` was read as its last, blank value: no
+    filter at all."""
+    BuildingFactory.create()
+    response = APIClient().get(url + "?surface_min=oops&surface_min=")
+    assert response.status_code == 400
+    assert "surface_min" in response.json()["errors"]
+
+
+def test_a_blank_building_filter_still_means_no_filter_for_the_pages_forms() -> None:
+    BuildingFactory.create()
+    response = APIClient().get("/api/v1/buildings/?surface_min=&erp=")
+    assert response.status_code == 200
+    assert len(response.json()["features"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("commune", "-3.2649900803656584e+16"), ("department", "13,Paris")],
+)
+def test_a_territory_filter_takes_codes_only(name: str, value: str) -> None:
+    response = APIClient().get("/api/v1/buildings/", {name: value})
+    assert response.status_code == 400
+    assert name in response.json()["errors"]
+
+
+def test_territory_filters_take_real_codes() -> None:
+    building = BuildingFactory.create(commune=CommuneFactory.create())
+    response = APIClient().get(
+        "/api/v1/buildings/",
+        {
+            "commune": f"{building.commune_id},2A004,97411",
+            "department": f"{building.department_id},2A,971",
+        },
+    )
+    assert response.status_code == 200, response.content
+    assert len(response.json()["features"]) == 1
