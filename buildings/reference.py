@@ -26,8 +26,8 @@ from django.contrib.gis.geos import (
     MultiPolygon,
     Polygon,
 )
-from django.db import models, transaction
-from django.db.models import Exists, F, Func, OuterRef
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
 from django.db.models.query import QuerySet
 
 from buildings.models import COMMUNE_CODE_PATTERN, Building, Commune, Department, Region
@@ -232,35 +232,51 @@ def read_boundaries(*, path: Path) -> Iterator[tuple[str, GEOSGeometry | None]]:
         yield code, GEOSGeometry(orjson.dumps(geometry).decode()) if geometry else None
 
 
-def flag_points_outside_commune(*, queryset: QuerySet[Building] | None = None) -> int:
-    """Set ``outside_declared_commune`` on every building of ``queryset`` in one
-    UPDATE, and return how many of them are flagged.
+def flag_points_outside_commune(
+    *, queryset: QuerySet[Building] | None = None
+) -> list[tuple[str, str]]:
+    """Set ``outside_declared_commune`` on every building of ``queryset`` and
+    return the (inventory id, commune code) of those flagged, in one statement.
 
     A building is flagged when its point lies outside the boundary of its declared
     commune; one without a point, a commune, or whose commune has no boundary is
-    unflagged, since nothing contradicts what it declares.
+    unflagged, since nothing contradicts what it declares. Only the rows whose flag
+    changes are written: an UPDATE fires the triggers that keep each building's
+    stored Feature text and map clusters current. (Three ORM statements, an
+    UPDATE with EXISTS, a count and a read, added 9 s to a 200,000-row import.)
     """
     buildings = Building.objects.all() if queryset is None else queryset
-    outside = Exists(
-        Commune.objects.filter(pk=OuterRef("commune_id"), geometry__isnull=False)
-        .annotate(
-            # ST_Covers, not ST_Contains: a point on the boundary line is inside.
-            covers=Func(
-                "geometry",
-                OuterRef("point"),
-                function="ST_Covers",
-                output_field=models.BooleanField(),
-            )
+    try:
+        chosen, params = buildings.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    table = connection.ops.quote_name(Building._meta.db_table)
+    communes = connection.ops.quote_name(Commune._meta.db_table)
+    # Table names from the models; every value travels as a parameter.
+    sql = f"""
+        WITH chosen AS ({chosen}),
+        verdict AS (
+            SELECT b.id, b.inventory_id, b.commune_id,
+                   b.outside_declared_commune AS was,
+                   -- ST_Covers, not ST_Contains: a point on the boundary is inside;
+                   -- a NULL point or boundary gives NULL: unflagged.
+                   COALESCE(NOT ST_Covers(c.geometry, b.point), false) AS outside
+            FROM {table} b
+            JOIN chosen ON chosen.id = b.id
+            LEFT JOIN {communes} c ON c.code = b.commune_id
+        ),
+        changed AS (
+            UPDATE {table} b SET outside_declared_commune = v.outside
+            FROM verdict v
+            WHERE b.id = v.id AND v.was IS DISTINCT FROM v.outside
+            RETURNING b.id
         )
-        # A NULL point gives NULL, not false: unflagged.
-        .filter(covers=False)
-    )
-    # Only the rows whose flag changes are written: an UPDATE fires the triggers
-    # that keep each building's stored Feature text and map clusters current.
-    buildings.alias(outside=outside).exclude(
-        outside_declared_commune=F("outside")
-    ).update(outside_declared_commune=outside)
-    return buildings.filter(outside_declared_commune=True).count()
+        SELECT inventory_id, commune_id FROM verdict WHERE outside
+        ORDER BY inventory_id
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(key, commune) for key, commune in cursor.fetchall()]
 
 
 def _read_json(path: Path) -> Any:

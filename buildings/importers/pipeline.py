@@ -395,12 +395,10 @@ def _flag_outside_commune(report: ImportReport, written: list[Candidate]) -> Non
     """Flag, as the API does, the written buildings whose point lies outside their
     declared commune's boundary, and say so in the report, row by row."""
     rows = {candidate.key: candidate.row for candidate in written}
-    buildings = Building.objects.filter(
-        inventory_id__in=RawSQL("SELECT unnest(%s::text[])", (list(rows),))
-    )
-    flag_points_outside_commune(queryset=buildings)
-    flagged = buildings.filter(outside_declared_commune=True).values_list(
-        "inventory_id", "commune_id"
+    flagged = flag_points_outside_commune(
+        queryset=Building.objects.filter(
+            inventory_id__in=RawSQL("SELECT unnest(%s::text[])", (list(rows),))
+        )
     )
     for key, commune in sorted(flagged, key=lambda pair: rows[pair[0]]):
         report.warn(
