@@ -160,6 +160,8 @@ class OgcView(APIView):
         data are public and read without credentials, so any origin may ask,
         with any header. (DRF's answer is off: DEFAULT_METADATA_CLASS is None,
         which made OPTIONS a 405 whose Allow header listed OPTIONS.)"""
+        if "collection_id" in kwargs:
+            self.collection(kwargs["collection_id"])  # an unknown one is a 404
         # A Response, as the errors: dispatch adds Access-Control-Allow-Origin.
         response = Response(status=204)
         response["Allow"] = ", ".join(self.allowed_methods)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from organizations.api.filters import OrganizationFilterSet
 from organizations.api.serializers import (
     MeSerializer,
     OrganizationSerializer,
@@ -132,7 +133,7 @@ class OrganizationViewSet(
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = OrganizationSerializer
     queryset = Organization.objects.none()
-    filterset_fields = ["kind"]
+    filterset_class = OrganizationFilterSet
 
     def get_queryset(self) -> QuerySet[Organization]:
         scope = scope_for(self.request.user)

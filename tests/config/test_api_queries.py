@@ -130,3 +130,14 @@ def test_a_multiple_choice_filter_still_takes_several_values(
     user = make_member(OrganizationKind.OPERATOR)
     response = client_for(user).get("/api/v1/occupants/?kind=person&kind=organization")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("query", ["kind=", "kind=operator&kind=funder"])
+def test_a_blank_or_repeated_directory_filter_is_a_400(
+    make_member: Callable[..., User], query: str
+) -> None:
+    """``?kind=`` listed the whole directory (found by schemathesis)."""
+    user = make_member(OrganizationKind.OPERATOR)
+    response = client_for(user).get(f"/api/v1/organizations/?{query}")
+    assert response.status_code == 400
+    assert "kind" in response.json()["errors"]

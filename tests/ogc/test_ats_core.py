@@ -80,6 +80,16 @@ def test_ats_core_http_options(client: Client, path: str) -> None:
     assert client.post(path).status_code == 403  # still read-only
 
 
+@pytest.mark.parametrize(
+    "path", ["/ogc/collections/nowhere", "/ogc/collections/nowhere/items"]
+)
+def test_options_on_an_unknown_collection_is_a_404(client: Client, path: str) -> None:
+    """It answered 204 with the methods of a resource that does not exist."""
+    response = client.options(path)
+    assert response.status_code == 404
+    assert response.json()["code"] == "NotFound"
+
+
 # --- A.2.3 Landing page
 def test_ats_core_landing_page(client: Client) -> None:
     """/conf/core/root-op, /conf/core/root-success: GET / is a 200 whose links
