@@ -394,6 +394,13 @@ PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 # HMAC key turning an operator's own file number into a resident's pseudonym. Without
 # it residents cannot be recorded; `check --deploy` refuses a deployment lacking it.
 RESIDENT_PSEUDONYM_KEY = env_secret("RESIDENT_PSEUDONYM_KEY", "")
+# Erasures on request (GDPR art. 17) are appended here, one JSON line each (ids,
+# never a pseudonym), outside the database: after a restore from a backup taken
+# before them, `manage.py replay_erasures` erases those residents again
+# (reliability.md J2). Keep it on storage the database backups do not roll back.
+RESIDENT_ERASURE_LOG = Path(
+    env_str("RESIDENT_ERASURE_LOG", str(BASE_DIR / "var/erasures.jsonl"))
+)
 # Overrides of the legal and retention rules of occupancy/rules.py (caps, durations,
 # notice periods, retention), for when the law or a local policy moves.
 OCCUPANCY_RULES: dict[str, object] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, connections
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from organizations.models import Membership, Organization, OrganizationKind, Role
@@ -97,3 +99,10 @@ def kill_session_on() -> Iterator[Callable[[str, str], Callable[[], None]]]:
         lift(name, table)
     with connection.cursor() as cursor:
         cursor.execute("DROP FUNCTION IF EXISTS test_kill_session()")
+
+
+@pytest.fixture(autouse=True)
+def erasure_log(settings: Settings, tmp_path: Path) -> Path:
+    """Erasures on request append to a log outside the database: a test's own."""
+    settings.RESIDENT_ERASURE_LOG = tmp_path / "erasures.jsonl"
+    return Path(settings.RESIDENT_ERASURE_LOG)

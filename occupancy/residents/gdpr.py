@@ -6,18 +6,22 @@ of access (art. 15), history included, and erasure on request (art. 17 and 21)
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pghistory
 import pghistory.models
 import pgtrigger
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
@@ -299,6 +303,18 @@ def access_record(
     )
 
 
+def _still_staying(occupant: Occupant) -> bool:
+    """A stay not exited or a contract not ended."""
+    return (
+        Stay.objects.filter(occupant=occupant)
+        .exclude(status=StayStatus.EXITED)
+        .exists()
+        or ResidenceContract.objects.filter(occupant=occupant)
+        .exclude(status=ResidenceStatus.ENDED)
+        .exists()
+    )
+
+
 def occupant_erase(*, occupant: Occupant) -> Retired:
     """Erase one resident now, on request (GDPR art. 17, or an objection under
     art. 21), as the retention purge would two years later: anonymised or deleted
@@ -311,18 +327,73 @@ def occupant_erase(*, occupant: Occupant) -> Retired:
         occupant = Occupant.objects.select_for_update().get(pk=occupant.pk)
         if occupant.anonymised_at is not None:
             raise error(ANONYMISED, field="occupant")
-        ongoing = (
-            Stay.objects.filter(occupant=occupant)
-            .exclude(status=StayStatus.EXITED)
-            .exists()
-            or ResidenceContract.objects.filter(occupant=occupant)
-            .exclude(status=ResidenceStatus.ENDED)
-            .exists()
-        )
-        if ongoing:
+        if _still_staying(occupant):
             raise Conflict(_(ERASE_ONGOING), field="occupant")
-        report = _retire([occupant.pk], mode=rules().retention_mode)
+        mode = rules().retention_mode
+        # Written (and flushed to disk) before the erasure commits: a tombstone
+        # whose erasure failed only repeats a request the resident made, while an
+        # erasure without its tombstone would come back with the next restore.
+        _tombstone(occupant, mode=mode)
+        report = _retire([occupant.pk], mode=mode)
     logger.info("erasure of one occupant on request %s", report)
+    return report
+
+
+def _tombstone(occupant: Occupant, *, mode: str) -> None:
+    path = Path(settings.RESIDENT_ERASURE_LOG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "occupant": occupant.pk,
+        "operator": occupant.operator_id,
+        "mode": mode,
+        "at": timezone.now().isoformat(),
+    }
+    with path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+        os.fsync(log.fileno())
+
+
+@dataclass(frozen=True)
+class Replay:
+    erased: int  # restored residents erased again
+    absent: int  # gone or anonymised already: nothing to do
+    still_staying: list[int]  # restored with a running stay or contract: by hand
+
+
+def erasures_replay(*, path: Path | None = None) -> Replay:
+    """Erase again, after a restore, every resident the erasure log names that
+    came back (reliability.md J2), each as its erasure did (anonymise or delete).
+
+    One refused by the restored data (a stay or contract running again, as the
+    backup holds them) is listed, not forced: the operator records the exit, then
+    the replay runs again."""
+    log = Path(path or settings.RESIDENT_ERASURE_LOG)
+    if not log.exists():
+        return Replay(erased=0, absent=0, still_staying=[])
+    entries: dict[int, str] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            entries[int(entry["occupant"])] = str(entry["mode"])
+    erased, absent, staying = 0, 0, []
+    for occupant_id, mode in sorted(entries.items()):
+        with transaction.atomic():
+            occupant = (
+                Occupant.objects.select_for_update()
+                .filter(pk=occupant_id, anonymised_at=None)
+                .first()
+            )
+            if occupant is None:
+                absent += 1
+                continue
+            if _still_staying(occupant):
+                staying.append(occupant_id)
+                continue
+            _retire([occupant_id], mode=mode)
+            erased += 1
+    report = Replay(erased=erased, absent=absent, still_staying=staying)
+    logger.info("erasure log replayed %s", report)
     return report
 
 

@@ -10,10 +10,11 @@ before it is purged.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,7 @@ from occupancy.models import (
 )
 from occupancy.residents import (
     access_export,
+    erasures_replay,
     occupant_erase,
     occupant_find,
     occupant_register,
@@ -993,3 +995,77 @@ def test_an_erasure_whose_log_cannot_be_written_saves_nothing(
     done = api.post(url + "erase/", {}, format="json", HTTP_IF_MATCH=tag)
     assert done.status_code == 200, done.content
     assert Occupant.objects.get(pk=occupant.pk).anonymised_at is not None
+
+
+# --- Erasures survive a restore (reliability.md §J2) ----------------------------------
+def _restore(occupant_row: Mapping[str, Any]) -> None:
+    """What a restore from a backup taken before the erasure does to the row."""
+    columns = ", ".join(occupant_row)
+    pk = occupant_row["id"]
+    with pgtrigger.ignore("occupancy.Occupant:insert_insert"), connection.cursor() as c:
+        c.execute("DELETE FROM occupancy_stay WHERE occupant_id = %s", [pk])
+        c.execute("DELETE FROM occupancy_occupant WHERE id = %s", [pk])
+        c.execute(
+            f"INSERT INTO occupancy_occupant ({columns}) VALUES "
+            f"({', '.join(['%s'] * len(occupant_row))})",
+            list(occupant_row.values()),
+        )
+
+
+@pytest.mark.parametrize("mode", ["anonymise", "delete"])
+def test_an_erasure_is_replayed_after_a_restore_brings_the_resident_back(
+    site: tuple[Agreement, Space], settings: Settings, erasure_log: Path, mode: str
+) -> None:
+    settings.OCCUPANCY_RULES = {"retention_mode": mode}
+    occupant = resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))
+    before = Occupant.objects.filter(pk=occupant.pk).values().get()
+    occupant_erase(occupant=occupant)
+
+    (line,) = erasure_log.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line).keys() == {"occupant", "operator", "mode", "at"}
+    assert occupant.pseudonym not in line  # ids only
+
+    _restore(before)  # the backup's row, pseudonym and all
+    assert Occupant.objects.filter(pk=occupant.pk, anonymised_at=None).exists()
+    out = StringIO()
+    call_command("replay_erasures", stdout=out)
+
+    assert json.loads(out.getvalue()) == {
+        "erased": 1,
+        "absent": 0,
+        "still_staying": [],
+    }
+    assert not Occupant.objects.filter(pk=occupant.pk, anonymised_at=None).exists()
+    assert rows_containing(occupant.pseudonym) == []
+    # Again: nothing left to do.
+    assert erasures_replay().erased == 0
+
+
+def test_a_restored_resident_still_staying_is_listed_not_forced(
+    site: tuple[Agreement, Space], erasure_log: Path
+) -> None:
+    agreement, space = site
+    occupant = resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))
+    before = Occupant.objects.filter(pk=occupant.pk).values().get()
+    occupant_erase(occupant=occupant)
+    # The backup predates the exit too: the restored resident stays.
+    _restore(before)
+    stay_start(
+        occupant=Occupant.objects.get(pk=occupant.pk),
+        space=space,
+        agreement=agreement,
+        entry=date(2026, 3, 1),
+        structure_type="insertion",
+    )
+    with pytest.raises(CommandError, match=str(occupant.pk)):
+        call_command("replay_erasures", stdout=StringIO())
+    assert Occupant.objects.get(pk=occupant.pk).anonymised_at is None
+
+
+def test_a_malformederasure_log_is_a_command_error(tmp_path: Path) -> None:
+    log = tmp_path / "broken.jsonl"
+    log.write_text('{"occupant": 1}\n', encoding="utf-8")
+    with pytest.raises(CommandError, match="malformed"):
+        call_command("replay_erasures", "--log", str(log))
+    with pytest.raises(CommandError, match="not a file"):
+        call_command("replay_erasures", "--log", str(tmp_path / "missing.jsonl"))
