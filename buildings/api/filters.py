@@ -41,10 +41,17 @@ def refused_filters(params: Mapping[str, object], scope: Scope) -> dict[str, lis
     """The agent-only filters in ``params`` that ``scope`` may not use, with why."""
     if scope.is_state_agent:
         return {}
+
+    def given(name: str) -> bool:
+        # A blank value, as a form sends for an empty field, filters nothing.
+        getlist = getattr(params, "getlist", None)
+        values = getlist(name) if getlist is not None else [params.get(name)]
+        return any(value not in (None, "") for value in values)
+
     return {
         name: [str(message)]
         for name, message in AGENT_ONLY_FILTERS.items()
-        if name in params
+        if given(name)
     }
 
 

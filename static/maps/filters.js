@@ -85,13 +85,26 @@
             });
     }
 
-    function apply() {
+    /* While a value is being typed, a filter the server refuses (a code typed
+       halfway: "1305") is not an error yet: the map stays as it was, and the
+       value is sent again once typing or the field is done (a change, the
+       button), when a refusal reloads the page with its errors. */
+    function apply(typing) {
         const search = query();
         if (search === applied) {
             return;
         }
+        const before = applied;
         applied = search;
         main.dataset.mapsBusy = 'true';
+        function refused(error) {
+            if (typing && error.message === '400') {
+                applied = before;
+                main.dataset.mapsBusy = 'false';
+                return;
+            }
+            fallBack(error);
+        }
         fetchJson('selection', withQuery(form.dataset.selectionUrl, search))
             .then(function (body) {
                 IntercalaireMaps.replaceLayer('buildings', body.layer);
@@ -101,8 +114,8 @@
                 history.replaceState(null, '', withQuery(form.action.split('?')[0], search));
                 main.dataset.mapsBusy = 'false';
             })
-            .catch(fallBack);
-        loadOverlays(search).catch(fallBack);
+            .catch(refused);
+        loadOverlays(search).catch(refused);
     }
 
     form.addEventListener('submit', function (event) {
@@ -120,7 +133,9 @@
             return;
         }
         window.clearTimeout(timer);
-        timer = window.setTimeout(apply, 600);
+        timer = window.setTimeout(function () {
+            apply(true);
+        }, 600);
     });
     const clear = document.querySelector('[data-maps-clear]');
     if (clear) {

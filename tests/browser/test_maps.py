@@ -151,6 +151,33 @@ def test_a_filter_changes_the_buildings_drawn_in_place_and_in_the_address(
     assert_clean(visit)
 
 
+@pytest.mark.parametrize(
+    ("field", "partial"), [("commune", "1305"), ("department", "1")]
+)
+def test_a_pause_while_typing_a_code_keeps_the_map_and_the_focus(
+    visit: Visit, inventory: Inventory, agent: User, field: str, partial: str
+) -> None:
+    """A code typed halfway is refused by the server (400): the map reloaded the
+    page mid-typing, focus and typing lost (found by a review). It now waits for
+    the field to be done; a refusal then shows the form's errors."""
+    log_in(visit, agent)
+    open_map(visit, "/carte/")
+    mark_window(visit)
+    box = visit.page.locator(f"input[name={field}]")
+    box.click()
+    with visit.page.expect_response(lambda r: "/carte/selection/" in r.url) as sent:
+        box.press_sequentially(partial, delay=50)
+    assert sent.value.status == 400
+    visit.page.wait_for_timeout(500)
+    assert still_the_same_page(visit)
+    assert visit.page.evaluate("document.activeElement.name") == field
+    # Done with the field (Tab): the refusal is shown by the page's form.
+    with visit.page.expect_navigation():
+        box.press("Tab")
+    assert not still_the_same_page(visit)
+    assert visit.page.locator(".fr-error-text, .fr-alert--error").count() >= 1
+
+
 def test_the_overlays_follow_the_filters_with_their_legends(
     visit: Visit,
     inventory: Inventory,

@@ -78,3 +78,13 @@ def test_territory_filters_take_real_codes() -> None:
     )
     assert response.status_code == 200, response.content
     assert len(response.json()["features"]) == 1
+
+
+def test_a_blank_agent_only_filter_is_no_filter_for_anyone() -> None:
+    """``ministry=`` (an empty form field) was refused to anonymous callers as if
+    they had filtered on a ministry (found by a review)."""
+    BuildingFactory.create()
+    assert APIClient().get("/api/v1/buildings/?ministry=").status_code == 200
+    refused = APIClient().get("/api/v1/buildings/?ministry=Justice")
+    assert refused.status_code == 400
+    assert "ministry" in refused.json()["errors"]
