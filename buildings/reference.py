@@ -28,6 +28,7 @@ from django.contrib.gis.geos import (
 )
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.query import QuerySet
 
 from buildings.models import COMMUNE_CODE_PATTERN, Building, Commune, Department, Region
@@ -230,6 +231,17 @@ def read_boundaries(*, path: Path) -> Iterator[tuple[str, GEOSGeometry | None]]:
         geometry = feature.get("geometry")
         # RFC 7946 content has no crs member: it is WGS84, which GEOS reads as 4326.
         yield code, GEOSGeometry(orjson.dumps(geometry).decode()) if geometry else None
+
+
+def in_communes(codes: Collection[str]) -> Q:
+    """Buildings of these communes, a city's municipal arrondissements (Marseille
+    13201–13216, Paris, Lyon) counted in the city (13055), as the OGC communes
+    collection counts them. One indexed ``IN`` on the building's commune."""
+    return Q(
+        commune_id__in=Commune.objects.filter(
+            Q(code__in=codes) | Q(arrondissement_of_id__in=codes)
+        ).values("code")
+    )
 
 
 def flag_points_outside_commune(

@@ -19,6 +19,7 @@ from buildings.models import (
     Building,
     BuildingStatus,
 )
+from buildings.reference import in_communes
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
 from config.filters import (
@@ -92,7 +93,7 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
         ],
     )
     commune = CharInFilter(
-        field_name="commune_id",
+        method="filter_commune",
         validators=[
             RegexValidator(
                 COMMUNE_CODE_PATTERN, _("Give INSEE commune codes (13055…).")
@@ -141,6 +142,11 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
             self.form.add_error(None, error)
             return False
         return True
+
+    def filter_commune(
+        self, queryset: QuerySet[Building], name: str, value: list[str]
+    ) -> QuerySet[Building]:
+        return queryset.filter(in_communes(value)) if value else queryset
 
     def filter_noop(
         self, queryset: QuerySet[Building], name: str, value: object

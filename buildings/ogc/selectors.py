@@ -48,6 +48,7 @@ from buildings.geojson import (
 from buildings.models import Building, Commune, Department
 from buildings.ogc.collections import BUILDINGS, COMMUNES, DEPARTEMENTS, Collection
 from buildings.ogc.params import Interval, InvalidParameter, ItemsQuery
+from buildings.reference import in_communes
 from buildings.selectors import building_list
 from config.database.routing import reader
 from organizations.selectors import PUBLIC_SCOPE
@@ -167,9 +168,7 @@ def public_buildings(*, query: ItemsQuery | None = None) -> QuerySet[Building]:
         elif name == "commune":
             # As the communes collection counts them: a city's municipal
             # arrondissements (Marseille 13201…) are the city (13055).
-            selection = selection.filter(
-                Q(commune_id__in=value) | Q(commune__arrondissement_of_id__in=value)
-            )
+            selection = selection.filter(in_communes(value))
         else:
             selection = selection.filter(**{f"{column}__in": value})
     return selection

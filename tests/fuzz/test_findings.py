@@ -88,3 +88,26 @@ def test_a_blank_agent_only_filter_is_no_filter_for_anyone() -> None:
     refused = APIClient().get("/api/v1/buildings/?ministry=Justice")
     assert refused.status_code == 400
     assert "ministry" in refused.json()["errors"]
+
+
+def test_a_city_filter_holds_its_arrondissements_as_the_ogc_collection_does() -> None:
+    """``?commune=13055`` left out a building stored under Marseille 1er (13201),
+    which the OGC communes collection and its items filter count in the city
+    (found by a review)."""
+    from tests.buildings.factories import BuildingFactory as InventoryBuildingFactory
+
+    city = InventoryBuildingFactory.create(vacant=True, commune=CommuneFactory.create())
+    first = InventoryBuildingFactory.create(
+        vacant=True, commune=CommuneFactory.create(first_arrondissement=True)
+    )
+    elsewhere = InventoryBuildingFactory.create(
+        vacant=True, commune=CommuneFactory.create(aix=True)
+    )
+
+    def ids(query: str) -> set[int]:
+        body = APIClient().get(f"/api/v1/buildings/?{query}").json()
+        return {feature["id"] for feature in body["features"]}
+
+    assert ids("commune=13055") == {city.pk, first.pk}
+    assert ids("commune=13201") == {first.pk}
+    assert ids("commune=13001") == {elsewhere.pk}
