@@ -64,8 +64,12 @@
         });
     }
 
+    // The selection and the overlays fail together: submit once (a second
+    // submit aborted the first navigation).
+    let leaving = false;
     function fallBack(error) {
-        if (error.name !== 'AbortError') {
+        if (error.name !== 'AbortError' && !leaving) {
+            leaving = true;
             form.submit();
         }
     }
