@@ -835,8 +835,7 @@ class OccupantViewSet(_ResidentViewSet[Occupant]):
     def erase(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         with self.locked(s.OccupantEraseSerializer) as (occupant, _body):
             erased = occupant_erase(occupant=occupant)
-        body = {"mode": rules().retention_mode, **dataclasses.asdict(erased)}
-        return Response(s.ErasureSerializer(body).data)
+        return Response(s.ErasureSerializer(dataclasses.asdict(erased)).data)
 
     @extend_schema(
         summary="Find a resident by your file number",

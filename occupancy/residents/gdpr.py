@@ -9,7 +9,6 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +26,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import DateField, Exists, Func, Max, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -68,9 +68,10 @@ ANONYMISE, DELETE = "anonymise", "delete"
 
 @dataclass(frozen=True)
 class Retired:
-    """What one pass of anonymising or deleting changed: deleted rows, and
-    occupants anonymised with their stays kept for statistics."""
+    """What one pass of anonymising or deleting (``mode``) changed: deleted rows,
+    and occupants anonymised with their stays kept for statistics."""
 
+    mode: str
     occupants: int
     stays: int
     contracts: int
@@ -83,7 +84,6 @@ class Retired:
 @dataclass(frozen=True)
 class PurgeReport(Retired):
     cutoff: date
-    mode: str
     dry_run: bool
     # Reads of resident data older than their own retention, deleted.
     access_records: int = 0
@@ -235,6 +235,7 @@ def _retire(ids: list[int], *, mode: str) -> Retired:
         pk__in=context_ids - still_used
     ).delete()[0]
     return Retired(
+        mode=mode,
         occupants=occupants_deleted,
         stays=stays_deleted,
         contracts=contracts_deleted,
@@ -249,7 +250,6 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
     """Anonymise or delete (rules().retention_mode) every purgeable occupant, delete
     their contracts and the history of all three, in one transaction."""
     cutoff = purge_cutoff(today=today)
-    mode = rules().retention_mode
     with transaction.atomic():
         # FOR UPDATE on the occupants conflicts with the key-share lock a new stay or
         # contract takes on them: none can start while the purge decides, and the
@@ -260,10 +260,9 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
             .values_list("pk", flat=True)
         )
         ids = sorted(set(purge_candidates(today=today)) & set(locked))
-        retired = _retire(ids, mode=mode)
+        retired = _retire(ids, mode=rules().retention_mode)
         report = PurgeReport(
             cutoff=cutoff,
-            mode=mode,
             dry_run=dry_run,
             access_records=_purge_access_log(today=today),
             **dataclasses.asdict(retired),
@@ -398,31 +397,24 @@ def erasures_replay(*, path: Path | None = None) -> Replay:
 
 
 def _anonymise(ids: list[int]) -> int:
-    """Cut each occupant from its file number and strip what no indicator reads.
+    """Cut each occupant from its file number and strip what no indicator reads,
+    in one UPDATE.
 
-    The random pseudonym keeps the column's shape (64 hex digits, unique per
-    operator) and matches no HMAC of any file number, so a later registration of
-    the same person is a new occupant."""
+    The new pseudonym is random per row (two of PostgreSQL's v4 UUIDs, from its
+    strong random source, 244 bits, as 64 hex digits: the column's shape, unique
+    per operator); it matches no HMAC of any file number, so a later registration
+    of the same person is a new occupant."""
     now = timezone.now()
-    occupants = list(Occupant.objects.filter(pk__in=ids))
-    for occupant in occupants:
-        occupant.pseudonym = secrets.token_hex(32)
-        occupant.age_band = AgeBand.UNKNOWN
-        occupant.orientation_source = ""
-        occupant.homeless_l345_2_2 = False
-        occupant.anonymised_at = now
-        occupant.updated_at = now
-    return Occupant.objects.bulk_update(
-        occupants,
-        [
-            "pseudonym",
-            "age_band",
-            "orientation_source",
-            "homeless_l345_2_2",
-            "anonymised_at",
-            "updated_at",
-        ],
-        batch_size=1000,
+    return Occupant.objects.filter(pk__in=ids).update(
+        pseudonym=RawSQL(
+            "replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')",
+            (),
+        ),
+        age_band=AgeBand.UNKNOWN,
+        orientation_source="",
+        homeless_l345_2_2=False,
+        anonymised_at=now,
+        updated_at=now,
     )
 
 

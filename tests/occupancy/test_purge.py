@@ -10,6 +10,7 @@ before it is purged.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,16 +62,15 @@ from occupancy.residents import (
 from occupancy.residents.base import ANONYMISED, ERASE_ONGOING, ERASED
 from occupancy.rules import rules
 from occupancy.services import agreement_transition
-from organizations.models import Membership, Role
+from organizations.models import Role
 from organizations.selectors import Persona, Scope
 from tests.occupancy.factories import (
     AgreementFactory,
     OccupantFactory,
     SafetyInspectionFactory,
     SpaceFactory,
-    UserFactory,
 )
-from tests.occupancy.test_api_support import rows_containing
+from tests.occupancy.test_api_support import member, rows_containing
 
 pytestmark = pytest.mark.django_db
 
@@ -248,11 +248,15 @@ def test_the_purge_leaves_no_trace_of_the_resident_live_or_in_history(
     else:
         assert (report.occupants, report.stays, report.anonymised) == (0, 0, 2)
         assert report.stays_kept == 2
-        for occupant in Occupant.objects.filter(pk__in=pseudonyms):
+        anonymised = Occupant.objects.filter(pk__in=pseudonyms)
+        for occupant in anonymised:
             assert occupant.anonymised_at is not None
             assert occupant.age_band == "unknown"
             assert occupant.stays.count() == 1
             assert occupant.pseudonym != pseudonyms[occupant.pk]
+            # Random, in the column's shape: 64 hex digits, one per occupant.
+            assert re.fullmatch("[0-9a-f]{64}", occupant.pseudonym)
+        assert len({occupant.pseudonym for occupant in anonymised}) == 2
     assert report.events > 0
     assert not ResidenceContract.objects.filter(occupant_id=old.pk).exists()
     # Nowhere in the whole database, nor in the history by occupant id.
@@ -448,10 +452,7 @@ def test_no_row_level_view_shows_an_anonymised_occupant_or_its_stays(
     agreement, _ = site
     old = resident_with_stay(site, date(2023, 1, 1), date(2023, 5, 1))
     current = resident_with_stay(site, date(2025, 1, 1), None)
-    operator = UserFactory.create()
-    Membership.objects.create(
-        user=operator, organization=agreement.operator, role=Role.EDITOR
-    )
+    operator = member(agreement.operator, role=Role.EDITOR)
     api = APIClient()
     api.force_authenticate(operator)
     superuser = User.objects.create_superuser("root", "root@example.org", "x")
@@ -759,10 +760,7 @@ def test_an_operator_erases_a_resident_through_the_api(
     agreement, _ = site
     occupant = resident_with_stay(site, date(2026, 1, 1), None)
     pseudonym = occupant.pseudonym
-    editor = UserFactory.create()
-    Membership.objects.create(
-        user=editor, organization=agreement.operator, role=Role.EDITOR
-    )
+    editor = member(agreement.operator, role=Role.EDITOR)
     api = APIClient()
     api.force_authenticate(editor)
     url = f"/api/v1/occupants/{occupant.pk}/erase/"
@@ -789,8 +787,9 @@ def test_an_operator_erases_a_resident_through_the_api(
 
     assert erased.status_code == 200, erased.content
     body = erased.json()
-    # (how many request contexts go depends on which writes shared them)
-    assert body.pop("contexts") >= 0
+    # How many request contexts go depends on which writes of this one test
+    # transaction pghistory attached to them: counted, not pinned.
+    assert isinstance(body.pop("contexts"), int)
     assert body == {
         "mode": "anonymise",
         "occupants": 0,
@@ -811,10 +810,7 @@ def test_the_access_log_holds_ids_only_and_is_append_only(
 ) -> None:
     agreement, _ = site
     occupant = resident_with_stay(site, date(2026, 1, 1), None)
-    reader = UserFactory.create()
-    Membership.objects.create(
-        user=reader, organization=agreement.operator, role=Role.VIEWER
-    )
+    reader = member(agreement.operator, role=Role.VIEWER)
     api = APIClient()
     api.force_authenticate(reader)
     assert api.get(f"/api/v1/occupants/{occupant.pk}/").status_code == 200
@@ -924,10 +920,7 @@ def test_the_operator_site_page_logs_the_residents_it_lists(
     agreement, space = site
     present = resident_with_stay(site, date(2026, 1, 1), None)
     resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))  # gone
-    operator = UserFactory.create()
-    Membership.objects.create(
-        user=operator, organization=agreement.operator, role=Role.EDITOR
-    )
+    operator = member(agreement.operator, role=Role.EDITOR)
     web = Client()
     web.force_login(operator)
 
@@ -977,10 +970,7 @@ def test_an_erasure_whose_log_cannot_be_written_saves_nothing(
     and its log now commit together."""
     agreement, _ = site
     occupant = resident_with_stay(site, date(2026, 1, 1), date(2026, 2, 1))
-    editor = UserFactory.create()
-    Membership.objects.create(
-        user=editor, organization=agreement.operator, role=Role.EDITOR
-    )
+    editor = member(agreement.operator, role=Role.EDITOR)
     api = APIClient()
     api.force_authenticate(editor)
     url = f"/api/v1/occupants/{occupant.pk}/"

@@ -23,7 +23,6 @@ from occupancy.management.commands._resident import (
     resident_from,
 )
 from occupancy.residents import occupant_erase
-from occupancy.rules import rules
 
 
 class Command(BaseCommand):
@@ -38,5 +37,4 @@ class Command(BaseCommand):
             erased = occupant_erase(occupant=occupant)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        counts = {"mode": rules().retention_mode, **dataclasses.asdict(erased)}
-        self.stdout.write(json.dumps(counts))
+        self.stdout.write(json.dumps(dataclasses.asdict(erased)))
