@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -115,14 +117,21 @@ def building_location_check(*, building: Building, changed: Collection[str]) -> 
             )
     point = building.point
     if point is not None and department is not None:
-        boundary = (
+        # Measured where the boundary is (one statement; the outline is not
+        # fetched to be sent back); None when the département has none loaded.
+        near = (
             Department.objects.filter(pk=department, geometry__isnull=False)
-            .values_list("geometry", flat=True)
+            .annotate(
+                near=RawSQL(
+                    "ST_DWithin(geometry::geography, %s::geography, %s)",
+                    (point.hexewkb.decode(), float(DEPARTMENT_TOLERANCE_M)),
+                    output_field=BooleanField(),
+                )
+            )
+            .values_list("near", flat=True)
             .first()
         )
-        if boundary is not None and not within_metres(
-            boundary, point, DEPARTMENT_TOLERANCE_M
-        ):
+        if near is False:
             raise DomainError(
                 str(POINT_OUTSIDE_DEPARTMENT).format(department=department),
                 field=at_fault("point", "department"),
