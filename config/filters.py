@@ -115,15 +115,51 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictNullBooleanField
 
 
+class CodeField(forms.CharField):
+    """An administrative code (INSEE département or commune): compared in upper
+    case, as the reference tables and the imports store them ("2a004" is Corsica's
+    2A004, not a refusal or an empty answer)."""
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).upper()
+
+
+class CodeFilter(django_filters.CharFilter):
+    field_class = CodeField
+
+
+class CodeInFilter(django_filters.BaseInFilter, CodeFilter):
+    """Comma-separated codes, each a CodeField: a NUL byte is a 400 on the field,
+    not a database error (PostgreSQL refuses it in text)."""
+
+
 class OnceFilterMixin:
     """A one-value filter given twice is a 400 on it, not its last value, and,
     unless ``blank_is_absent`` (the pages' forms send their empty fields), a
     blank one is a 400 too, not "no filter" (found by schemathesis, D1)."""
 
     blank_is_absent: ClassVar[bool] = True
+    base_filters: ClassVar[dict[str, django_filters.Filter]]
     data: Any
     filters: dict[str, django_filters.Filter]
     form: Any
+
+    def __init__(self, data: QueryDict | None = None, *args: Any, **kwargs: Any):
+        """With ``blank_is_absent``, a multiple-choice filter's blank values are
+        dropped before validation, as a blank one-value filter is no filter:
+        ``?status=`` was a 400 ("select a valid choice")."""
+        if data is not None and self.blank_is_absent and hasattr(data, "getlist"):
+            blanks = [
+                name
+                for name, filter_ in self.base_filters.items()
+                if isinstance(filter_, django_filters.MultipleChoiceFilter)
+                and "" in data.getlist(name)
+            ]
+            if blanks:
+                data = data.copy()
+                for name in blanks:
+                    data.setlist(name, [value for value in data.getlist(name) if value])
+        super().__init__(data, *args, **kwargs)  # type: ignore[call-arg]
 
     def is_valid(self) -> bool:
         valid: bool = super().is_valid()  # type: ignore[misc]

@@ -23,6 +23,7 @@ from buildings.reference import in_communes
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
 from config.filters import (
+    CodeInFilter,
     OnceFilterMixin,
     StaticFormFilterSet,
     StrictBooleanFilter,
@@ -68,11 +69,6 @@ def _floats(value: str, count: int, name: str) -> list[float]:
     return numbers
 
 
-class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
-    """Comma-separated codes, each a CharField: a NUL byte is a 400 on the
-    field, not a database error (PostgreSQL refuses it in text)."""
-
-
 class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
     bbox = django_filters.CharFilter(
         method="filter_bbox",
@@ -84,7 +80,7 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
     radius = django_filters.NumberFilter(
         method="filter_noop", label=_("Radius around “near”, in metres")
     )
-    department = CharInFilter(
+    department = CodeInFilter(
         field_name="department_id",
         validators=[
             RegexValidator(
@@ -92,7 +88,7 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
             ),
         ],
     )
-    commune = CharInFilter(
+    commune = CodeInFilter(
         method="filter_commune",
         validators=[
             RegexValidator(

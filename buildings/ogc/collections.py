@@ -41,6 +41,9 @@ class Queryable:
     many: bool = True
     # Longest accepted value: longer ones cannot match and are refused as invalid.
     max_length: int = 20
+    # INSEE codes: Corsica's letters are upper case in the data, and "2a004" is
+    # 2A004 (codes are compared in upper case).
+    code: bool = False
 
     @property
     def is_list(self) -> bool:
@@ -64,9 +67,11 @@ class Collection:
         return next((q for q in self.queryables if q.name == name), None)
 
 
-_DEPARTMENT = Queryable("department", _("Département (INSEE code)"), max_length=3)
-_COMMUNE = Queryable("commune", _("Commune (INSEE code)"), max_length=5)
-_CODE = Queryable("code", _("INSEE code"), max_length=5)
+_DEPARTMENT = Queryable(
+    "department", _("Département (INSEE code)"), max_length=3, code=True
+)
+_COMMUNE = Queryable("commune", _("Commune (INSEE code)"), max_length=5, code=True)
+_CODE = Queryable("code", _("INSEE code"), max_length=5, code=True)
 
 BUILDINGS = Collection(
     id="buildings",
@@ -109,7 +114,7 @@ DEPARTEMENTS = Collection(
     geometry_type="MultiPolygon",
     properties=("code", "name", "region", "vacant_buildings", "vacant_surface_m2"),
     queryables=(
-        Queryable("code", _("INSEE code"), max_length=3),
+        Queryable("code", _("INSEE code"), max_length=3, code=True),
         Queryable("region", _("Region (INSEE code)"), max_length=2),
     ),
 )

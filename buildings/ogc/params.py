@@ -265,6 +265,8 @@ def _filter_value(
         if queryable.many
         else (value.strip(),)
     )
+    if queryable.code:
+        values = tuple(part.upper() for part in values)
     if (
         not values
         or len(values) > MAX_VALUES

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from rest_framework import permissions, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle
 from rest_framework.views import APIView
 
 from buildings.ogc import cnig
@@ -152,6 +152,13 @@ class OgcView(APIView):
             return self.format()
         except InvalidParameter:
             return Format.JSON
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # A CORS preflight is the browser asking, not a read, and costs a
+        # dictionary lookup: counting it spent a web client's rate twice.
+        if self.request.method == "OPTIONS":
+            return []
+        return super().get_throttles()
 
     def options(  # type: ignore[override]  # as DRF's own stub
         self, request: Request, *args: Any, **kwargs: Any

@@ -9,7 +9,7 @@ import django_filters
 from django import forms
 from drf_spectacular.utils import extend_schema_field
 
-from config.filters import OnceFilterMixin
+from config.filters import CodeFilter, OnceFilterMixin
 from occupancy.models import (
     Agreement,
     AgreementStatus,
@@ -59,9 +59,7 @@ class AgreementFilterSet(StrictFilterSet):
     regime = django_filters.MultipleChoiceFilter(choices=Regime.choices, distinct=False)
     building = IdFilter(field_name="building_id")
     operator = IdFilter(field_name="operator_id")
-    department = django_filters.CharFilter(
-        field_name="building__department_id", max_length=3
-    )
+    department = CodeFilter(field_name="building__department_id", max_length=3)
 
     class Meta:
         model = Agreement

@@ -111,3 +111,68 @@ def test_a_city_filter_holds_its_arrondissements_as_the_ogc_collection_does() ->
     assert ids("commune=13055") == {city.pk, first.pk}
     assert ids("commune=13201") == {first.pk}
     assert ids("commune=13001") == {elsewhere.pk}
+
+
+def _ajaccio_building() -> int:
+    from tests.buildings.factories import BuildingFactory as InventoryBuildingFactory
+    from tests.buildings.factories import DepartmentFactory
+
+    corse_du_sud = DepartmentFactory.create(code="2A", name="Corse-du-Sud")
+    ajaccio = CommuneFactory.create(
+        code="2A004", name="Ajaccio", department=corse_du_sud
+    )
+    building = InventoryBuildingFactory.create(vacant=True, commune=ajaccio)
+    assert building.department_id == "2A"
+    return building.pk
+
+
+@pytest.mark.parametrize(
+    "params", [{"department": "2a"}, {"commune": "2a004"}, {"commune": "13055,2a004"}]
+)
+def test_corsican_codes_are_read_in_any_case(params: dict[str, str]) -> None:
+    """``?department=2a`` was a 400 and ``?commune=2a004`` too: the codes are
+    stored in upper case, and a user types them as they come."""
+    pk = _ajaccio_building()
+    response = APIClient().get("/api/v1/buildings/", params)
+    assert response.status_code == 200, response.content
+    assert [feature["id"] for feature in response.json()["features"]] == [pk]
+
+
+@pytest.mark.parametrize(
+    "query", ["department=2a", "commune=2a004", "department=13,2a"]
+)
+def test_ogc_code_filters_are_read_in_any_case(query: str) -> None:
+    """The OGC equality filters answered lower-case Corsican codes with an empty
+    collection."""
+    pk = _ajaccio_building()
+    response = APIClient().get(f"/ogc/collections/buildings/items?{query}&f=json")
+    assert response.status_code == 200, response.content
+    assert [feature["id"] for feature in response.json()["features"]] == [pk]
+
+
+def test_ogc_communes_collection_code_filter_is_read_in_any_case() -> None:
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    from buildings.models import Commune
+
+    _ajaccio_building()
+    box = Polygon.from_bbox((8.6, 41.9, 8.8, 42.0))
+    Commune.objects.filter(code="2A004").update(geometry=MultiPolygon(box, srid=4326))
+    response = APIClient().get("/ogc/collections/communes/items?code=2a004&f=json")
+    assert response.status_code == 200, response.content
+    assert [feature["id"] for feature in response.json()["features"]] == ["2A004"]
+
+
+def test_a_blank_status_is_no_filter_for_the_pages_forms() -> None:
+    """``?status=`` was a 400 ("select a valid choice") where every other blank
+    field of the buildings' filters is no filter, as the pages' forms send it."""
+    building = BuildingFactory.create()
+    response = APIClient().get("/api/v1/buildings/?status=&surface_min=")
+    assert response.status_code == 200, response.content
+    assert [feature["id"] for feature in response.json()["features"]] == [building.pk]
+    mixed = APIClient().get(f"/api/v1/buildings/?status=&status={building.status}")
+    assert mixed.status_code == 200, mixed.content
+    assert [feature["id"] for feature in mixed.json()["features"]] == [building.pk]
+    other = APIClient().get("/api/v1/buildings/?status=&status=demolished")
+    assert other.status_code == 200, other.content
+    assert other.json()["features"] == []

@@ -80,6 +80,29 @@ def test_ats_core_http_options(client: Client, path: str) -> None:
     assert client.post(path).status_code == 403  # still read-only
 
 
+def test_cors_preflights_do_not_spend_the_anonymous_rate(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser's preflight counted as a request against the anonymous rate:
+    a web client on another origin had half its budget of reads."""
+    from rest_framework.throttling import AnonRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "rate", "3/min", raising=False)
+    for _ in range(5):
+        preflight = client.options(
+            "/ogc/collections",
+            HTTP_ORIGIN="https://carto.example.org",
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        )
+        assert preflight.status_code == 204
+    assert [client.get("/ogc/collections?f=json").status_code for _ in range(4)] == [
+        200,
+        200,
+        200,
+        429,
+    ]
+
+
 @pytest.mark.parametrize(
     "path", ["/ogc/collections/nowhere", "/ogc/collections/nowhere/items"]
 )
