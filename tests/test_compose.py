@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 WEB: dict[str, Any] = SERVICES["web"]
+MIGRATE: dict[str, Any] = SERVICES["migrate"]
 # How the image and compose start the web tier (config/server.py).
 SERVE = [
     *("exec", "python", "-m", "config.server"),
@@ -63,17 +64,39 @@ def test_the_database_is_postgis_15_with_a_volume_and_a_pg_isready_healthcheck()
     assert "-d intercalaire" in test[1]
 
 
-def test_web_is_built_from_the_dockerfile_and_waits_for_a_healthy_database() -> None:
+def test_web_is_built_from_the_dockerfile_and_waits_for_the_migration() -> None:
     assert WEB["build"] == {"context": ".", "dockerfile": "Dockerfile"}
-    assert WEB["depends_on"]["db"] == {"condition": "service_healthy"}
+    assert (MIGRATE["build"], MIGRATE["image"]) == (WEB["build"], WEB["image"])
+    assert MIGRATE["depends_on"]["db"] == {"condition": "service_healthy"}
+    assert WEB["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"}
+    }
 
 
-def test_web_migrates_then_serves_with_the_deployed_server() -> None:
-    command = WEB["command"]
-    assert command[:2] == ["sh", "-c"]
-    steps = [step.strip() for step in command[2].split("&&")]
+def _role(url: str) -> str:
+    match = re.fullmatch(r"postgres://([a-z_]+):\$\{[A-Z_]+:\?[^}]+\}@db:5432/\w+", url)
+    assert match, url
+    return match[1]
+
+
+def test_the_owner_migrates_and_grants_the_role_the_web_tier_uses() -> None:
+    """reliability.md §H4: web and worker connect as a role that owns nothing;
+    only the one-shot migration holds the owner's password."""
+    steps = [step.strip() for step in MIGRATE["command"][2].split("&&")]
+    assert MIGRATE["command"][:2] == ["sh", "-c"]
     assert steps[0] == "python manage.py migrate --noinput"
-    assert shlex.split(steps[-1]) == SERVE
+    app_role = _role(WEB["environment"]["DATABASE_URL"])
+    assert shlex.split(steps[-1]) == [
+        *("python", "manage.py", "grant_app_role", app_role, "--create"),
+    ]
+    owner = SERVICES["db"]["environment"]["POSTGRES_USER"]
+    assert _role(MIGRATE["environment"]["DATABASE_URL"]) == owner != app_role
+    for service in ("web", "worker"):
+        environment = SERVICES[service]["environment"]
+        assert "POSTGRES_PASSWORD" not in str(environment), service
+        assert "${APP_DATABASE_PASSWORD" in environment["DATABASE_URL"], service
+    # The web tier serves with the image's command.
+    assert "command" not in WEB
 
 
 def test_web_healthcheck_asks_healthz() -> None:
@@ -84,12 +107,16 @@ def test_web_healthcheck_asks_healthz() -> None:
 
 def test_the_shared_cache_the_web_tier_needs_is_created_on_start() -> None:
     assert WEB["environment"]["CACHE_BACKEND"] == "database"
-    assert "python manage.py createcachetable" in WEB["command"][2]
+    assert "python manage.py createcachetable" in MIGRATE["command"][2]
 
 
-@pytest.mark.parametrize("service", ["web", "worker"])
+@pytest.mark.parametrize("service", ["migrate", "web", "worker"])
 def test_every_variable_a_service_sets_is_read_by_the_settings(service: str) -> None:
-    unknown = set(SERVICES[service]["environment"]) - env.READ
+    from organizations.management.commands.grant_app_role import PASSWORD_VARIABLE
+
+    # grant_app_role reads the new role's password, not the settings.
+    read = env.READ | ({PASSWORD_VARIABLE} if service == "migrate" else set())
+    unknown = set(SERVICES[service]["environment"]) - read
     assert not unknown, f"{service} sets variables the settings ignore: {unknown}"
 
 
@@ -105,7 +132,7 @@ def test_web_runs_production_settings() -> None:
     # Secrets come from the operator's environment, never from the file.
     for secret in ("DJANGO_SECRET_KEY", "RESIDENT_PSEUDONYM_KEY"):
         assert environment[secret].startswith(f"${{{secret}:?"), secret
-    assert "${POSTGRES_PASSWORD" in environment["DATABASE_URL"]
+    assert "${APP_DATABASE_PASSWORD" in environment["DATABASE_URL"]
 
 
 def test_the_worker_runs_the_job_queue_with_the_web_image_and_volumes() -> None:

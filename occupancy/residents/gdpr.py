@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -141,31 +141,15 @@ def purge_candidates(*, today: date) -> list[int]:
     return list(ids)
 
 
-def _event_models() -> list[type[pghistory.models.Event]]:
-    """Every concrete event table whose rows point at a context row."""
-    return [
-        model
-        for model in apps.get_models()
-        if issubclass(model, pghistory.models.Event)
-        and not model._meta.proxy
-        and any(field.name == "pgh_context" for field in model._meta.get_fields())
-    ]
-
-
-def _contexts_in_use(context_ids: set[Any]) -> set[Any]:
-    """The given contexts still referenced by an event of any app."""
-    tables = [model._meta.db_table for model in _event_models()]
-    if not context_ids or not tables:
-        return set()
-    # Table names come from the model registry, never from input.
-    sql = " UNION ".join(
-        f"SELECT pgh_context_id FROM {connection.ops.quote_name(table)} "  # noqa: S608
-        "WHERE pgh_context_id = ANY(%s)"
-        for table in tables
-    )
+def _call(function: str, *args: Any) -> int:
+    """One of the GDPR deletion functions (occupancy migration 0006): they run with
+    the privileges of the role that migrates, so that the application's own role
+    needs no UPDATE or DELETE on an audit table (reliability.md §H4)."""
+    placeholders = ", ".join(["%s"] * len(args))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(context_ids)] * len(tables))
-        return {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"SELECT {function}({placeholders})", list(args))
+        (count,) = cursor.fetchone()
+    return int(count)
 
 
 def _retire(ids: list[int], *, mode: str) -> Retired:
@@ -175,7 +159,9 @@ def _retire(ids: list[int], *, mode: str) -> Retired:
     The history triggers that would record the changes, and the Protect triggers
     that keep the event tables append-only, are lifted for this transaction only
     (pgtrigger.ignore sets a transaction-local variable the triggers read), so no
-    other writer ever sees an unprotected event table.
+    other writer ever sees an unprotected event table. The events and contexts go
+    through the database's own functions (``_call``): the application's role may
+    not delete them itself.
     """
     event_models = {
         name: apps.get_model("occupancy", f"{name}Event") for name in _PURGED_TRACKERS
@@ -227,13 +213,12 @@ def _retire(ids: list[int], *, mode: str) -> Retired:
             status=StayStatus.EXITED, exit_destination=ExitDestination.UNKNOWN
         )
         anonymised = _anonymise(sorted(kept))
-        events_deleted = sum(queryset.delete()[0] for queryset in events)
+        events_deleted = _call(
+            "intercalaire_forget_resident_history", ids, stay_ids, contract_ids
+        )
     # A context (request id, user, URL) shared with events that remain stays: it
     # describes those writes too. One left without events goes.
-    still_used = _contexts_in_use(context_ids)
-    contexts_deleted = pghistory.models.Context.objects.filter(
-        pk__in=context_ids - still_used
-    ).delete()[0]
+    contexts_deleted = _call("intercalaire_forget_contexts", sorted(context_ids))
     return Retired(
         mode=mode,
         occupants=occupants_deleted,
@@ -275,9 +260,12 @@ def purge_residents(*, today: date, dry_run: bool = False) -> PurgeReport:
 
 
 def _purge_access_log(*, today: date) -> int:
+    """The reads logged before the retention's first day (in TIME_ZONE); the
+    database keeps six months of them whatever ``today`` says."""
     cutoff = add_months(today, -rules().access_log_retention_months)
+    first_kept = timezone.make_aware(datetime.combine(cutoff, time.min))
     with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
-        return ResidentAccess.objects.filter(at__date__lt=cutoff).delete()[0]
+        return _call("intercalaire_purge_resident_access", first_kept)
 
 
 # --- Reads of resident data (reliability.md §H3) --------------------------------------

@@ -1,0 +1,121 @@
+"""The deletions the GDPR paths make in append-only tables, as functions that run
+with the privileges of the role that migrates (reliability.md §H4).
+
+The application's own database role (``manage.py grant_app_role``) may not UPDATE
+or DELETE an audit table; the retention purge and an erasure still delete a
+resident's history, and the purge old reads of resident data. They call these
+functions, which delete exactly that and nothing else: a resident's events (by
+occupant, stay and contract ids), the contexts no event names any more, and the
+reads older than the CNIL floor of six months, whatever date they are given.
+The Protect triggers still guard the rows inside them: the caller lifts them for
+its transaction (pgtrigger.ignore), as before.
+"""
+
+from django.db import migrations
+
+FUNCTIONS = """
+CREATE FUNCTION intercalaire_forget_resident_history(
+    occupants bigint[], stays bigint[], contracts bigint[]
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+DECLARE
+    deleted bigint := 0;
+    n bigint;
+BEGIN
+    DELETE FROM occupancy_occupantevent WHERE pgh_obj_id = ANY(occupants);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    deleted := deleted + n;
+    DELETE FROM occupancy_stayevent
+    WHERE pgh_obj_id = ANY(stays) OR occupant_id = ANY(occupants);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    deleted := deleted + n;
+    DELETE FROM occupancy_residencecontractevent
+    WHERE pgh_obj_id = ANY(contracts) OR occupant_id = ANY(occupants);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN deleted + n;
+END
+$$;
+
+CREATE FUNCTION intercalaire_forget_contexts(ids uuid[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+DECLARE
+    events record;
+    found uuid[];
+    used uuid[] := '{{}}';
+    n bigint;
+BEGIN
+    -- Every table with a pgh_context_id column, whatever app it belongs to: a
+    -- context shared with events that remain describes those writes too.
+    FOR events IN
+        SELECT c.relname
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        WHERE c.relnamespace = '{schema}'::regnamespace
+          AND c.relkind IN ('r', 'p')
+          AND a.attname = 'pgh_context_id'
+          AND NOT a.attisdropped
+    LOOP
+        EXECUTE format(
+            'SELECT array_agg(DISTINCT pgh_context_id) FROM %I '
+            'WHERE pgh_context_id = ANY($1)',
+            events.relname
+        ) INTO found USING ids;
+        used := used || coalesce(found, '{{}}');
+    END LOOP;
+    DELETE FROM pghistory_context WHERE id = ANY(ids) AND NOT id = ANY(used);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION intercalaire_purge_resident_access(before timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    -- CNIL délibération 2021-122: a read is kept six months at least, whatever
+    -- date the caller says it is.
+    DELETE FROM occupancy_residentaccess
+    WHERE at < least(before, now() - interval '6 months');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+    intercalaire_forget_resident_history(bigint[], bigint[], bigint[]),
+    intercalaire_forget_contexts(uuid[]),
+    intercalaire_purge_resident_access(timestamptz)
+FROM PUBLIC;
+"""
+
+DROP = """
+DROP FUNCTION intercalaire_forget_resident_history(bigint[], bigint[], bigint[]);
+DROP FUNCTION intercalaire_forget_contexts(uuid[]);
+DROP FUNCTION intercalaire_purge_resident_access(timestamptz);
+"""
+
+
+def create(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        (schema,) = cursor.fetchone()
+        # No parameters: the bodies hold % (format's %I), not placeholders.
+        cursor.execute(
+            FUNCTIONS.format(schema=schema_editor.connection.ops.quote_name(schema))
+        )
+
+
+def drop(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("occupancy", "0005_resident_access"),
+        ("pghistory", "0007_auto_20250421_0444"),
+    ]
+
+    operations = [migrations.RunPython(create, drop)]
