@@ -30,8 +30,8 @@ RUN INTERCALAIRE_ENV_FILE=/dev/null \
     DJANGO_DEBUG=false \
     python manage.py collectstatic --noinput
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin intercalaire \
-    && mkdir -p var/media var/imports var/erasures \
-    && chown intercalaire var/media var/imports var/erasures
+    && mkdir -p var/media var/imports var/erasures var/audit \
+    && chown intercalaire var/media var/imports var/erasures var/audit
 USER intercalaire
 EXPOSE 8000
 # Same request as the compose healthcheck: plain HTTP from inside, an allowed host.

@@ -401,6 +401,12 @@ RESIDENT_PSEUDONYM_KEY = env_secret("RESIDENT_PSEUDONYM_KEY", "")
 RESIDENT_ERASURE_LOG = Path(
     env_str("RESIDENT_ERASURE_LOG", str(BASE_DIR / "var/erasures.jsonl"))
 )
+# The log of reads of resident data is copied here every day, as a hash chain
+# (`manage.py export_reads`; reliability.md H3/H4): put it on write-only storage
+# (an append-only file, a WORM bucket, a log host) the application cannot rewrite.
+RESIDENT_READS_LOG = Path(
+    env_str("RESIDENT_READS_LOG", str(BASE_DIR / "var/reads.jsonl"))
+)
 # Overrides of the legal and retention rules of occupancy/rules.py (caps, durations,
 # notice periods, retention), for when the law or a local policy moves.
 OCCUPANCY_RULES: dict[str, object] = {}

@@ -103,6 +103,14 @@ def kill_session_on() -> Iterator[Callable[[str, str], Callable[[], None]]]:
 
 @pytest.fixture(autouse=True)
 def erasure_log(settings: Settings, tmp_path: Path) -> Path:
-    """Erasures on request append to a log outside the database: a test's own."""
+    """Erasures on request append to a log outside the database, and the reads of
+    resident data are copied to another: a test's own."""
     settings.RESIDENT_ERASURE_LOG = tmp_path / "erasures.jsonl"
+    settings.RESIDENT_READS_LOG = tmp_path / "reads.jsonl"
     return Path(settings.RESIDENT_ERASURE_LOG)
+
+
+@pytest.fixture
+def reads_log(erasure_log: Path, settings: Settings) -> Path:
+    """The copy of the reads of resident data a test's exports append to."""
+    return Path(settings.RESIDENT_READS_LOG)

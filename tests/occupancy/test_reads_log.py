@@ -1,0 +1,181 @@
+"""The daily copy of the reads of resident data, a hash chain outside the database
+(reliability.md H3/H4): what it holds, that an altered line or an altered row is
+caught, and that a read committed late is not lost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import pgtrigger
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from occupancy.models import ResidentAccess
+from occupancy.residents.reads import (
+    GENESIS,
+    ChainBroken,
+    read_chain,
+    reads_export,
+    reads_verify,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def read_at(moment: datetime, channel: str = "api:occupant.retrieve") -> int:
+    access = ResidentAccess.objects.create(
+        channel=channel, method="GET", occupant_ids=[7, 3]
+    )
+    with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+        ResidentAccess.objects.filter(pk=access.pk).update(at=moment)
+    return access.pk
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_settled_reads_are_copied_once_in_a_chain(reads_log: Path) -> None:
+    first = read_at(NOW - timedelta(hours=3))
+    second = read_at(NOW - timedelta(hours=2))
+    fresh = read_at(NOW - timedelta(minutes=10))
+
+    export = reads_export(now=NOW)
+
+    assert (export.copied, export.entries) == (2, 2)
+    copied = lines(reads_log)
+    assert [entry["id"] for entry in copied] == [first, second]
+    assert copied[0]["prev"] == GENESIS
+    assert copied[1]["prev"] == copied[0]["hash"]
+    assert copied[1]["hash"] == export.head
+    # Ids and what was done, never a value of the rows read.
+    assert set(copied[0]) == {
+        *("id", "at", "user", "channel", "method", "request_id", "occupants"),
+        *("prev", "hash"),
+    }
+    assert copied[0]["occupants"] == [7, 3]
+    assert reads_export(now=NOW).copied == 0
+    later = reads_export(now=NOW + timedelta(hours=1))
+    assert later.copied == 1
+    assert [entry["id"] for entry in lines(reads_log)] == [first, second, fresh]
+    assert read_chain().head == later.head
+
+
+def test_a_read_committed_late_is_copied_by_the_next_export(reads_log: Path) -> None:
+    """A lower id the export did not see yet (its transaction still open, here
+    not yet settled) is copied the next night, after higher ones."""
+    late = read_at(NOW - timedelta(minutes=30))
+    settled = read_at(NOW - timedelta(hours=2))
+    assert reads_export(now=NOW).copied == 1
+
+    tomorrow = NOW + timedelta(hours=1)
+    assert reads_verify(now=tomorrow).unexported == [late]
+    assert reads_export(now=tomorrow).copied == 1
+
+    assert [entry["id"] for entry in lines(reads_log)] == [settled, late]
+    verification = reads_verify(now=tomorrow)
+    assert verification.ok
+    assert (verification.entries, verification.pending) == (2, 0)
+
+
+@pytest.fixture
+def copied(reads_log: Path) -> list[int]:
+    ids = [read_at(NOW - timedelta(hours=hours)) for hours in (4, 3, 2)]
+    reads_export(now=NOW)
+    return ids
+
+
+def test_an_untouched_copy_verifies(copied: list[int]) -> None:
+    read_at(NOW - timedelta(hours=2), channel="api:stay.list")  # the next export's
+    verification = reads_verify(now=NOW)
+    assert verification.ok
+    assert (verification.entries, verification.pending) == (3, 1)
+    out = StringIO()
+    call_command("export_reads", "--verify", stdout=out)
+    assert json.loads(out.getvalue())["entries"] == 3
+
+
+def _edit(number: int) -> Callable[[list[str]], list[str]]:
+    def edit(text: list[str]) -> list[str]:
+        item = json.loads(text[number])
+        item["channel"] = "api:nothing-to-see"
+        return [*text[:number], json.dumps(item), *text[number + 1 :]]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "reason"),
+    [
+        (_edit(1), 2, "its content does not match its hash"),
+        (lambda text: [text[0], text[2]], 2, "does not follow the line before"),
+        (lambda text: [text[1], text[0], text[2]], 1, "does not follow"),
+        (lambda text: [*text[:2], "{}"], 3, "not an entry of this log"),
+        (lambda text: [*text, text[2]], 4, "does not follow"),
+    ],
+    ids=["edited", "removed", "reordered", "garbage", "repeated"],
+)
+def test_an_altered_copy_is_caught_at_its_first_bad_line(
+    copied: list[int],
+    reads_log: Path,
+    change: Callable[[list[str]], list[str]],
+    line: int,
+    reason: str,
+) -> None:
+    reads_log.write_text("\n".join(change(reads_log.read_text().splitlines())) + "\n")
+    altered = reads_log.read_text()
+    with pytest.raises(ChainBroken) as broken:
+        read_chain()
+    assert broken.value.line == line
+    assert reason in broken.value.reason
+    with pytest.raises(CommandError, match=f"altered: line {line}: "):
+        call_command("export_reads", "--verify", stdout=StringIO())
+    # Nothing is added to a copy that no longer verifies.
+    read_at(NOW - timedelta(hours=2))
+    with pytest.raises(CommandError, match=f"line {line}"):
+        call_command("export_reads", stdout=StringIO())
+    assert reads_log.read_text() == altered
+
+
+def test_a_copied_read_deleted_or_changed_in_the_database_is_reported(
+    copied: list[int],
+) -> None:
+    first, second, _ = copied
+    with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+        ResidentAccess.objects.filter(pk=first).delete()
+        ResidentAccess.objects.filter(pk=second).update(occupant_ids=[3])
+    verification = reads_verify(now=NOW)
+    assert (verification.deleted, verification.altered) == ([first], [second])
+    assert not verification.ok
+    with pytest.raises(CommandError, match=rf"deleted \[{first}\]"):
+        call_command("export_reads", "--verify", stdout=StringIO())
+
+
+def test_reads_past_their_retention_may_be_gone(reads_log: Path) -> None:
+    old = read_at(NOW - timedelta(days=400))
+    kept = read_at(NOW - timedelta(days=2))
+    reads_export(now=NOW)
+    with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+        ResidentAccess.objects.filter(pk=old).delete()  # as the monthly purge does
+    verification = reads_verify(now=NOW)
+    assert verification.ok
+    assert verification.entries == 2
+    with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+        ResidentAccess.objects.filter(pk=kept).delete()
+    assert reads_verify(now=NOW).deleted == [kept]
+
+
+def test_the_command_copies_to_the_log_it_is_given(tmp_path: Path) -> None:
+    read_at(NOW - timedelta(hours=2))
+    elsewhere = tmp_path / "copies" / "reads.jsonl"
+    out = StringIO()
+    call_command("export_reads", "--log", str(elsewhere), stdout=out)
+    assert json.loads(out.getvalue())["copied"] == 1
+    assert len(lines(elsewhere)) == 1
