@@ -25,7 +25,7 @@ APPEND_ONLY_TRIGGER = "append_only"
 CONTEXT_TABLE = "pghistory_context"
 # The functions of occupancy migration 0006, by signature.
 GDPR_FUNCTIONS = (
-    "intercalaire_forget_resident_history(bigint[], bigint[], bigint[])",
+    "intercalaire_forget_resident_history(bigint[])",
     "intercalaire_forget_contexts(uuid[])",
     "intercalaire_purge_resident_access(timestamptz)",
 )

@@ -4,9 +4,10 @@ with the privileges of the role that migrates (reliability.md §H4).
 The application's own database role (``manage.py grant_app_role``) may not UPDATE
 or DELETE an audit table; the retention purge and an erasure still delete a
 resident's history, and the purge old reads of resident data. They call these
-functions, which delete exactly that and nothing else: a resident's events (by
-occupant, stay and contract ids), the contexts no event names any more, and the
-reads older than the CNIL floor of six months, whatever date they are given.
+functions, which delete exactly that and nothing else: the events of residents
+already retired (deleted, or anonymised) with their stays' and contracts', the
+contexts no event names any more, and the reads older than the CNIL floor of six
+months, whatever date they are given.
 The Protect triggers still guard the rows inside them: the caller lifts them for
 its transaction (pgtrigger.ignore), as before.
 """
@@ -14,23 +15,37 @@ its transaction (pgtrigger.ignore), as before.
 from django.db import migrations
 
 FUNCTIONS = """
-CREATE FUNCTION intercalaire_forget_resident_history(
-    occupants bigint[], stays bigint[], contracts bigint[]
-) RETURNS bigint
+CREATE FUNCTION intercalaire_forget_resident_history(occupants bigint[])
+RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
 DECLARE
     deleted bigint := 0;
     n bigint;
 BEGIN
+    -- Only the history of residents already retired (deleted, or anonymised):
+    -- no one rewrites the history of a resident who is still on file.
+    IF EXISTS (
+        SELECT 1 FROM occupancy_occupant
+        WHERE id = ANY(occupants) AND anonymised_at IS NULL
+    ) THEN
+        RAISE EXCEPTION 'intercalaire: the history of a resident on file is kept'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     DELETE FROM occupancy_occupantevent WHERE pgh_obj_id = ANY(occupants);
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
-    DELETE FROM occupancy_stayevent
-    WHERE pgh_obj_id = ANY(stays) OR occupant_id = ANY(occupants);
+    -- A stay's or a contract's history, found by the occupant any of its
+    -- versions named (a row deleted earlier is found all the same).
+    DELETE FROM occupancy_stayevent WHERE pgh_obj_id IN (
+        SELECT pgh_obj_id FROM occupancy_stayevent
+        WHERE occupant_id = ANY(occupants)
+    );
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
-    DELETE FROM occupancy_residencecontractevent
-    WHERE pgh_obj_id = ANY(contracts) OR occupant_id = ANY(occupants);
+    DELETE FROM occupancy_residencecontractevent WHERE pgh_obj_id IN (
+        SELECT pgh_obj_id FROM occupancy_residencecontractevent
+        WHERE occupant_id = ANY(occupants)
+    );
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN deleted + n;
 END
@@ -84,14 +99,14 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION
-    intercalaire_forget_resident_history(bigint[], bigint[], bigint[]),
+    intercalaire_forget_resident_history(bigint[]),
     intercalaire_forget_contexts(uuid[]),
     intercalaire_purge_resident_access(timestamptz)
 FROM PUBLIC;
 """
 
 DROP = """
-DROP FUNCTION intercalaire_forget_resident_history(bigint[], bigint[], bigint[]);
+DROP FUNCTION intercalaire_forget_resident_history(bigint[]);
 DROP FUNCTION intercalaire_forget_contexts(uuid[]);
 DROP FUNCTION intercalaire_purge_resident_access(timestamptz);
 """

@@ -25,7 +25,16 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
-from django.db.models import DateField, Exists, Func, Max, OuterRef, Q, Subquery
+from django.db.models import (
+    DateField,
+    Exists,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
@@ -174,17 +183,20 @@ def _retire(ids: list[int], *, mode: str) -> Retired:
     stays = Stay.objects.filter(occupant_id__in=ids)
     contracts = ResidenceContract.objects.filter(occupant_id__in=ids)
     stay_ids = list(stays.values_list("pk", flat=True))
-    contract_ids = list(contracts.values_list("pk", flat=True))
-    # Events by object id and by occupant id: a stay deleted earlier (admin, raw
-    # SQL) still names its occupant in its history.
+
+    def history(name: str) -> QuerySet[Any]:
+        # Every version of every row a version of which names the occupants, as
+        # the function deleting them finds it: a stay deleted earlier (admin, raw
+        # SQL) still names its occupant in its history.
+        manager = event_models[name]._default_manager
+        named = manager.filter(occupant_id__in=ids).values("pgh_obj_id")
+        versions: QuerySet[Any] = manager.filter(pgh_obj_id__in=named)
+        return versions
+
     events = [
         event_models["Occupant"].objects.filter(pgh_obj_id__in=ids),
-        event_models["Stay"].objects.filter(
-            Q(pgh_obj_id__in=stay_ids) | Q(occupant_id__in=ids)
-        ),
-        event_models["ResidenceContract"].objects.filter(
-            Q(pgh_obj_id__in=contract_ids) | Q(occupant_id__in=ids)
-        ),
+        history("Stay"),
+        history("ResidenceContract"),
     ]
     context_ids = {
         context_id
@@ -213,9 +225,8 @@ def _retire(ids: list[int], *, mode: str) -> Retired:
             status=StayStatus.EXITED, exit_destination=ExitDestination.UNKNOWN
         )
         anonymised = _anonymise(sorted(kept))
-        events_deleted = _call(
-            "intercalaire_forget_resident_history", ids, stay_ids, contract_ids
-        )
+        # Every id is deleted or anonymised by now, as the function requires.
+        events_deleted = _call("intercalaire_forget_resident_history", ids)
     # A context (request id, user, URL) shared with events that remain stays: it
     # describes those writes too. One left without events goes.
     contexts_deleted = _call("intercalaire_forget_contexts", sorted(context_ids))

@@ -164,6 +164,22 @@ def test_an_erasure_runs_under_the_app_role(
         assert traces(occupant.pk, occupant.pseudonym) == {}
 
 
+def test_the_history_of_a_resident_on_file_cannot_be_deleted_through_the_purge(
+    site: tuple[Agreement, Space], app_role: str
+) -> None:
+    """The owner's function deletes the history of retired residents only: called
+    directly for one still on file, it refuses and deletes nothing."""
+    occupant = resident_with_stay(site, date(2026, 1, 1), None)
+    before = traces(occupant.pk, occupant.pseudonym)
+    with acting_as(app_role):
+        error = refused(
+            "SELECT intercalaire_forget_resident_history("
+            f"ARRAY[{occupant.pk}]::bigint[])"
+        )
+    assert "the history of a resident on file is kept" in error
+    assert traces(occupant.pk, occupant.pseudonym) == before
+
+
 def test_reads_are_kept_six_months_whatever_date_the_purge_is_given(
     app_role: str, settings: Settings
 ) -> None:
