@@ -580,6 +580,8 @@ def _host(
             entry=planned.entry,
             structure_type=planned.structure_type,
             exit=planned_exit,
+            # Replayed as the operator recorded it, on the day of entry.
+            today=planned.entry,
         )
         stay_exit(stay=stay, exit_date=planned.exit, destination=planned.destination)
 
@@ -754,6 +756,7 @@ def _load_live_site(*, today: date, by: User | None) -> None:
                 else StructureType.INSERTION,
                 # Insertion stays have a planned end, within the agreement.
                 exit=None if work else min(exit_, end),
+                today=entry,  # recorded on the day of entry
             )
             if exit_ >= today:
                 break  # still there tonight

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -156,6 +157,14 @@ NEW_END_NOT_LATER = _("The new end must be after the current end ({end}).")
 ELAN_PROROGATION_TOO_LONG = _(
     "An ELAN art. 29 agreement is prorogued by at most {months} months at a time "
     "(loi ELAN art. 29): end it by {limit}."
+)
+PROROGATION_AFTER_END = _(
+    "The agreement ran until {last_day}: a lapsed title is not prorogued, a new "
+    "one is granted."
+)
+SIGNED_BEFORE_APPROVAL = _(
+    "The signature ({signed}) cannot precede the approval of the agreement "
+    "({approved})."
 )
 OWNER_JUSTIFICATION_REQUIRED = _(
     "A prorogation of an ELAN art. 29 agreement needs the owner's justification "
@@ -353,16 +362,24 @@ def check_terms(agreement: Agreement, *, on: date) -> None:
 
 
 def check_prorogation(
-    agreement: Agreement, new_end: date | None, owner_justification: str
+    agreement: Agreement,
+    new_end: date | None,
+    owner_justification: str,
+    *,
+    signed_on: date,
 ) -> None:
     """A prorogation moves the end by an express, signed amendment: no title is
     renewed tacitly. On the public domain the title is temporary and precarious
     (CG3P L.2122-2, L.2122-3) and a tacit renewal would escape the selection rules
     (L.2122-1-1), so the schema has no renewal field at all; ELAN art. 29 allows
-    one-year prorogations on the owner's justification."""
+    one-year prorogations on the owner's justification. It is signed while the
+    title runs: nothing moves an agreement past its end by itself, so one still
+    "active" after its last day has lapsed all the same."""
     if new_end is None:
         raise fail(NEW_END_REQUIRED, "new_end")
     end = end_of(agreement)
+    if signed_on >= end:
+        raise fail(PROROGATION_AFTER_END, "signed_on", last_day=end - timedelta(days=1))
     if new_end <= end:
         raise fail(NEW_END_NOT_LATER, "new_end", end=end)
     if agreement.regime == Regime.ELAN_ART29:
@@ -431,8 +448,30 @@ def _guard_signature(agreement: Agreement, on: date, reason: str) -> None:
     ).exists()
     if not insured:
         raise fail(INSURANCE_REQUIRED, "insurance_certificates", start=start)
+    check_signed_after_approval(agreement)
     # The ELAN approval must be valid when the convention is signed (loi ELAN art. 29).
     check_elan_approval(agreement, on=signed_on)
+
+
+def check_signed_after_approval(
+    agreement: Agreement, *, approved_on: date | None = None
+) -> None:
+    """The parties sign the terms the State approved, not a draft of them: the
+    date of signature is not before the approval (``approved_on``, else the last
+    one in the status history; none recorded, nothing to compare)."""
+    signed_on = agreement.signed_on
+    if approved_on is None:
+        approved_at = (
+            agreement.status_changes.filter(to_status=_A.APPROVED)
+            .order_by("-changed_at", "-pk")
+            .values_list("changed_at", flat=True)
+            .first()
+        )
+        approved_on = timezone.localdate(approved_at) if approved_at else None
+    if signed_on and approved_on and signed_on < approved_on:
+        raise fail(
+            SIGNED_BEFORE_APPROVAL, "signed_on", signed=signed_on, approved=approved_on
+        )
 
 
 def _needs_safety_opinion(agreement: Agreement) -> bool:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
@@ -50,6 +50,7 @@ from occupancy.rules import rules
 from organizations.models import Organization
 
 Actor = User | AnonymousUser | None
+T = TypeVar("T")
 _A = AgreementStatus
 _B = BuildingStatus
 
@@ -138,6 +139,11 @@ SPACE_EDITABLE_STATUSES: Final = frozenset(
 # An ending agreement's building is being released (no way back to occupied).
 AMENDABLE_STATUSES: Final = frozenset({_A.SIGNED, _A.ACTIVE, _A.SUSPENDED})
 FINISHED_STATUSES: Final = frozenset({_A.CLOSED, _A.REJECTED, _A.WITHDRAWN})
+# Approved terms, whatever became of them since.
+APPROVED_SINCE: Final = frozenset(
+    {_A.APPROVED, _A.SIGNED, _A.ACTIVE, _A.SUSPENDED, _A.ENDING, _A.EXPIRED,
+     _A.REVOKED, _A.TERMINATED}
+)  # fmt: skip
 
 # The terms an agent or operator writes (agreement_create/agreement_update).
 TERM_FIELDS: Final = frozenset(
@@ -171,6 +177,11 @@ def _check_names(fields: Iterable[str], allowed: frozenset[str]) -> None:
     unknown = sorted(set(fields) - allowed)
     if unknown:
         raise legal.fail(FIELD_NOT_EDITABLE, unknown[0], name=unknown[0])
+
+
+def _distinct(values: Iterable[T]) -> list[T]:
+    """``values`` in their order, each once."""
+    return list(dict.fromkeys(values))
 
 
 def _touch(agreement: Agreement) -> None:
@@ -231,12 +242,13 @@ def agreement_create(
         grantor=grantor,
         operator=operator,
         regime=regime,
-        purposes=list(purposes),
+        purposes=_distinct(purposes),
         period=legal.period_of(start, end),
         status=_A.DRAFT,
         **terms,
     )
-    spaces = list(spaces)
+    # A space named twice is attached once (agreement_space_unique).
+    spaces = _distinct(spaces)
     legal.check_terms(agreement, on=_today())
     _check_same_building(agreement, spaces)
     with transaction.atomic():
@@ -265,7 +277,7 @@ def agreement_update(*, agreement: Agreement, by: Actor, **fields: Any) -> Agree
         start = fields.pop("start", legal.start_of(agreement))
         end = fields.pop("end", legal.end_of(agreement))
         if "purposes" in fields:
-            fields["purposes"] = list(fields["purposes"])
+            fields["purposes"] = _distinct(fields["purposes"])
         if "reference" in fields:
             fields["reference"] = str(fields["reference"]).strip()
             _check_reference_free(fields["reference"], exclude=agreement.pk)
@@ -294,14 +306,20 @@ def agreement_record(*, agreement: Agreement, by: Actor, **facts: Any) -> Agreem
             )
         _check_fact_statuses(agreement, facts)
         _apply_facts(agreement, facts, on=_today())
+        if "signed_on" in facts:
+            legal.check_signed_after_approval(agreement)
         agreement.save(update_fields=[*facts, "updated_at"])
     return agreement
 
 
-# Facts that belong to a stage of the lifecycle (domain.md §D.2), recorded outside a
-# transition: a revocation motive on a revoked agreement, an exit inventory on one
-# that is ending or has ended. A transition records them as it moves.
+# Facts that belong to a stage of the lifecycle (domain.md §D.2): a date of
+# signature once the terms are approved, a revocation motive on a revoked agreement,
+# an exit inventory on one that is ending or has ended. A transition records them
+# as it moves to that stage.
 _FACT_STAGES: Final = {
+    # The parties sign the terms the State approved (APPROVED → SIGNED), never a
+    # draft: a date of signature recorded earlier would open the signature guard.
+    "signed_on": (APPROVED_SINCE, _("approved")),
     "revocation_motive": (frozenset({_A.REVOKED}), _("revoked")),
     "exit_inventory_on": (
         frozenset({_A.ENDING, _A.EXPIRED, _A.REVOKED, _A.TERMINATED}),
@@ -310,9 +328,13 @@ _FACT_STAGES: Final = {
 }
 
 
-def _check_fact_statuses(agreement: Agreement, facts: Mapping[str, Any]) -> None:
+def _check_fact_statuses(
+    agreement: Agreement, facts: Mapping[str, Any], *, to: str | None = None
+) -> None:
+    """Each fact at its stage: the agreement's status, or the one a transition
+    (``to``) moves it to."""
     for name, (statuses, when) in _FACT_STAGES.items():
-        if facts.get(name) and agreement.status not in statuses:
+        if facts.get(name) and not {agreement.status, to} & statuses:
             raise legal.fail(
                 FACT_NOT_YET,
                 name,
@@ -605,7 +627,12 @@ def agreement_transition(
                     new=labels.get(to, to),
                 )
             )
+        _check_fact_statuses(agreement, facts, to=to)
         _apply_facts(agreement, facts, on=on)
+        if "signed_on" in facts:
+            legal.check_signed_after_approval(
+                agreement, approved_on=on if to == _A.APPROVED else None
+            )
         guard = legal.GUARDS.get((old, to))
         if guard is not None:
             guard(agreement, on, reason)
@@ -653,7 +680,9 @@ def amendment_add(
             if new_end is not None:
                 raise legal.fail(NEW_END_ONLY_FOR_PROROGATION, "new_end")
         else:
-            legal.check_prorogation(agreement, new_end, owner_justification)
+            legal.check_prorogation(
+                agreement, new_end, owner_justification, signed_on=signed_on
+            )
         amendment = Amendment.objects.create(
             agreement=agreement,
             kind=kind,

@@ -29,6 +29,7 @@ from buildings.models import Building
 from occupancy.models import (
     Agreement,
     AgreementSpace,
+    AgreementStatus,
     Occupant,
     ResidenceContract,
     SafetyInspection,
@@ -38,6 +39,10 @@ from occupancy.models import (
 from organizations.models import Organization, OrganizationKind
 from organizations.selectors import Scope
 
+# Agreements that no longer claim their spaces for their operator.
+RELEASED_STATUSES = frozenset(
+    {AgreementStatus.CLOSED, AgreementStatus.REJECTED, AgreementStatus.WITHDRAWN}
+)
 # An empty set of départements: the caller edits nowhere as a State agent.
 NOWHERE: frozenset[str] = frozenset()
 
@@ -89,14 +94,20 @@ def _live_buildings(
 
 def _operator_spaces(operator_ids: frozenset[int]) -> Q:
     """Spaces of the buildings where ``operator_ids`` hold a live agreement, less
-    those only another operator's live agreement holds: two operators may share a
-    building, never a space's name or capacity. (A space held by both, over
-    successive periods, stays each one's.)"""
-    live = AgreementSpace.objects.filter(is_live=True)
-    held_by_us = live.filter(agreement__operator_id__in=operator_ids)
-    held_by_others = live.exclude(agreement__operator_id__in=operator_ids)
+    those another operator's agreement claims and ours does not hold: two
+    operators may share a building, never a space's name or capacity. A claim
+    lasts from the draft (the space is promised to that operator) until the
+    agreement is closed, rejected or withdrawn (its residents may still be there
+    after it ended). (A space held by both, over successive periods, stays each
+    one's.)"""
+    held_by_us = AgreementSpace.objects.filter(
+        is_live=True, agreement__operator_id__in=operator_ids
+    )
+    claimed_by_others = AgreementSpace.objects.exclude(
+        agreement__operator_id__in=operator_ids
+    ).exclude(agreement__status__in=RELEASED_STATUSES)
     return Q(building_id__in=_live_buildings(operator_ids)) & (
-        ~Q(pk__in=held_by_others.values("space_id"))
+        ~Q(pk__in=claimed_by_others.values("space_id"))
         | Q(pk__in=held_by_us.values("space_id"))
     )
 

@@ -114,6 +114,10 @@ EXIT_NOT_AFTER_ENTRY = gettext_noop(
     "The exit comes after the entry: a stay lasts at least one night (a same-day "
     "departure is not a stay)."
 )
+EXIT_PLANNED_IN_PAST = gettext_noop(
+    "A planned exit is still to come: record an exit that has happened, with "
+    "where the person went."
+)
 EXIT_IN_FUTURE = gettext_noop(
     "An exit is recorded once it has happened; plan it instead."
 )

@@ -199,14 +199,26 @@ def _locked_contract(contract: ResidenceContract) -> ResidenceContract:
     )
 
 
+def _whole_months(start: date, end: date) -> int | None:
+    """How many calendar months ``end`` is after ``start``, if a whole number."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months if add_months(start, months) == end else None
+
+
 def _renewed_term(contract: ResidenceContract) -> date:
     """The term after renewing for the initial duration: in months when the initial
-    duration is whole months (1 March → 1 September renews to 1 March), else days."""
-    start, initial_end = contract.start, contract.initial_end
-    months = (initial_end.year - start.year) * 12 + initial_end.month - start.month
-    if add_months(start, months) == initial_end:
-        return add_months(contract.current_end, months)
-    return contract.current_end + (initial_end - start)
+    duration is whole months (1 March → 1 September renews to 1 March), else days.
+    Months count from the start while the term is still a whole number of months
+    after it: 30 November → 28 February renews to 30 May, not to the 28th (a
+    term chained from a month-end-clamped date would lose days at each renewal)."""
+    start, current_end = contract.start, contract.current_end
+    months = _whole_months(start, contract.initial_end)
+    if months is None:
+        return current_end + (contract.initial_end - start)
+    so_far = _whole_months(start, current_end)
+    if so_far is not None:
+        return add_months(start, so_far + months)
+    return add_months(current_end, months)
 
 
 def residence_contract_renew(

@@ -37,6 +37,7 @@ from occupancy.residents.base import (
     ERASED,
     EXIT_IN_FUTURE,
     EXIT_NOT_AFTER_ENTRY,
+    EXIT_PLANNED_IN_PAST,
     MOVE_SAME_SPACE,
     NO_SAFETY_OPINION,
     OCCUPANT_BUSY,
@@ -104,11 +105,15 @@ def stay_start(
     structure_type: str,
     places: int | None = None,
     exit: date | None = None,
+    today: date | None = None,
 ) -> Stay:
     """An occupant enters a space under an active agreement.
 
-    ``exit`` is a planned exit; emergency shelter has none (unconditional and
-    continuous shelter, CASF L.345-2-2 and L.345-2-3).
+    ``exit`` is a planned exit, on or after ``today`` (the local date by default;
+    a back-fill of past stays gives the day each was recorded); emergency shelter
+    has none (unconditional and continuous shelter, CASF L.345-2-2 and L.345-2-3).
+    An exit already past is recorded with ``stay_exit``, destination included: a
+    "planned" one would end the stay with no exit in the indicators.
     """
     with transaction.atomic():
         # Locks in the agreement services' order (agreement, then spaces), so a
@@ -138,6 +143,8 @@ def stay_start(
             raise error(SPACE_OTHER_BUILDING, field="space")
         if structure_type == StructureType.EMERGENCY and exit is not None:
             raise error(EMERGENCY_NO_END, field="exit")
+        if exit is not None and exit < localdate_or(today):
+            raise error(EXIT_PLANNED_IN_PAST, field="exit")
         _check_stay_dates(agreement=agreement, space=space, entry=entry, exit=exit)
         if space.use == SpaceUse.SLEEPING and not agreement.sleeping_allowed:
             raise error(SLEEPING_NOT_ALLOWED, field="space")
@@ -192,8 +199,11 @@ def _extend(*, stay: Stay, new_period: DateRange) -> None:
     )
 
 
-def stay_plan_exit(*, stay: Stay, exit_date: date | None) -> Stay:
-    """Plan (or with ``None`` cancel) an exit; the stay goes on until ``stay_exit``."""
+def stay_plan_exit(
+    *, stay: Stay, exit_date: date | None, today: date | None = None
+) -> Stay:
+    """Plan (or with ``None`` cancel) an exit, on or after ``today``; the stay goes
+    on until ``stay_exit`` records it."""
     with transaction.atomic():
         stay = (
             Stay.objects.select_related("agreement")
@@ -206,6 +216,8 @@ def stay_plan_exit(*, stay: Stay, exit_date: date | None) -> Stay:
         if exit_date is not None:
             if stay.structure_type == StructureType.EMERGENCY:
                 raise error(EMERGENCY_NO_END, field="exit_date")
+            if exit_date < localdate_or(today):
+                raise error(EXIT_PLANNED_IN_PAST, field="exit_date")
             _check_stay_dates(
                 agreement=stay.agreement,
                 space=stay.space,

@@ -169,6 +169,81 @@ def test_a_space_name_taken_in_the_building_is_400_on_name() -> None:
 
 
 @pytest.mark.django_db
+def test_a_surface_of_zero_is_400_on_surface_m2() -> None:
+    """The space_surface_positive constraint reached the client as a 400 on
+    ``__all__`` naming the constraint, while the schema allowed 0."""
+    world = build_world()
+    client = world.client("operator_a")
+    before = counts()
+    response = client.patch(
+        f"/api/v1/spaces/{world.room.pk}/",
+        {"surface_m2": "0.00"},
+        format="json",
+        **if_match(world.room),
+    )
+    conflict_on(response, "surface_m2", status=400)
+    response = client.post(
+        "/api/v1/spaces/",
+        {
+            "building": world.building_13.pk,
+            "name": "Réserve",
+            "kind": "workshop",
+            "use": "work",
+            "capacity": 1,
+            "surface_m2": "0",
+        },
+        format="json",
+    )
+    conflict_on(response, "surface_m2", status=400)
+    assert counts() == before
+    world.room.refresh_from_db()
+    assert world.room.surface_m2 != 0
+
+
+@pytest.mark.django_db
+def test_a_planned_exit_in_the_past_is_400_and_the_stay_goes_on() -> None:
+    world = build_world()
+    client = world.client("operator_a")
+    response = client.post(
+        f"/api/v1/stays/{world.stay.pk}/plan-exit/",
+        {"exit_date": days(-1).isoformat()},
+        format="json",
+        **if_match(world.stay),
+    )
+    conflict_on(response, "exit_date", status=400)
+    before = counts()
+    response = stay_start(client, world, entry=days(-5).isoformat(), exit=days(-1))
+    conflict_on(response, "exit", status=400)
+    assert counts() == before
+    world.stay.refresh_from_db()
+    assert (world.stay.status, world.stay.period.upper) == ("active", None)
+
+
+@pytest.mark.django_db
+def test_a_space_named_twice_in_a_new_agreement_is_attached_once() -> None:
+    world = build_world()
+    response = world.client("agent_13").post(
+        "/api/v1/agreements/",
+        {
+            "building": world.building_13.pk,
+            "grantor": world.services["13"].pk,
+            "operator": world.operator_a.pk,
+            "regime": "cot_public_domain",
+            "purposes": ["workspaces", "workspaces"],
+            "start": days(30 + 2 * 365).isoformat(),
+            "end": days(30 + 3 * 365).isoformat(),
+            "fee_amount": "12000.00",
+            "fee_period": "annual",
+            "spaces": [world.draft_space.pk, world.draft_space.pk],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["spaces"] == [world.draft_space.pk]
+    assert response.json()["purposes"] == ["workspaces"]
+
+
+@pytest.mark.django_db
 def test_a_nul_byte_in_a_query_is_a_400_not_a_server_error() -> None:
     """PostgreSQL refuses NUL in text: the search and filters must not pass it on
     as a 500 (reliability.md F4)."""

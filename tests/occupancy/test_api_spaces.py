@@ -1,6 +1,6 @@
 """Spaces in a shared building: an operator sees and manages the spaces of the
 buildings it occupies under a live agreement, but not those another operator's
-live agreement holds there."""
+agreement holds or claims there."""
 
 from __future__ import annotations
 
@@ -58,8 +58,10 @@ def test_two_operators_in_one_building_see_only_their_own_spaces(
     assert workshop.pk in seen_by_b
     assert world.room.pk not in seen_by_b
     assert workshop.pk not in listed(world, "operator_a")
-    # A free space of the building (held by no one) is either's to describe.
-    assert world.draft_space.pk in seen_by_b & listed(world, "operator_a")
+    # A free space of the building (claimed by no agreement) is either's to
+    # describe.
+    free = SpaceFactory.create(building=world.building_13, name="Salle libre")
+    assert free.pk in listed(world, "operator_b") & listed(world, "operator_a")
 
     response = world.client("operator_b").patch(
         f"/api/v1/spaces/{world.room.pk}/",
@@ -101,3 +103,35 @@ def test_an_agent_reads_the_spaces_but_adds_none(world: World) -> None:
         format="json",
     )
     assert response.status_code == 403
+
+
+def test_a_space_promised_to_another_operator_is_not_yours_to_change(
+    world: World,
+) -> None:
+    """Operator A's draft names the workshop: operator B, sharing the building
+    under its own live agreement, read it and could rename it or cut its capacity
+    to nothing before A's agreement was even approved."""
+    AgreementFactory.create(
+        building=world.building_13,
+        grantor=world.services["13"],
+        operator=world.operator_b,
+        active=True,
+        spaces=[SpaceFactory.create(building=world.building_13, workshop=True)],
+    )
+    atelier = world.draft_space  # in A's draft only
+    assert atelier.pk not in listed(world, "operator_b")
+    response = world.client("operator_b").patch(
+        f"/api/v1/spaces/{atelier.pk}/",
+        {"capacity": 0, "name": "Pris"},
+        format="json",
+        **if_match(atelier),
+    )
+    assert response.status_code == 404
+    atelier.refresh_from_db()
+    assert (atelier.name, atelier.capacity) != ("Pris", 0)
+    assert atelier.pk in listed(world, "operator_a")
+
+    # Once A's draft is withdrawn, the workshop is free again.
+    world.draft.status = "withdrawn"
+    world.draft.save(update_fields=["status"])
+    assert atelier.pk in listed(world, "operator_b")

@@ -380,7 +380,9 @@ def test_no_service_writes_to_an_anonymised_occupant_or_its_stays(
 ) -> None:
     agreement, space = site
     stale = resident_with_stay(site, date(2022, 1, 1), None)
-    stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
+    stay_plan_exit(
+        stay=stale.stays.get(), exit_date=date(2022, 3, 1), today=date(2022, 1, 1)
+    )
     purge_residents(today=TODAY)
     stale.refresh_from_db()
     stay = stale.stays.get()
@@ -425,7 +427,9 @@ def test_an_unconfirmed_planned_exit_ends_as_an_exit_to_an_unknown_destination(
     could never close, and no one could record the exit of a hidden row."""
     agreement, _ = site
     stale = resident_with_stay(site, date(2022, 1, 1), None)
-    stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
+    stay_plan_exit(
+        stay=stale.stays.get(), exit_date=date(2022, 3, 1), today=date(2022, 1, 1)
+    )
 
     purge_residents(today=TODAY)
 
@@ -558,9 +562,13 @@ def test_a_planned_exit_never_confirmed_does_not_keep_the_record_forever(
     """An exit_planned stay counted as ongoing whatever its date: an operator who
     never confirmed the exit kept the resident's data for good."""
     stale = resident_with_stay(site, date(2022, 1, 1), None)
-    stay_plan_exit(stay=stale.stays.get(), exit_date=date(2022, 3, 1))
+    stay_plan_exit(
+        stay=stale.stays.get(), exit_date=date(2022, 3, 1), today=date(2022, 1, 1)
+    )
     recent = resident_with_stay(site, date(2022, 1, 1), None)
-    stay_plan_exit(stay=recent.stays.get(), exit_date=date(2025, 3, 1))
+    stay_plan_exit(
+        stay=recent.stays.get(), exit_date=date(2025, 3, 1), today=date(2022, 1, 1)
+    )
     active = resident_with_stay(site, date(2022, 1, 1), None)
 
     candidates = purge_candidates(today=TODAY)  # cutoff 2024-06-01

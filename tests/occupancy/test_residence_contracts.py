@@ -198,6 +198,37 @@ def test_renewal_stops_at_eighteen_months(
         residence_contract_renew(contract=contract)
 
 
+def test_renewals_keep_the_day_of_the_month_the_contract_started_on(
+    resident: Occupant,
+) -> None:
+    """Each renewal counts from the start, not from the last term: a contract of
+    30 November to 28 February (three months; February has no 30th) renewed to
+    the 28th of every third month, lost two days each time and ended with a
+    two-day "renewal" to reach the 18-month total."""
+    elan = AgreementFactory.create(
+        elan=True,
+        operator=resident.operator,
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2026, 1, 1), date(2029, 1, 1)),
+    )
+    contract = create(
+        elan, resident, start=date(2026, 11, 30), initial_end=date(2027, 2, 28)
+    )
+    terms = []
+    for _ in range(5):
+        contract = residence_contract_renew(contract=contract)
+        terms.append(contract.current_end)
+    assert terms == [
+        date(2027, 5, 30),
+        date(2027, 8, 30),
+        date(2027, 11, 30),
+        date(2028, 2, 29),
+        date(2028, 5, 30),  # 30 November 2026 + 18 months
+    ]
+    with refused("new_end"):
+        residence_contract_renew(contract=contract)
+
+
 def test_an_explicit_renewal_beyond_eighteen_months_is_refused(
     agreement: Agreement, resident: Occupant
 ) -> None:

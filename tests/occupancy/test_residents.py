@@ -5,7 +5,7 @@ Dates are fixed (the agreement runs 2026–2027) and ``today`` is passed explici
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -99,6 +99,7 @@ def start(
         places=places,
         structure_type=structure_type,
         exit=exit,
+        today=entry,  # recorded on the day of entry
     )
 
 
@@ -459,10 +460,39 @@ def test_a_later_planned_exit_needs_room_for_the_extra_nights() -> None:
     agreement, space = shelter(capacity=1)
     stay = start(agreement, space, date(2026, 2, 1), exit=date(2026, 3, 1))
     start(agreement, space, date(2026, 3, 1), exit=date(2026, 4, 1))
+    planned_on = date(2026, 2, 1)
     with pytest.raises(Conflict):
-        stay_plan_exit(stay=stay, exit_date=date(2026, 3, 15))
-    assert stay_plan_exit(stay=stay, exit_date=date(2026, 2, 20)).status == (
-        StayStatus.EXIT_PLANNED
+        stay_plan_exit(stay=stay, exit_date=date(2026, 3, 15), today=planned_on)
+    assert stay_plan_exit(
+        stay=stay, exit_date=date(2026, 2, 20), today=planned_on
+    ).status == (StayStatus.EXIT_PLANNED)
+
+
+def test_an_exit_already_past_is_recorded_not_planned() -> None:
+    """A "planned" exit dated yesterday ended the stay with no exit recorded: the
+    person left the indicators (neither an exit nor present at the end) and, once
+    older than the retention period, the record went as if closed."""
+    agreement, space = shelter()
+    stay = start(agreement, space, date(2026, 2, 1))
+    with pytest.raises(DomainError) as error:
+        stay_plan_exit(stay=stay, exit_date=TODAY - timedelta(days=1), today=TODAY)
+    assert error.value.field == "exit_date"
+    with pytest.raises(DomainError) as error:
+        stay_start(
+            occupant=OccupantFactory.create(operator=agreement.operator),
+            space=space,
+            agreement=agreement,
+            entry=date(2026, 2, 1),
+            structure_type=StructureType.INSERTION,
+            exit=TODAY - timedelta(days=1),
+            today=TODAY,
+        )
+    assert error.value.field == "exit"
+    stay.refresh_from_db()
+    assert (stay.status, stay.period.upper) == (StayStatus.ACTIVE, None)
+    # Leaving today is still to come; tomorrow too.
+    assert stay_plan_exit(stay=stay, exit_date=TODAY, today=TODAY).period.upper == (
+        TODAY
     )
 
 

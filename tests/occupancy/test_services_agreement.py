@@ -1018,6 +1018,58 @@ def test_facts_can_be_recorded_ahead_of_the_transition_that_needs_them() -> None
     assert caught.value.field == "status"
 
 
+@pytest.mark.parametrize("status", [_A.DRAFT, _A.UNDER_REVIEW])
+def test_a_signature_is_recorded_once_the_terms_are_approved(status: str) -> None:
+    """A date of signature recorded on a draft (or with its submission) was kept,
+    and the signature guard took it at face value after the approval."""
+    agreement = agreement_in(status)
+    with pytest.raises(DomainError) as caught:
+        svc.agreement_record(agreement=agreement, by=None, signed_on=days(-1))
+    assert caught.value.field == "signed_on"
+    to = _A.UNDER_REVIEW if status == _A.DRAFT else _A.APPROVED
+    with pytest.raises(DomainError) as caught:
+        move(agreement, to, signed_on=days(-1))
+    assert caught.value.field == "signed_on"
+    agreement.refresh_from_db()
+    assert (agreement.status, agreement.signed_on) == (status, None)
+    assert not agreement.status_changes.exists()
+
+
+def test_a_signature_cannot_precede_the_approval() -> None:
+    agreement = agreement_in(_A.UNDER_REVIEW, ddfip_opinion_date=days(-30))
+    move(agreement, _A.APPROVED)
+    approved_on = TODAY
+    with pytest.raises(DomainError) as caught:
+        move(agreement, _A.SIGNED, signed_on=approved_on - timedelta(days=1))
+    assert caught.value.field == "signed_on"
+    assert refreshed(agreement).status == _A.APPROVED
+    assert refreshed(agreement).signed_on is None
+    with pytest.raises(DomainError) as caught:
+        svc.agreement_record(
+            agreement=agreement, by=None, signed_on=approved_on - timedelta(days=1)
+        )
+    assert caught.value.field == "signed_on"
+    assert move(agreement, _A.SIGNED, signed_on=approved_on).status == _A.SIGNED
+
+
+def test_purposes_and_spaces_named_twice_count_once() -> None:
+    """A space named twice in a new draft broke agreement_space_unique (a 409 on
+    no field); a purpose named twice was stored twice."""
+    building = BuildingFactory.create()
+    space = SpaceFactory.create(building=building, workshop=True)
+    agreement = create(
+        building=building,
+        purposes=["workspaces", "culture", "workspaces"],
+        spaces=[space, space],
+    )
+    assert agreement.purposes == ["workspaces", "culture"]
+    assert [row.space for row in agreement.agreement_spaces.all()] == [space]
+    updated = svc.agreement_update(
+        agreement=agreement, by=None, purposes=["culture", "culture"]
+    )
+    assert refreshed(updated).purposes == ["culture"]
+
+
 def test_recorded_facts_keep_their_order_and_their_stage() -> None:
     """agreement_record checked only that dates were not in the future: an active
     agreement took a revocation motive, an exit inventory from before its start and
@@ -1396,6 +1448,35 @@ def test_amendments_apply_from_signature_until_the_end_begins(status: str) -> No
             by=None,
         )
     assert caught.value.field == "status"
+
+
+def test_a_lapsed_agreement_is_not_prorogued() -> None:
+    """Nothing moves an agreement past its end by itself: one still "active" a
+    month after its last day took a one-year prorogation signed today."""
+    agreement = elan_active(period=DateRange(days(-400), days(-30)))
+    with pytest.raises(DomainError) as caught:
+        svc.amendment_add(
+            agreement=agreement,
+            kind=AmendmentKind.PROROGATION,
+            new_end=days(300),
+            owner_justification="La cession est reportée.",
+            signed_on=TODAY,
+            by=None,
+        )
+    assert caught.value.field == "signed_on"
+    assert str(days(-31)) in caught.value.message
+    assert refreshed(agreement).end == days(-30)
+    assert not agreement.amendments.exists()
+    # Signed on the last day, it still runs.
+    amendment = svc.amendment_add(
+        agreement=agreement,
+        kind=AmendmentKind.PROROGATION,
+        new_end=days(300),
+        owner_justification="La cession est reportée.",
+        signed_on=days(-31),
+        by=None,
+    )
+    assert refreshed(agreement).end == amendment.new_end
 
 
 def test_only_a_prorogation_changes_the_end() -> None:

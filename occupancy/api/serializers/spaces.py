@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -46,8 +47,14 @@ class SpaceUpdateSerializer(StrictSerializer):
     floor = serializers.IntegerField(
         min_value=-32768, max_value=32767, allow_null=True, required=False
     )
+    # Above zero, as the space_surface_positive constraint wants (the smallest
+    # amount two decimals write): a 400 on the field, not on the whole row.
     surface_m2 = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, allow_null=True, required=False
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        allow_null=True,
+        required=False,
     )
     capacity = serializers.IntegerField(
         min_value=0, max_value=2**31 - 1, required=False
