@@ -208,6 +208,18 @@ def test_the_occupancy_map_refuses_days_its_arithmetic_cannot_reach(
     assert "end" in response.context["form"].errors
 
 
+@pytest.mark.parametrize("query", ["start=0001-01-01", "end=not-a-day"])
+def test_the_occupancy_map_shows_why_it_refuses_a_day(agent: User, query: str) -> None:
+    """A refused day gave a 400 page with the form and no message at all."""
+    response = login(agent).get(f"/carte/occupation/?{query}")
+    assert response.status_code == 400
+    html = response.content.decode()
+    (error,) = [
+        e for errors in response.context["form"].errors.values() for e in errors
+    ]
+    assert f'<p class="fr-error-text">{error}</p>' in html
+
+
 def test_the_filters_update_query_budget(
     inventory: Inventory,
     agent: User,
