@@ -73,6 +73,14 @@ def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             "map": render_map(inventory.spec),
             "form": form,
             "fields": [form[name] for name in MAP_FILTERS],
+            # The list's filters the side form has no field for (bbox, near, q…),
+            # from a shared link: their errors go above the form, with their label.
+            "other_errors": [
+                (form[name].label, error)
+                for name, errors in form.errors.items()
+                if name in form.fields and name not in MAP_FILTERS
+                for error in errors
+            ],
             **_results(selection, inventory.matched),
         },
         status=200 if selection.valid else 400,

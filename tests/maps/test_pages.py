@@ -199,6 +199,22 @@ def test_filters_checked_while_filtering_are_errors_on_every_map_view(
         assert field in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("bbox=garbage", "bbox"), ("near=5.37,43.3", "radius"), ("q=a%00b", "q")],
+)
+def test_the_inventory_map_names_a_refused_filter_its_side_form_does_not_show(
+    inventory: Inventory, agent: User, query: str, field: str
+) -> None:
+    """A list filter from a shared /batiments/ link that the map's side form has no
+    field for gave a 400 page without a word of why."""
+    response = login(agent).get(f"/carte/?{query}")
+    assert response.status_code == 400
+    form = response.context["form"]
+    (error,) = form.errors[field]
+    assert f"<p>{form[field].label} : {error}</p>" in response.content.decode()
+
+
 def test_the_occupancy_map_refuses_days_its_arithmetic_cannot_reach(
     agent: User,
 ) -> None:
