@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -58,6 +59,27 @@ def test_a_persona_cannot_open_another_personas_space(
         expected = 200 if other_kind == kind else 404
         assert client.get(url).status_code == expected, url
     assert client.get("/espace/inconnu/").status_code == 404
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_the_agent_space_leads_to_the_agents_pages_that_answer_them(
+    client: Client, make_member: Callable[..., User], staff: bool
+) -> None:
+    """The README's landing page (map, buildings, agreements, alerts) said those
+    pages were still to come, and linked only the administration, which turned
+    away agents who are not staff."""
+    agent = make_member(OrganizationKind.STATE_SERVICE, departments=["13"])
+    agent.is_staff = staff
+    agent.save()
+    client.force_login(agent)
+    html = client.get("/espace/agent/").content.decode()
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    links = set(re.findall(r'<a [^>]*href="([^"]+)"', main))
+    pages = {"/carte/", "/batiments/", "/conventions/", "/conventions/alertes/"}
+    assert pages <= links
+    assert ("/admin/" in links) is staff
+    for link in links - {"/admin/"}:
+        assert client.get(link).status_code == 200, link
 
 
 def test_an_anonymous_visitor_is_sent_to_the_login_page_from_a_space(
