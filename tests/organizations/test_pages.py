@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
@@ -108,6 +109,18 @@ def test_a_wrong_password_shows_the_form_again_with_an_error(
     assert response.status_code == 200
     assert b'data-testid="login-error"' in response.content
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("page", [LOGIN, "/admin/login/"])
+def test_a_username_longer_than_any_accounts_is_refused_by_the_form(
+    client: Client, page: str
+) -> None:
+    """256 characters and more answered a 500: django-axes records each failed
+    username in a varchar(255), and Django's form only sets the input's maxlength."""
+    response = client.post(page, {"username": "x" * 256, "password": "whatever"})
+    assert response.status_code == 200
+    assert "username" in response.context["form"].errors
+    assert not AccessAttempt.objects.exists()
 
 
 def test_the_login_page_follows_a_same_site_next_but_not_another_host(
