@@ -224,6 +224,14 @@ def test_the_occupancy_map_refuses_days_its_arithmetic_cannot_reach(
     assert "end" in response.context["form"].errors
 
 
+def test_a_period_in_the_wrong_order_is_told_what_is_expected(agent: User) -> None:
+    """It read "The period ends after it starts." (French: "La période se termine
+    après avoir commencé."), a statement of the contrary of what was wrong."""
+    response = login(agent).get("/carte/occupation/?start=2025-01-01&end=2024-01-01")
+    assert response.status_code == 400
+    assert "La période doit finir après son début." in response.content.decode()
+
+
 @pytest.mark.parametrize("query", ["start=0001-01-01", "end=not-a-day"])
 def test_the_occupancy_map_shows_why_it_refuses_a_day(agent: User, query: str) -> None:
     """A refused day gave a 400 page with the form and no message at all."""
