@@ -19,7 +19,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from buildings.forms import PROFILES, ImportForm
 from buildings.importers import ImportReport, import_file
@@ -210,7 +210,7 @@ def building_import_page(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def import_report_csv(request: HttpRequest, scope: Scope) -> FileResponse:
     stored = _stored_upload(request)
     report = stored[1].parent / REPORT_FILE if stored is not None else None
@@ -259,7 +259,7 @@ def _job_or_404(request: HttpRequest, pk: int) -> ImportJob:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def import_job_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     job = _job_or_404(request, pk)
     errors = job.report.get("errors", []) if job.report else []
@@ -282,7 +282,7 @@ def import_job_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def import_job_status(request: HttpRequest, scope: Scope, pk: int) -> JsonResponse:
     job = _job_or_404(request, pk)
     return JsonResponse(

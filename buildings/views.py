@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_stubs_ext import StrOrPromise
 
 from buildings import suitability
@@ -242,7 +242,7 @@ class CountedPaginator(Paginator[Building]):
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def building_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     filterset = BuildingFilterSet(
         request.GET,
@@ -487,7 +487,7 @@ def _render_building(
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def building_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     return _render_building(request, scope, _get_or_404(scope, pk))
 

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from buildings.models import Building
 from finance import charts, exports
@@ -143,7 +143,7 @@ def _charts(dashboard: Dashboard) -> dict[str, Any]:
 
 
 @finance_page
-@require_GET
+@require_safe
 def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     form = _form(request, scope)
     filters = form.filters()
@@ -177,7 +177,7 @@ def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 
 @finance_page
-@require_GET
+@require_safe
 def export_page(request: HttpRequest, scope: Scope, fmt: str) -> HttpResponseBase:
     if fmt not in exports.FORMATS:
         raise Http404

@@ -43,6 +43,6 @@ class PeriodForm(forms.Form):
         end = data.get("end") or timezone.localdate()
         start = data.get("start") or end - timedelta(days=365)
         if start >= end:
-            raise forms.ValidationError(_("The period ends after it starts."))
+            raise forms.ValidationError(_("The period must end after it starts."))
         data["start"], data["end"] = start, end
         return data

@@ -24,7 +24,7 @@ from django.http import (
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from buildings.forms import dsfr_filter_form
 from buildings.views import state_agent_page
@@ -58,7 +58,7 @@ def _results(selection: Selection, matched: int) -> dict[str, Any]:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     selection = building_selection(
         scope=scope, params=request.GET, prepare_form=dsfr_filter_form
@@ -73,6 +73,14 @@ def inventory_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
             "map": render_map(inventory.spec),
             "form": form,
             "fields": [form[name] for name in MAP_FILTERS],
+            # The list's filters the side form has no field for (bbox, near, q…),
+            # from a shared link: their errors go above the form, with their label.
+            "other_errors": [
+                (form[name].label, error)
+                for name, errors in form.errors.items()
+                if name in form.fields and name not in MAP_FILTERS
+                for error in errors
+            ],
             **_results(selection, inventory.matched),
         },
         status=200 if selection.valid else 400,
@@ -88,7 +96,7 @@ def _refused(selection: Selection) -> HttpResponse:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 @reads_replica
 def inventory_selection(request: HttpRequest, scope: Scope) -> HttpResponse:
     """What the side filters change on the inventory map, as JSON for
@@ -110,7 +118,7 @@ def inventory_selection(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 @reads_replica
 def inventory_overlays_data(request: HttpRequest, scope: Scope) -> HttpResponse:
     """The inventory map's reference layers, choropleths and heatmap for the
@@ -124,7 +132,7 @@ def inventory_overlays_data(request: HttpRequest, scope: Scope) -> HttpResponse:
     return HttpResponse(orjson.dumps(body), content_type="application/json")
 
 
-@require_GET
+@require_safe
 def public_map_page(request: HttpRequest) -> HttpResponse:
     return render(
         request, "maps/public_map.html", {"map": render_map(layers.public_map())}
@@ -132,7 +140,7 @@ def public_map_page(request: HttpRequest) -> HttpResponse:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def occupancy_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     form = PeriodForm(request.GET)
     if not form.is_valid():
@@ -197,19 +205,19 @@ def _building_tile(
     return _tile_response(request, content, public=not scope.is_state_agent)
 
 
-@require_GET
+@require_safe
 @reads_replica
 def building_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     return _building_tile(request, scope_for(request.user), z, x, y)
 
 
-@require_GET
+@require_safe
 @reads_replica
 def public_building_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     return _building_tile(request, PUBLIC_SCOPE, z, x, y)
 
 
-@require_GET
+@require_safe
 @reads_replica
 def friche_tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     address = _address(z, x, y)

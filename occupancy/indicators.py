@@ -383,7 +383,7 @@ def indicators_get(
     ``for_scope`` decides whether small cells are withheld.
     """
     if end <= start:
-        raise DomainError(_("The period ends after it starts."), field="end")
+        raise DomainError(_("The period must end after it starts."), field="end")
     threshold = rules().small_cell_threshold
     selection = list(agreements.values_list("pk", "operator_id"))
     agreement_ids = [pk for pk, _ in selection]

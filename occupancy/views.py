@@ -37,7 +37,7 @@ from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from buildings.models import Building
 from buildings.views import may_write_inventory, state_agent_page
@@ -158,7 +158,7 @@ def _euros(value: Decimal) -> str:
 
 # --- Agreement list -----------------------------------------------------------------
 @state_agent_page
-@require_GET
+@require_safe
 def agreement_list_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     form = AgreementFilterForm(request.GET)
     agreements = agreement_list(scope=scope)
@@ -554,7 +554,7 @@ def _render_agreement(
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def agreement_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     return _render_agreement(request, scope, _agreement_or_404(scope, pk))
 
@@ -648,7 +648,7 @@ def _alert_groups(found: Iterable[Alert]) -> list[AlertGroup]:
 
 
 @state_agent_page
-@require_GET
+@require_safe
 def alerts_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     today = _today()
     found = alerts(scope=scope, today=today)
@@ -719,7 +719,7 @@ def _sites(agreements: list[Agreement], tonight: date) -> list[SiteSummary]:
 
 
 @operator_page
-@require_GET
+@require_safe
 def my_sites_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     """The operator space (/espace/operateur/ renders it): sites, places used
     tonight, figures per site over a period, and what needs doing soon."""
@@ -756,7 +756,7 @@ def my_sites_page(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 
 @operator_page
-@require_GET
+@require_safe
 def my_sites_redirect(request: HttpRequest, scope: Scope) -> HttpResponse:
     # The list of sites is the operator space; this address only leads there.
     return redirect("persona-space", space="operateur")
@@ -806,7 +806,7 @@ def _presences(agreement_ids: list[int], tonight: date) -> list[Presence]:
 
 
 @operator_page
-@require_GET
+@require_safe
 def site_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     own = _own_agreements(scope).filter(building_id=pk)
     agreements = list(own)

@@ -3,7 +3,10 @@ from __future__ import annotations
 from django.contrib import admin
 
 from config.admin import CheckedAutocompleteMixin
+from organizations.forms import AdminLoginForm
 from organizations.models import Membership, Organization
+
+admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from occupancy import views as occupancy_views
+from organizations.forms import LoginForm
 from organizations.selectors import Persona, scope_for
 
 # The landing page of each persona, by URL slug.
@@ -45,6 +46,7 @@ def persona_space(request: HttpRequest, space: str) -> HttpResponse:
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 

@@ -92,7 +92,10 @@ touch "$env_file"; chmod 600 "$env_file"
 set_env() {  # set_env KEY VALUE [keep]: write KEY=VALUE unless kept and present
   if grep -q "^$1=" "$env_file"; then
     [ "${3:-}" = keep ] && return 0
-    grep -v "^$1=" "$env_file" > "$env_file.tmp"; mv "$env_file.tmp" "$env_file"
+    # The copy is made private as it is created: mv gives the file the copy's mode,
+    # and a plain redirection made the secrets readable by all on the second run.
+    (umask 077; grep -v "^$1=" "$env_file" > "$env_file.tmp")
+    mv "$env_file.tmp" "$env_file"
   fi
   printf '%s=%s\n' "$1" "$2" >> "$env_file"
 }

@@ -670,6 +670,14 @@ def test_only_national_editors_may_import(viewer: User, editor: User) -> None:
     assert 'href="/batiments/import/"' not in login(editor).get(LIST).content.decode()
 
 
+def test_a_refusal_is_a_page_of_the_site_in_its_language(editor: User) -> None:
+    """It was Django's bare "403 Forbidden", in English on the French site."""
+    html = login(editor).get(IMPORT).content.decode()
+    assert "<h1>Accès refusé</h1>" in html
+    assert 'data-testid="current-user"' in html
+    assert "Forbidden" not in html
+
+
 def test_a_confirmation_arriving_during_the_import_runs_nothing(
     national_editor: User,
     upload_dir: Path,

@@ -197,6 +197,26 @@ def test_every_static_file_the_pages_reference_exists(
     assert check_static(Client(), static) == []
 
 
+@pytest.mark.django_db
+def test_every_page_and_tile_answers_head_as_it_answers_get(
+    persona_clients: dict[str, Client],
+) -> None:
+    """HEAD is GET without the body (RFC 9110 §9.3.2); the pages under
+    require_GET, the public map and the tiles among them, answered 405."""
+    for name, client in persona_clients.items():
+        pages = crawl(client).pages
+        pages |= {
+            path: client.get(path).status_code
+            for path in (
+                "/tiles/public/buildings/0/0/0.pbf",
+                "/tiles/buildings/0/0/0.pbf",
+                "/tiles/friches/0/0/0.pbf",
+            )
+        }
+        for url, status in pages.items():
+            assert client.head(url, follow=True).status_code == status, (name, url)
+
+
 def test_the_checks_see_an_external_reference() -> None:
     """The parser itself, on the shapes it must catch."""
     page = Page()

@@ -199,6 +199,22 @@ def test_filters_checked_while_filtering_are_errors_on_every_map_view(
         assert field in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("bbox=garbage", "bbox"), ("near=5.37,43.3", "radius"), ("q=a%00b", "q")],
+)
+def test_the_inventory_map_names_a_refused_filter_its_side_form_does_not_show(
+    inventory: Inventory, agent: User, query: str, field: str
+) -> None:
+    """A list filter from a shared /batiments/ link that the map's side form has no
+    field for gave a 400 page without a word of why."""
+    response = login(agent).get(f"/carte/?{query}")
+    assert response.status_code == 400
+    form = response.context["form"]
+    (error,) = form.errors[field]
+    assert f"<p>{form[field].label} : {error}</p>" in response.content.decode()
+
+
 def test_the_occupancy_map_refuses_days_its_arithmetic_cannot_reach(
     agent: User,
 ) -> None:
@@ -206,6 +222,26 @@ def test_the_occupancy_map_refuses_days_its_arithmetic_cannot_reach(
     response = login(agent).get("/carte/occupation/?end=0001-01-01")
     assert response.status_code == 400
     assert "end" in response.context["form"].errors
+
+
+def test_a_period_in_the_wrong_order_is_told_what_is_expected(agent: User) -> None:
+    """It read "The period ends after it starts." (French: "La période se termine
+    après avoir commencé."), a statement of the contrary of what was wrong."""
+    response = login(agent).get("/carte/occupation/?start=2025-01-01&end=2024-01-01")
+    assert response.status_code == 400
+    assert "La période doit finir après son début." in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["start=0001-01-01", "end=not-a-day"])
+def test_the_occupancy_map_shows_why_it_refuses_a_day(agent: User, query: str) -> None:
+    """A refused day gave a 400 page with the form and no message at all."""
+    response = login(agent).get(f"/carte/occupation/?{query}")
+    assert response.status_code == 400
+    html = response.content.decode()
+    (error,) = [
+        e for errors in response.context["form"].errors.values() for e in errors
+    ]
+    assert f'<p class="fr-error-text">{error}</p>' in html
 
 
 def test_the_filters_update_query_budget(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
@@ -60,6 +62,27 @@ def test_a_persona_cannot_open_another_personas_space(
     assert client.get("/espace/inconnu/").status_code == 404
 
 
+@pytest.mark.parametrize("staff", [False, True])
+def test_the_agent_space_leads_to_the_agents_pages_that_answer_them(
+    client: Client, make_member: Callable[..., User], staff: bool
+) -> None:
+    """The README's landing page (map, buildings, agreements, alerts) said those
+    pages were still to come, and linked only the administration, which turned
+    away agents who are not staff."""
+    agent = make_member(OrganizationKind.STATE_SERVICE, departments=["13"])
+    agent.is_staff = staff
+    agent.save()
+    client.force_login(agent)
+    html = client.get("/espace/agent/").content.decode()
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    links = set(re.findall(r'<a [^>]*href="([^"]+)"', main))
+    pages = {"/carte/", "/batiments/", "/conventions/", "/conventions/alertes/"}
+    assert pages <= links
+    assert ("/admin/" in links) is staff
+    for link in links - {"/admin/"}:
+        assert client.get(link).status_code == 200, link
+
+
 def test_an_anonymous_visitor_is_sent_to_the_login_page_from_a_space(
     client: Client,
 ) -> None:
@@ -86,6 +109,18 @@ def test_a_wrong_password_shows_the_form_again_with_an_error(
     assert response.status_code == 200
     assert b'data-testid="login-error"' in response.content
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("page", [LOGIN, "/admin/login/"])
+def test_a_username_longer_than_any_accounts_is_refused_by_the_form(
+    client: Client, page: str
+) -> None:
+    """256 characters and more answered a 500: django-axes records each failed
+    username in a varchar(255), and Django's form only sets the input's maxlength."""
+    response = client.post(page, {"username": "x" * 256, "password": "whatever"})
+    assert response.status_code == 200
+    assert "username" in response.context["form"].errors
+    assert not AccessAttempt.objects.exists()
 
 
 def test_the_login_page_follows_a_same_site_next_but_not_another_host(

@@ -29,7 +29,7 @@ class IndicatorQuerySerializer(StrictSerializer):
         days = (attrs["period_end"] - attrs["period_start"]).days
         if days <= 0:
             raise serializers.ValidationError(
-                {"period_end": [_("The period ends after it starts.")]}
+                {"period_end": [_("The period must end after it starts.")]}
             )
         if days > INDICATOR_MAX_DAYS:
             raise serializers.ValidationError(
