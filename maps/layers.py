@@ -34,6 +34,7 @@ from maps import selectors
 from maps.selectors import AreaRow, Selection
 from maps.tiles import FRICHE_MIN_ZOOM
 from occupancy.indicators import IndicatorRow
+from occupancy.rules import rules
 from organizations.selectors import Scope
 
 # Never more features than this inline in a page; beyond, vector tiles.
@@ -861,7 +862,8 @@ def occupancy_map(*, scope: Scope, start: date, end: date) -> MapSpec:
         "medium": _("50 to 80 %"),
         "high": _("80 to 100 %"),
         "over": _("above 100 % (data to check)"),
-        "withheld": _("withheld (fewer than 5 people) or no place"),
+        "withheld": _("withheld (fewer than %(threshold)d people) or no place")
+        % {"threshold": rules().small_cell_threshold},
     }
     layer = site_figures_layer(
         key="occupancy",

@@ -33,6 +33,7 @@ from maps import layers, tiles
 from maps.forms import MAP_FILTERS, PeriodForm
 from maps.render import layer_update, overlay_updates, render_map
 from maps.selectors import Selection, building_selection, friche_list
+from occupancy.rules import rules
 from organizations.selectors import PUBLIC_SCOPE, Scope, scope_for
 
 LIST_SIZE = 20
@@ -143,17 +144,17 @@ def public_map_page(request: HttpRequest) -> HttpResponse:
 @require_safe
 def occupancy_map_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     form = PeriodForm(request.GET)
+    context: dict[str, Any] = {
+        "form": form,
+        "map": None,
+        "threshold": rules().small_cell_threshold,
+    }
     if not form.is_valid():
-        return render(
-            request, "maps/occupancy_map.html", {"form": form, "map": None}, status=400
-        )
+        return render(request, "maps/occupancy_map.html", context, status=400)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     spec = layers.occupancy_map(scope=scope, start=start, end=end)
-    return render(
-        request,
-        "maps/occupancy_map.html",
-        {"form": form, "map": render_map(spec), "start": start, "end": end},
-    )
+    context.update(map=render_map(spec), start=start, end=end)
+    return render(request, "maps/occupancy_map.html", context)
 
 
 # --- Tiles

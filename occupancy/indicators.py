@@ -26,7 +26,9 @@ Conventions, published with every figure (``METHODOLOGY``):
   every count of people under the threshold (5) is withheld, with the figures that
   would give it away (nights, occupancy rate and lengths of that cell); when a
   single cell of a breakdown is withheld, the next smallest is withheld too, so it
-  cannot be recovered by subtraction from the total.
+  cannot be recovered by subtraction from the total. The exits' destinations (to
+  housing, to another known destination, unknown) are three counts of people: the
+  split is shown only when each of them reaches the threshold.
 """
 
 from __future__ import annotations
@@ -346,6 +348,11 @@ _DERIVED = {
         "length_of_stay_mean_days",
         "length_of_stay_median_days",
     ),
+    "exits_to_housing": (
+        "exits_known_destination",
+        "exits_to_housing_rate",
+        "unknown_destination_share",
+    ),
     "ongoing_at_end": ("ongoing_mean_days",),
 }
 
@@ -465,6 +472,17 @@ def _row(
     available, places_at_end = capacity or (0, 0)
     households_figure = people(households, exact=exact, threshold=threshold)
     exits_figure = people(exits, exact=exact, threshold=threshold)
+    # The destinations split the exits into three counts of people — to housing,
+    # to another known destination, unknown — any two of which, with the exits,
+    # give the third: all shown, or none when one is under the threshold.
+    split = (to_housing, known - to_housing, exits - known)
+    destinations_figure = (
+        WITHHELD
+        if any(
+            people(cell, exact=exact, threshold=threshold).suppressed for cell in split
+        )
+        else exits_figure
+    )
     ongoing_figure = people(ongoing, exact=exact, threshold=threshold)
     return IndicatorRow(
         group=group,
@@ -483,11 +501,13 @@ def _row(
         households_housed=households_figure,
         entries=people(entries, exact=exact, threshold=threshold),
         exits=exits_figure,
-        exits_to_housing=_guarded(to_housing, base=exits_figure),
-        exits_known_destination=_guarded(known, base=exits_figure),
-        exits_to_housing_rate=_guarded(_ratio(to_housing, known), base=exits_figure),
+        exits_to_housing=_guarded(to_housing, base=destinations_figure),
+        exits_known_destination=_guarded(known, base=destinations_figure),
+        exits_to_housing_rate=_guarded(
+            _ratio(to_housing, known), base=destinations_figure
+        ),
         unknown_destination_share=_guarded(
-            _ratio(exits - known, exits), base=exits_figure
+            _ratio(exits - known, exits), base=destinations_figure
         ),
         length_of_stay_mean_days=_guarded(_days(mean_days), base=exits_figure),
         length_of_stay_median_days=_guarded(_days(median_days), base=exits_figure),

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import Settings
 
 from maps import layers
 from organizations.models import OrganizationKind
@@ -282,3 +283,14 @@ def test_the_inventory_page_leaves_the_overlays_out_of_its_html(
     keys = [layer.key for layer in response.context["map"].spec.layers]
     assert keys == ["friches", "buildings"]
     assert 'data-overlays-url="/carte/couches/"' in response.content.decode()
+
+
+def test_the_occupancy_map_names_the_threshold_in_force(
+    agent: User, settings: Settings
+) -> None:
+    """It said "fewer than 5 people" whatever OCCUPANCY_RULES set (found by a
+    review)."""
+    settings.OCCUPANCY_RULES = {"small_cell_threshold": 7}
+    html = login(agent).get("/carte/occupation/").content.decode()
+    assert "moins de 7 personnes" in html
+    assert "moins de 5 personnes" not in html

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
 from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import Settings
 
 from occupancy.indicators import (
     WITHHELD,
@@ -266,6 +267,35 @@ def test_a_state_agent_gets_small_cells_withheld(site: Agreement) -> None:
     assert row.exits_to_housing_rate == WITHHELD
     # Places are not people.
     assert row.place_nights_available == 196
+
+
+@pytest.mark.parametrize(("threshold", "shown"), [(1, True), (2, False)])
+def test_the_destinations_split_is_withheld_when_one_of_its_cells_is_small(
+    site: Agreement, settings: Settings, threshold: int, shown: bool
+) -> None:
+    """March's 4 exits went 2 to housing, 1 elsewhere, 1 unknown: with the exits
+    published, the count to housing gave away the other two cells (found by a
+    review: 6 exits, 1 to housing, was published as 1 to a State agent)."""
+    settings.OCCUPANCY_RULES = {"small_cell_threshold": threshold}
+    row = single(report(site, scope=AGENT))
+    assert row.exits == Figure(4)
+    split = (
+        row.exits_to_housing,
+        row.exits_known_destination,
+        row.exits_to_housing_rate,
+        row.unknown_destination_share,
+    )
+    if shown:
+        assert split == (
+            Figure(2),
+            Figure(3),
+            Figure(Decimal("0.6667")),
+            Figure(Decimal("0.2500")),
+        )
+    else:
+        assert split == (WITHHELD,) * 4
+        # The lengths of stay rest on the exits alone: still published.
+        assert row.length_of_stay_mean_days.value is not None
 
 
 def test_a_single_withheld_cell_takes_the_next_smallest_with_it(
