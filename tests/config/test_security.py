@@ -496,3 +496,25 @@ def test_a_spoofed_forwarded_for_header_does_not_escape_the_throttle(
         for n in range(rate + 1)
     ]
     assert codes[-1] == 429
+
+
+@pytest.mark.django_db
+def test_a_refused_form_token_is_a_page_that_says_what_to_do() -> None:
+    """A failed CSRF check showed Django's own page, unstyled, about cookies and
+    referers (found by a review): the user is told to reload and send again."""
+    response = Client(enforce_csrf_checks=True).post(
+        "/compte/connexion/", {"username": "agent", "password": "x"}
+    )
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Formulaire expiré / Form expired" in body
+    assert "Rien n’a été enregistré" in body
+    assert "CSRF_COOKIE" not in body  # Django's help for developers
+
+
+def test_a_request_the_server_cannot_read_is_a_bilingual_page() -> None:
+    """Django's bare "Bad Request (400)" in English, e.g. for a Host header no
+    setting allows."""
+    response = Client().get("/", HTTP_HOST="attacker.example")
+    assert response.status_code == 400
+    assert "Requête incorrecte / Bad request" in response.content.decode()
