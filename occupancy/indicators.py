@@ -24,9 +24,11 @@ Conventions, published with every figure (``METHODOLOGY``):
   the share of unknown destinations is given beside it.
 - Disclosure control (CNIL; domain.md §F.5): outside the operator's own scope,
   every count of people under the threshold (5) is withheld, with the figures that
-  would give it away (nights, occupancy rate and lengths of that cell); when a
-  single cell of a breakdown is withheld, the next smallest is withheld too, so it
-  cannot be recovered by subtraction from the total.
+  would give it away (nights, occupancy rate and lengths of that cell). Persons go
+  with households: the household is the identifying unit, so one household of six
+  is not published as 6 people. When a single cell of a breakdown is withheld, the
+  next smallest is withheld too, so it cannot be recovered by subtraction from the
+  total.
 """
 
 from __future__ import annotations
@@ -335,8 +337,7 @@ def _guarded(value: int | Decimal | None, *, base: Figure) -> Figure:
 
 # Each count of people, with the figures derived from it that go when it goes.
 _DERIVED = {
-    "persons_housed": (),
-    "households_housed": ("nights_provided", "occupancy_rate"),
+    "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
     "entries": (),
     "exits": (
         "exits_to_housing",
@@ -479,7 +480,8 @@ def _row(
         occupancy_rate=_guarded(
             _ratio(nights, available) if available else None, base=households_figure
         ),
-        persons_housed=people(persons, exact=exact, threshold=threshold),
+        # Never fewer persons than households: withheld exactly when they are.
+        persons_housed=_guarded(persons, base=households_figure),
         households_housed=households_figure,
         entries=people(entries, exact=exact, threshold=threshold),
         exits=exits_figure,

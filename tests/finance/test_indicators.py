@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.backends.postgresql.psycopg_any import DateRange
 from pytest_django import DjangoAssertNumQueries
 
 from finance.indicators import Dashboard, dashboard_get
 from finance.models import Nature, SecurityBaseline
 from finance.selectors import Filters
+from occupancy.models import OccupantKind
 from organizations.selectors import Persona, Scope
 from tests.finance.conftest import Case, d
 from tests.finance.factories import CommitmentFactory, DisbursementFactory
-from tests.occupancy.factories import FunderFactory
+from tests.occupancy.factories import FunderFactory, OccupantFactory, StayFactory
 
 TODAY = date(2025, 6, 1)
 YEAR = Filters(year=2024)
@@ -242,6 +244,25 @@ class TestImpact:
         assert dashboard.sites[0].cost_per_night.suppressed
         # Capacity is not about people: still shown.
         assert dashboard.sites[0].cost_per_place_day == d("11.70")
+
+    def test_one_household_is_not_published_as_a_count_of_people(
+        self, case: Case
+    ) -> None:
+        case.agreement.stays.all().delete()
+        StayFactory.create(
+            agreement=case.agreement,
+            space=case.building.spaces.get(),
+            occupant=OccupantFactory.create(
+                operator=case.agreement.operator,
+                kind=OccupantKind.HOUSEHOLD,
+                household_size=6,
+            ),
+            period=DateRange(date(2024, 12, 1), None),
+        )
+        impact = board(funder_of(case.cdc)).impact
+        assert impact is not None
+        assert impact.households_housed.suppressed
+        assert impact.persons_housed.suppressed
 
 
 @pytest.mark.django_db
