@@ -17,11 +17,11 @@ from typing import Any
 
 from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django_stubs_ext import StrOrPromise
 
 from buildings.models import Building
@@ -45,7 +45,7 @@ from occupancy.indicators import (
     WITHHELD,
     Figure,
     GroupBy,
-    IndicatorRow,
+    IndicatorReport,
     indicators_get,
 )
 from occupancy.models import Agreement
@@ -73,7 +73,11 @@ contribution in kind: market rent × years in force − fees paid (DDFiP value).
 Sub-letting revenue: area × monthly rate × months. Months are calendar months, a \
 part-month counting its share of days.
 People, nights and occupancy come from the occupancy indicators: counts under 5 \
-people are withheld, with the figures that would reveal them.""")
+people are withheld, with the figures that would reveal them. Outside an operator's \
+own sites, their totals (and the cost per night provided of all sites) add up the \
+sites whose figures are published, so that no total less a filtered view gives a \
+withheld site away: sites under 5 people, and those withheld with them, are left \
+out, and a person housed on two sites counts on each.""")
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -157,7 +161,10 @@ class SiteFigures:
 
 @dataclass(frozen=True)
 class Impact:
-    """Occupancy of the funded buildings: aggregates only, small cells withheld."""
+    """Occupancy of the funded buildings: aggregates only, small cells withheld.
+
+    Outside an operator's own sites, the sums of the sites whose figures are
+    published; ``sites_left_out`` counts the others (see ``_impact``)."""
 
     persons_housed: Figure
     households_housed: Figure
@@ -165,6 +172,20 @@ class Impact:
     place_nights: int
     occupancy_rate: Figure
     threshold: int
+    sites_left_out: int = 0
+
+    @property
+    def note(self) -> str:
+        """What the totals leave out, in a sentence ("" when nothing)."""
+        if not self.sites_left_out:
+            return ""
+        return ngettext(
+            "Sites under %(threshold)s people, and those withheld with them, are "
+            "left out of these totals: %(count)s site.",
+            "Sites under %(threshold)s people, and those withheld with them, are "
+            "left out of these totals: %(count)s sites.",
+            self.sites_left_out,
+        ) % {"threshold": self.threshold, "count": self.sites_left_out}
 
     @property
     def occupancy_percent(self) -> Figure:
@@ -557,9 +578,8 @@ def _site_figures(
     if not site_ids:
         return (), None, None
     economics: dict[int, _Economics] = {}
-    per_site: dict[str, IndicatorRow] = {}
+    per_site: dict[str, tuple[int, Figure]] = {}
     impact = None
-    total_row: IndicatorRow | None = None
     if window is not None:
         economics = _economics(site_ids, window)
         agreements = Agreement.objects.filter(building_id__in=site_ids)
@@ -570,23 +590,16 @@ def _site_figures(
             for_scope=scope,
             group_by=GroupBy.SITE,
         )
-        per_site = {row.group: row for row in report.rows}
-        overall = indicators_get(
-            agreements=agreements, start=window[0], end=window[1], for_scope=scope
-        )
-        total_row = overall.rows[0]
-        impact = Impact(
-            persons_housed=total_row.persons_housed,
-            households_housed=total_row.households_housed,
-            nights_provided=total_row.nights_provided,
-            place_nights=total_row.place_nights_available or 0,
-            occupancy_rate=total_row.occupancy_rate,
-            threshold=overall.threshold,
-        )
+        per_site = {
+            row.group: (row.place_nights_available or 0, row.nights_provided)
+            for row in report.rows
+        }
+        impact = _impact(report, agreements=agreements, scope=scope)
     sites = []
     for site_id in site_ids:
         building = buildings.get(site_id, {})
         point = building.get("point")
+        place_nights, nights = per_site.get(str(site_id), (0, Figure(0)))
         sites.append(
             _figures(
                 building_id=site_id,
@@ -595,7 +608,8 @@ def _site_figures(
                 committed=committed.get(site_id, ZERO),
                 disbursed=disbursed.get(site_id, ZERO),
                 economics=[economics[site_id]] if site_id in economics else [],
-                occupancy=per_site.get(str(site_id)),
+                place_nights=place_nights,
+                nights=nights,
             )
         )
     sites.sort(key=lambda s: (-s.committed, s.designation))
@@ -606,9 +620,52 @@ def _site_figures(
         committed=sum(committed.values(), ZERO),
         disbursed=sum(disbursed.values(), ZERO),
         economics=list(economics.values()),
-        occupancy=total_row,
+        place_nights=sum(site.place_nights for site in sites),
+        # The nights of the impact: those of the sites whose nights are published,
+        # over their own operating costs.
+        nights=impact.nights_provided if impact else Figure(0),
+        night_costs=_sum(
+            [s.operating_costs for s in sites if not s.nights_provided.suppressed]
+        ),
     )
     return tuple(sites), total, impact
+
+
+def _impact(
+    report: IndicatorReport, *, agreements: QuerySet[Agreement], scope: Scope
+) -> Impact:
+    """The people, nights and occupancy of the sites of ``report`` (by site).
+
+    An operator on its own sites gets the exact figures of all of them (a person
+    housed on two sites counted once). Anyone else gets the sums of the sites
+    whose figures are published: a total over every site, less a site shown
+    alone under a filter, would give a withheld site away (domain.md §F.5).
+    Persons are withheld with households, and nights with them, so a site whose
+    households are published is published whole.
+    """
+    if report.exact:
+        rows = indicators_get(
+            agreements=agreements, start=report.start, end=report.end, for_scope=scope
+        ).rows
+    else:
+        rows = tuple(row for row in report.rows if not row.households_housed.suppressed)
+
+    def total(name: str) -> int:
+        return sum(getattr(row, name).value or 0 for row in rows)
+
+    def shown(value: int | Decimal | None) -> Figure:
+        return Figure(value) if rows else WITHHELD  # nothing published
+
+    place_nights = sum(row.place_nights_available or 0 for row in rows)
+    return Impact(
+        persons_housed=shown(total("persons_housed")),
+        households_housed=shown(total("households_housed")),
+        nights_provided=shown(total("nights_provided")),
+        place_nights=place_nights,
+        occupancy_rate=shown(_ratio(total("nights_provided"), place_nights)),
+        threshold=report.threshold,
+        sites_left_out=0 if report.exact else len(report.rows) - len(rows),
+    )
 
 
 def _sum(values: list[Decimal]) -> Decimal:
@@ -628,8 +685,11 @@ def _figures(
     committed: Decimal,
     disbursed: Decimal,
     economics: list[_Economics],
-    occupancy: IndicatorRow | None,
+    place_nights: int,
+    nights: Figure,
+    night_costs: Decimal | None = None,
 ) -> SiteFigures:
+    """``night_costs``: the costs over the nights, when not all operating costs."""
     operating = _sum([e.operating for e in economics])
     owner_security = _sum([e.owner_security for e in economics])
     owner_other = _sum([e.owner_other for e in economics])
@@ -642,9 +702,11 @@ def _figures(
         if guarded
         else None
     )
-    place_nights = (occupancy.place_nights_available or 0) if occupancy else 0
-    nights = occupancy.nights_provided if occupancy else Figure(0)
-    per_night = WITHHELD if nights.suppressed else Figure(_per(operating, nights.value))
+    if night_costs is None:
+        night_costs = operating
+    per_night = (
+        WITHHELD if nights.suppressed else Figure(_per(night_costs, nights.value))
+    )
     return SiteFigures(
         building_id=building_id,
         designation=designation,

@@ -346,6 +346,13 @@ class ImpactSerializer(serializers.Serializer[Any]):
     place_nights = serializers.IntegerField(read_only=True)
     occupancy_rate = FigureSerializer(read_only=True)
     threshold = serializers.IntegerField(read_only=True)
+    sites_left_out = serializers.IntegerField(
+        read_only=True,
+        help_text="Sites whose figures are withheld: left out of these totals.",
+    )
+    note = serializers.CharField(
+        read_only=True, help_text="What these totals leave out ('' when nothing)."
+    )
 
 
 class DashboardSerializer(serializers.Serializer[Any]):

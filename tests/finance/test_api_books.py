@@ -178,6 +178,8 @@ class TestIndicators:
         case.agreement.stays.order_by("pk").first().delete()  # type: ignore[union-attr]
         body = funder_client(make_member, case.cdc).get(self.URL, {"year": 2024}).json()
         assert body["impact"]["persons_housed"] == {"value": None, "suppressed": True}
+        assert body["impact"]["sites_left_out"] == 1
+        assert "left out of these totals: 1 site" in body["impact"]["note"]
         assert body["sites"][0]["cost_per_night"]["suppressed"] is True
 
     def test_bad_filters_are_a_400(self, case: Case, editor: APIClient) -> None:

@@ -101,6 +101,11 @@ class TestTheFundersPage:
         case.agreement.stays.order_by("pk").first().delete()  # type: ignore[union-attr]
         page = cdc_client.get(URL, {"year": 2024}).content.decode()
         assert "withheld" in page
+        note = page.split('data-testid="impact-note">', 1)[1].split("</span>")[0]
+        assert note == (
+            "Sites under 5 people, and those withheld with them, are left out of "
+            "these totals: 1 site."
+        )
         for occupant in case.agreement.stays.values_list(
             "occupant__pseudonym", flat=True
         ):
@@ -144,9 +149,9 @@ def test_the_page_makes_the_same_queries_for_3_or_30_commitments(
         assert cdc_client.get(URL).status_code == 200
 
 
-# Session (1), user with their memberships (1), filter choices (3), dashboard (12),
+# Session (1), user with their memberships (1), filter choices (3), dashboard (8),
 # the page of commitments: count and rows (2), the funded sites' map layer (1).
-PAGE_QUERIES = 20
+PAGE_QUERIES = 16
 
 
 # --- Downloads
@@ -229,6 +234,7 @@ class TestDownloads:
         values = {row[0].value: row[2].value for row in sheet.iter_rows(min_row=2)}
         assert values["People housed"] == "withheld"
         assert values["Nights provided"] == "withheld"
+        assert "left out of these totals: 1 site" in values["Note"]
         assert values["Committed"] == 40000  # 30,000 grant + 10,000 loan
 
     def test_dates_are_dates_in_the_xlsx(self, case: Case, cdc_client: Client) -> None:
