@@ -16,6 +16,8 @@ from finance.models import CostLine, SecurityBaseline, SubLetting
 from organizations.models import OrganizationKind
 from tests.finance.api import BASE, client_for, etag, funder_client
 from tests.finance.conftest import Case
+from tests.finance.factories import CommitmentFactory, StateFunderFactory
+from tests.occupancy.factories import BuildingFactory, FunderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,7 @@ def editor(agent: User) -> APIClient:
     return client_for(agent)
 
 
+MAX_AMOUNT = "999999999999.99"  # DecimalField(14, 2)
 BOOKS = ["cost-lines", "security-baselines", "fee-payments", "sublettings"]
 
 
@@ -181,6 +184,33 @@ class TestIndicators:
         assert body["impact"]["sites_left_out"] == 1
         assert "left out of these totals: 1 site" in body["impact"]["note"]
         assert body["sites"][0]["cost_per_night"]["suppressed"] is True
+
+    def test_sums_beyond_one_amounts_digits_are_served(
+        self, case: Case, make_member: Callable[..., User]
+    ) -> None:
+        for _ in range(2):  # each at the 14-digit maximum of an amount
+            CommitmentFactory.create(
+                funder=case.cdc, building=case.building, amount=Decimal(MAX_AMOUNT)
+            )
+        response = funder_client(make_member, case.cdc).get(self.URL)
+        assert response.status_code == 200
+        # 2 × 999,999,999,999.99 + the case's 30,000 + 10,000 + 99,999.
+        assert response.json()["totals"]["committed"] == "2000000139998.98"
+
+    def test_a_huge_leverage_is_served(self, editor: APIClient) -> None:
+        building = BuildingFactory.create(department_id="13")
+        CommitmentFactory.create(
+            funder=StateFunderFactory.create(),
+            building=building,
+            amount=Decimal("0.01"),
+        )
+        CommitmentFactory.create(
+            funder=FunderFactory.create(), building=building, amount=Decimal(MAX_AMOUNT)
+        )
+        response = editor.get(self.URL)
+        assert response.status_code == 200
+        leverage = response.json()["leverage"]
+        assert leverage["non_state_per_state"] == "99999999999999.0000"
 
     def test_bad_filters_are_a_400(self, case: Case, editor: APIClient) -> None:
         assert editor.get(self.URL, {"nature": "gift"}).status_code == 400
