@@ -30,6 +30,7 @@ from finance.models import (
     SecurityBaseline,
     SubLetting,
 )
+from finance.selectors import FIRST_YEAR, LAST_YEAR
 from occupancy.models import Agreement, Space
 from organizations.models import Organization
 
@@ -268,7 +269,9 @@ def money_sum(**kwargs: Any) -> serializers.DecimalField:
 
 
 class FilterQuerySerializer(serializers.Serializer[Any]):
-    year = serializers.IntegerField(required=False, min_value=1900, max_value=2200)
+    year = serializers.IntegerField(
+        required=False, min_value=FIRST_YEAR, max_value=LAST_YEAR
+    )
     building = serializers.IntegerField(required=False, min_value=1)
     nature = serializers.ChoiceField(choices=Nature.choices, required=False)
     funder = serializers.IntegerField(required=False, min_value=1)

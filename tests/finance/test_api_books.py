@@ -212,6 +212,14 @@ class TestIndicators:
         leverage = response.json()["leverage"]
         assert leverage["non_state_per_state"] == "99999999999999.0000"
 
+    @pytest.mark.parametrize("year", [1899, 2200, 9999])
+    def test_a_year_beyond_the_platforms_range_is_a_400(
+        self, case: Case, editor: APIClient, year: int
+    ) -> None:
+        response = editor.get(self.URL, {"year": year})
+        assert response.status_code == 400
+        assert "year" in response.json()["errors"]
+
     def test_bad_filters_are_a_400(self, case: Case, editor: APIClient) -> None:
         assert editor.get(self.URL, {"nature": "gift"}).status_code == 400
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test import Client
 from openpyxl import load_workbook
 from pytest_django import DjangoAssertNumQueries
@@ -84,6 +85,22 @@ class TestTheFundersPage:
         page = stranger.get(URL, {"site": case.building.pk}).content.decode()
         assert case.building.designation not in page
         assert "No commitment matches these criteria." in page
+
+    def test_years_beyond_the_platforms_range_are_neither_offered_nor_a_500(
+        self, case: Case, cdc_client: Client
+    ) -> None:
+        CommitmentFactory.create(
+            funder=case.cdc,
+            building=case.building,
+            period=DateRange(date(2024, 1, 1), date(9999, 12, 31)),
+        )
+        response = cdc_client.get(URL, {"year": 9999})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert 'value="2199"' in page
+        assert 'value="2200"' not in page
+        year = page.split('name="year"', 1)[1].split("</select>", 1)[1]
+        assert "Select a valid choice." in year.split("</div>", 1)[0]
 
     def test_charts_come_with_their_tables(
         self, case: Case, cdc_client: Client
