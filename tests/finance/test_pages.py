@@ -17,10 +17,11 @@ from django.test import Client
 from openpyxl import load_workbook
 from pytest_django import DjangoAssertNumQueries
 
+from maps import layers
 from organizations.models import OrganizationKind, Role
 from tests.finance.conftest import Case
 from tests.finance.factories import CommitmentFactory, DisbursementFactory
-from tests.occupancy.factories import FunderFactory
+from tests.occupancy.factories import BuildingFactory, FunderFactory
 
 URL = "/financement/"
 
@@ -164,6 +165,25 @@ def test_the_page_makes_the_same_queries_for_3_or_30_commitments(
     cdc_client.get(URL)  # warm the session and the scope
     with django_assert_num_queries(PAGE_QUERIES):
         assert cdc_client.get(URL).status_code == 200
+
+
+@pytest.mark.django_db
+def test_more_funded_sites_than_the_map_draws_inline_are_listed_not_a_500(
+    case: Case, cdc_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layers, "INLINE_LIMIT", 2)
+    for _ in range(2):
+        CommitmentFactory.create(funder=case.cdc, building=BuildingFactory.create())
+    response = cdc_client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="funded-map"' not in page
+    note = page.split('data-testid="funded-map-note">', 1)[1].split("</p>")[0]
+    assert note == (
+        "The map is not drawn: it shows 2 sites at most, and there are 3. "
+        "The table below lists every site."
+    )
+    assert page.count("<tr data-site=") == 3
 
 
 # Session (1), user with their memberships (1), filter choices (3), dashboard (8),
