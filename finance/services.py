@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, cast
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -494,7 +494,10 @@ def security_baseline_set(
     if method == BaselineMethod.HOURLY_RATE:
         if hourly_rate is None or hours_per_month is None:
             raise _fail(HOURLY_FACTORS, "hourly_rate")
-        monthly_amount = (hourly_rate * hours_per_month).quantize(CENT)
+        # Half away from zero, as PostgreSQL's round() in baseline_hourly_product:
+        # 22.01 × 100.5 = 2,212.005 is 2,212.01 there, 2,212.00 half-even.
+        product = hourly_rate * hours_per_month
+        monthly_amount = product.quantize(CENT, rounding=ROUND_HALF_UP)
     if monthly_amount is None:
         raise _fail(MONTHLY_REQUIRED, "monthly_amount")
     _money(monthly_amount, field="monthly_amount", positive=False)

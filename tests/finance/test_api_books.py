@@ -115,18 +115,28 @@ def test_a_bad_cost_line_is_a_400_naming_the_field(
     assert field in response.json()["errors"]
 
 
-def test_the_hourly_baseline_is_rate_times_hours(case: Case, editor: APIClient) -> None:
+@pytest.mark.parametrize(
+    ("rate", "hours", "monthly"),
+    [
+        ("22.50", "730.0", "16425.00"),
+        # 2,212.005: half up, as PostgreSQL's round() in the check constraint.
+        ("22.01", "100.5", "2212.01"),
+    ],
+)
+def test_the_hourly_baseline_is_rate_times_hours(
+    case: Case, editor: APIClient, rate: str, hours: str, monthly: str
+) -> None:
     url = f"{BASE}security-baselines/{case.building.security_baseline.pk}/"
     response = editor.patch(
         url,
-        {"hourly_rate": "22.50", "hours_per_month": "730.0"},
+        {"hourly_rate": rate, "hours_per_month": hours},
         format="json",
         HTTP_IF_MATCH=etag(editor, url),
     )
     assert response.status_code == 200, response.content
-    assert response.json()["monthly_amount"] == "16425.00"  # 22.50 × 730
+    assert response.json()["monthly_amount"] == monthly
     assert SecurityBaseline.objects.get(building=case.building).monthly_amount == (
-        Decimal("16425.00")
+        Decimal(monthly)
     )
 
 
