@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
@@ -160,6 +167,15 @@ def _charts(dashboard: Dashboard) -> dict[str, Any]:
 @require_GET
 def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     form = _form(request, scope)
+    if form.errors:
+        # The errors in place and no figures: figures without one of the filters
+        # asked for would pass for filtered ones.
+        return render(
+            request,
+            "finance/dashboard.html",
+            {"form": form, "dashboard": None},
+            status=400,
+        )
     filters = form.filters()
     dashboard = dashboard_get(scope=scope, filters=filters)
     page = Paginator(commitment_rows(scope=scope, filters=filters), PAGE_SIZE).get_page(
@@ -195,7 +211,13 @@ def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
 def export_page(request: HttpRequest, scope: Scope, fmt: str) -> HttpResponseBase:
     if fmt not in exports.FORMATS:
         raise Http404
-    filters = _form(request, scope).filters()
+    form = _form(request, scope)
+    if form.errors:  # nothing exported rather than more than asked for
+        return HttpResponseBadRequest(
+            orjson.dumps({"errors": form.errors.get_json_data()}),
+            content_type="application/json",
+        )
+    filters = form.filters()
     rows = commitment_rows(scope=scope, filters=filters)
     response: HttpResponseBase
     if fmt == "csv":

@@ -83,9 +83,24 @@ class TestTheFundersPage:
         self, case: Case, make_member: Callable[..., User]
     ) -> None:
         stranger = member(make_member, FunderFactory.create())
-        page = stranger.get(URL, {"site": case.building.pk}).content.decode()
+        response = stranger.get(URL, {"site": case.building.pk})
+        assert response.status_code == 400
+        page = response.content.decode()
         assert case.building.designation not in page
-        assert "No commitment matches these criteria." in page
+        assert "Select a valid choice." in page
+
+    def test_an_invalid_filter_shows_its_error_and_no_figures(
+        self, case: Case, cdc_client: Client
+    ) -> None:
+        response = cdc_client.get(URL, {"year": 2024, "site": 999_999})
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert "Some filters are not valid: correct them to see the figures." in page
+        site = page.split('name="site"', 1)[1].split("</div>", 1)[0]
+        assert "Select a valid choice." in site
+        for figures in ("key-figures", "site-table", "impact", "commitment-table"):
+            assert f'data-testid="{figures}"' not in page
+        assert 'data-testid="exports"' not in page
 
     def test_years_beyond_the_platforms_range_are_neither_offered_nor_a_500(
         self, case: Case, cdc_client: Client
@@ -96,7 +111,7 @@ class TestTheFundersPage:
             period=DateRange(date(2024, 1, 1), date(9999, 12, 31)),
         )
         response = cdc_client.get(URL, {"year": 9999})
-        assert response.status_code == 200
+        assert response.status_code == 400
         page = response.content.decode()
         assert 'value="2199"' in page
         assert 'value="2200"' not in page
@@ -229,6 +244,24 @@ class TestDownloads:
         cells = [cell for row in rows[1:] for cell in row]
         assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
         assert '\'=HYPERLINK("http://x")' in cells
+
+    @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+    @pytest.mark.parametrize(
+        ("query", "field"),
+        [({"year": 2024, "site": 999_999}, "site"), ({"year": 9999}, "year")],
+    )
+    def test_an_invalid_filter_exports_nothing_and_names_the_field(
+        self,
+        case: Case,
+        cdc_client: Client,
+        fmt: str,
+        query: dict[str, int],
+        field: str,
+    ) -> None:
+        response = cdc_client.get(URL + f"export.{fmt}", query)
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        assert list(response.json()["errors"]) == [field]
 
     def test_xlsx_has_typed_cells_and_no_formula(
         self, case: Case, make_member: Callable[..., User]
