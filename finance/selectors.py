@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -245,7 +245,9 @@ def filter_choices(*, scope: Scope) -> Choices:
     years: tuple[int, ...] = ()
     if span["first"] is not None:
         first = max(span["first"].year, FIRST_YEAR)
-        years = tuple(range(first, min(span["last"].year, LAST_YEAR) + 1))
+        # The upper bound is exclusive: [2024-01-01, 2025-01-01) is 2024 only.
+        last = (span["last"] - timedelta(days=1)).year
+        years = tuple(range(first, min(last, LAST_YEAR) + 1))
     # Semi-joins on the funded ids: joining buildings to every commitment (and
     # agreement) and then DISTINCT would multiply the rows first.
     funded = visible.annotate(
