@@ -105,6 +105,10 @@ OPERATOR_FUNDS_OWN = _(
     "resources."
 )
 DECISION_IN_FUTURE = _("A funding decision is dated today at the latest.")
+DISBURSED_IN_FUTURE = _("A disbursement is a payment made: dated today at the latest.")
+DISBURSED_BEFORE_DECISION = _(
+    "A disbursement is dated on or after its commitment's decision ({decision})."
+)
 NOT_IN_FORCE = _("No fee is due on an agreement that never came into force.")
 PAYMENT_OUTSIDE = _(
     "A payment falls within the agreement ({start} to {last}) and not after today."
@@ -359,6 +363,13 @@ def disbursement_record(
         if not locked.period.lower <= date < locked.period.upper:
             raise _fail(
                 DATE_OUTSIDE, "date", start=locked.start, last=_last_day(locked.end)
+            )
+        # A payment made, and made on a decision: a date ahead inflated "disbursed".
+        if date > timezone.localdate():
+            raise _fail(DISBURSED_IN_FUTURE, "date")
+        if date < locked.decision_date:
+            raise _fail(
+                DISBURSED_BEFORE_DECISION, "date", decision=locked.decision_date
             )
         paid: Decimal = locked.disbursements.aggregate(total=Sum("amount"))[
             "total"
