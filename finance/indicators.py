@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
 from django.db.models import Max, Min, QuerySet, Sum
@@ -42,13 +43,14 @@ from finance.selectors import (
 )
 from occupancy.indicators import (
     IN_FORCE_STATUSES,
+    SUSPENSIONS_SQL,
     WITHHELD,
     Figure,
     GroupBy,
     IndicatorReport,
     indicators_get,
 )
-from occupancy.models import Agreement
+from occupancy.models import Agreement, AgreementStatus
 from organizations.selectors import Scope
 
 METHODOLOGY: StrOrPromise = gettext_lazy("""\
@@ -66,12 +68,13 @@ Cost indicators cover the buildings of these commitments over the window (the ye
 or the commitments' periods) up to today. A cost line is spread evenly over the \
 days of its period. Cost per place per day: operating costs (all payers, works \
 excluded) ÷ place-nights available; per night provided: ÷ nights provided.
-Guarding cost avoided (an estimate): the monthly guarding baseline × months with an \
-agreement in force − security costs borne by the owner. Owner's net balance: \
-guarding cost avoided + fees received − the owner's other costs. The State's \
-contribution in kind: market rent × years in force − fees paid (DDFiP value). \
-Sub-letting revenue: area × monthly rate × months. Months are calendar months, a \
-part-month counting its share of days.
+Occupied months: months with an agreement in force, less its suspensions (a \
+safety closure is no occupation). Guarding cost avoided (an estimate): the monthly \
+guarding baseline × occupied months − security costs borne by the owner over those \
+months. Owner's net balance: guarding cost avoided + fees received − the owner's \
+other costs. The State's contribution in kind: market rent × occupied years − fees \
+paid (DDFiP value). Sub-letting revenue: area × monthly rate × months. Months are \
+calendar months, a part-month counting its share of days.
 People, nights and occupancy come from the occupancy indicators: counts under 5 \
 people are withheld, with the figures that would reveal them. Outside an operator's \
 own sites, their totals (and the cost per night provided of all sites) add up the \
@@ -455,6 +458,18 @@ def _months(expression: str) -> str:
     )"""  # noqa: S608
 
 
+def _months_in(multirange: str) -> str:
+    """SQL: the calendar months (as ``_months``) of the ranges of ``multirange``."""
+    return f"(SELECT COALESCE(SUM({_months('r')}), 0) FROM unnest({multirange}) AS r)"  # noqa: S608
+
+
+def _days_in(multirange: str) -> str:
+    """SQL: the days of the ranges of ``multirange``."""
+    return (
+        f"(SELECT COALESCE(SUM(upper(r) - lower(r)), 0) FROM unnest({multirange}) AS r)"  # noqa: S608
+    )
+
+
 # Only constants reach the SQL text; values travel as parameters.
 _ECONOMICS_SQL = f"""
 WITH win AS (SELECT daterange(%(start)s, %(end)s, '[)') AS w),
@@ -470,9 +485,6 @@ costs AS (
            COALESCE(SUM(amount) FILTER (WHERE category <> %(works)s), 0) AS operating,
            COALESCE(SUM(amount) FILTER (WHERE category = %(works)s), 0) AS works,
            COALESCE(SUM(amount) FILTER (
-               WHERE payer = %(owner)s AND category = %(security)s), 0
-           ) AS owner_security,
-           COALESCE(SUM(amount) FILTER (
                WHERE payer = %(owner)s AND category <> %(security)s), 0
            ) AS owner_other
     FROM shares GROUP BY building_id
@@ -483,14 +495,30 @@ in_force AS (
     WHERE a.building_id = ANY(%(sites)s) AND a.status = ANY(%(in_force)s)
       AND a.period && win.w
 ),
+{SUSPENSIONS_SQL.format(agreements="agreement_id IN (SELECT id FROM in_force)")},
+open AS (
+    -- The days each agreement was in force and not suspended: a safety closure
+    -- is no occupation (domain.md §E 2, 9, 11).
+    SELECT f.id, f.building_id, f.market_rent_yearly,
+           datemultirange(f.days) - COALESCE((
+               SELECT range_agg(s.nights) FROM suspensions s WHERE s.agreement_id = f.id
+           ), datemultirange()) AS days
+    FROM in_force f
+),
 occupied AS (
     -- Agreements on one building may overlap (different spaces): their union.
-    SELECT building_id, SUM({_months("r")}) AS months
-    FROM (
-        SELECT building_id, unnest(range_agg(days)) AS r
-        FROM in_force GROUP BY building_id
-    ) merged
-    GROUP BY building_id
+    SELECT building_id, days, {_months_in("days")} AS months
+    FROM (SELECT building_id, range_agg(days) AS days FROM open GROUP BY building_id) u
+),
+guards_paid AS (
+    -- The owner's security costs over the occupied days only (domain.md §E 9):
+    -- guards paid while the building stood empty are no saving's counterpart.
+    SELECT cl.building_id,
+           SUM(ROUND(cl.amount * {_days_in("datemultirange(cl.period) * o.days")}
+                     / (upper(cl.period) - lower(cl.period)), 2)) AS amount
+    FROM finance_costline cl JOIN occupied o ON o.building_id = cl.building_id
+    WHERE cl.payer = %(owner)s AND cl.category = %(security)s
+    GROUP BY cl.building_id
 ),
 fees AS (
     SELECT fp.agreement_id, a.building_id, SUM(fp.amount) AS paid
@@ -501,9 +529,9 @@ fees AS (
 ),
 in_kind AS (
     SELECT f.building_id,
-           SUM(ROUND(f.market_rent_yearly * {_months("f.days")} / 12, 2)
+           SUM(ROUND(f.market_rent_yearly * {_months_in("f.days")} / 12, 2)
                - COALESCE(p.paid, 0)) AS amount
-    FROM in_force f LEFT JOIN fees p ON p.agreement_id = f.id
+    FROM open f LEFT JOIN fees p ON p.agreement_id = f.id
     WHERE f.market_rent_yearly IS NOT NULL
     GROUP BY f.building_id
 ),
@@ -522,7 +550,7 @@ SELECT b.id,
        ROUND(COALESCE(sb.monthly_amount, b.guarding_cost_monthly)
              * COALESCE(o.months, 0), 2) AS guarding,
        COALESCE(c.operating, 0), COALESCE(c.works, 0),
-       COALESCE(c.owner_security, 0), COALESCE(c.owner_other, 0),
+       COALESCE(g.amount, 0), COALESCE(c.owner_other, 0),
        COALESCE((SELECT SUM(paid) FROM fees WHERE fees.building_id = b.id), 0),
        k.amount,
        COALESCE(s.revenue, 0)
@@ -530,6 +558,7 @@ FROM buildings_building b
 LEFT JOIN finance_securitybaseline sb ON sb.building_id = b.id
 LEFT JOIN costs c ON c.building_id = b.id
 LEFT JOIN occupied o ON o.building_id = b.id
+LEFT JOIN guards_paid g ON g.building_id = b.id
 LEFT JOIN in_kind k ON k.building_id = b.id
 LEFT JOIN sublet s ON s.building_id = b.id
 WHERE b.id = ANY(%(sites)s)
@@ -559,6 +588,8 @@ def _economics(site_ids: list[int], window: tuple[date, date]) -> dict[int, _Eco
         "works": CostCategory.WORKS,
         "security": CostCategory.SECURITY,
         "owner": Payer.OWNER,
+        "tz": settings.TIME_ZONE,
+        "suspended": AgreementStatus.SUSPENDED,
     }
     with connection.cursor() as cursor:
         cursor.execute(_ECONOMICS_SQL, params)

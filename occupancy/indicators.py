@@ -156,8 +156,9 @@ _STAY_KEYS = {
 }
 
 # Suspension intervals from the status history: each change governs until the next.
-_CAPACITY_SQL = """
-WITH buckets AS ({buckets}),
+# Also read by finance/indicators.py (occupied months). ``{agreements}`` is an SQL
+# condition on ``agreement_id``; the parameters are ``tz`` and ``suspended``.
+SUSPENSIONS_SQL = """
 changes AS (
     SELECT agreement_id, to_status,
            (changed_at AT TIME ZONE %(tz)s)::date AS since,
@@ -165,13 +166,16 @@ changes AS (
                PARTITION BY agreement_id ORDER BY changed_at, id
            ) AS until
     FROM occupancy_agreementstatuschange
-    WHERE agreement_id = ANY(%(agreements)s)
+    WHERE {agreements}
 ),
 suspensions AS (
     SELECT agreement_id, daterange(since, until, '[)') AS nights
     FROM changes
     WHERE to_status = %(suspended)s AND (until IS NULL OR until > since)
-),
+)"""
+
+_CAPACITY_SQL = """
+WITH buckets AS ({buckets}), {suspensions},
 covered AS (
     SELECT {key} AS key, b.b0, b.b1, sp.capacity, asp.agreement_id,
            asp.period * daterange(b.b0, b.b1) AS nights
@@ -407,7 +411,13 @@ def indicators_get(
     with_capacity = group_by is not GroupBy.CATEGORY
     capacity: dict[tuple[str, date, date], tuple[int, int]] = {}
     if with_capacity:
-        sql = _CAPACITY_SQL.format(buckets=buckets, key=_SPACE_KEYS[group_by])
+        sql = _CAPACITY_SQL.format(
+            buckets=buckets,
+            key=_SPACE_KEYS[group_by],
+            suspensions=SUSPENSIONS_SQL.format(
+                agreements="agreement_id = ANY(%(agreements)s)"
+            ),
+        )
         capacity = {(k, b0, b1): (a, e) for k, b0, b1, a, e in _fetch(sql, params)}
     stay_key = _STAY_KEYS[group_by]
     presence_sql = _PRESENCE_SQL.format(

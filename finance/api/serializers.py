@@ -330,8 +330,12 @@ class SiteFiguresSerializer(serializers.Serializer[Any]):
     cost_per_place_day = money_sum(allow_null=True)
     cost_per_night = FigureSerializer(read_only=True)
     guarding_baseline_monthly = money_sum(allow_null=True)
-    occupied_months = figure()
-    owner_security_costs = money_sum()
+    occupied_months = figure(
+        help_text="Months with an agreement in force, less its suspensions."
+    )
+    owner_security_costs = money_sum(
+        help_text="Security costs borne by the owner over the occupied months."
+    )
     guarding_avoided = money_sum(allow_null=True, help_text="An estimate.")
     fees_received = money_sum()
     owner_other_costs = money_sum()

@@ -3,9 +3,10 @@ conftest.py, for the year 2024. The arithmetic is written next to each figure.""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -14,14 +15,23 @@ from pytest_django import DjangoAssertNumQueries
 
 from buildings.models import Building
 from finance.indicators import Dashboard, dashboard_get
-from finance.models import Nature, SecurityBaseline
+from finance.models import CostCategory, Nature, Payer, SecurityBaseline
 from finance.selectors import Filters
 from occupancy.indicators import Figure
-from occupancy.models import Agreement, OccupantKind
+from occupancy.models import (
+    Agreement,
+    AgreementStatus,
+    AgreementStatusChange,
+    OccupantKind,
+)
 from organizations.models import Organization
 from organizations.selectors import Persona, Scope
 from tests.finance.conftest import Case, d, occupied_site
-from tests.finance.factories import CommitmentFactory, DisbursementFactory
+from tests.finance.factories import (
+    CommitmentFactory,
+    CostLineFactory,
+    DisbursementFactory,
+)
 from tests.occupancy.factories import (
     FunderFactory,
     OccupantFactory,
@@ -29,6 +39,7 @@ from tests.occupancy.factories import (
 )
 
 TODAY = date(2025, 6, 1)
+PARIS = ZoneInfo("Europe/Paris")
 YEAR = Filters(year=2024)
 
 
@@ -196,6 +207,47 @@ class TestSiteEconomics:
         assert site.occupied_months == d("10")  # March to December
         # 11,000 × 10 − 1,000 of security paid by the owner.
         assert site.guarding_avoided == d("109000.00")
+
+    def test_guards_paid_while_the_building_stood_empty_are_not_subtracted(
+        self, case: Case
+    ) -> None:
+        CostLineFactory.create(
+            building=case.building,
+            category=CostCategory.SECURITY,
+            payer=Payer.OWNER,
+            amount=d("22000.00"),
+            period=DateRange(date(2024, 1, 1), date(2024, 3, 1)),  # before 1 March
+        )
+        site = board(agent()).sites[0]
+        assert site.owner_security_costs == d("1000.00")  # March's only
+        assert site.guarding_avoided == d("109000.00")  # 11,000 × 10 − 1,000
+
+    def test_a_safety_closure_is_not_an_occupied_month(self, case: Case) -> None:
+        for day, old, new in (
+            (date(2024, 6, 1), AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED),
+            (date(2024, 9, 1), AgreementStatus.SUSPENDED, AgreementStatus.ACTIVE),
+        ):
+            change = AgreementStatusChange.objects.create(
+                agreement=case.agreement, from_status=old, to_status=new
+            )
+            AgreementStatusChange.objects.filter(pk=change.pk).update(
+                changed_at=datetime(day.year, day.month, day.day, 12, tzinfo=PARIS)
+            )
+        # 600 € of owner guards during the closure: not an occupied month's.
+        CostLineFactory.create(
+            building=case.building,
+            category=CostCategory.SECURITY,
+            payer=Payer.OWNER,
+            amount=d("600.00"),
+            period=DateRange(date(2024, 7, 1), date(2024, 8, 1)),
+        )
+        site = board(agent()).sites[0]
+        assert site.place_nights == 2140  # 3,060 − 10 places × 92 nights closed
+        assert site.occupied_months == d("7")  # March–May, September–December
+        assert site.owner_security_costs == d("1000.00")
+        assert site.guarding_avoided == d("76000.00")  # 11,000 × 7 − 1,000
+        # 120,000 × 7/12 − 12,000 of fees.
+        assert site.state_in_kind == d("58000.00")
 
     def test_owner_net_balance(self, case: Case) -> None:
         site = board(agent()).sites[0]
