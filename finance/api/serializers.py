@@ -31,6 +31,10 @@ from finance.models import (
     SubLetting,
 )
 from finance.selectors import FIRST_YEAR, LAST_YEAR
+from occupancy.api.serializers.indicators import (
+    CountFigureSerializer,
+    RatioFigureSerializer,
+)
 from occupancy.models import Agreement, Space
 from organizations.models import Organization
 
@@ -277,10 +281,11 @@ class FilterQuerySerializer(serializers.Serializer[Any]):
     funder = serializers.IntegerField(required=False, min_value=1)
 
 
-class FigureSerializer(serializers.Serializer[Any]):
-    """A figure that may be withheld (fewer than 5 people): value is then null."""
+class MoneyFigureSerializer(serializers.Serializer[Any]):
+    """An amount that may be withheld (fewer than 5 people): value is then null.
+    Counts and ratios that may be withheld are the occupancy API's figures."""
 
-    value = figure(allow_null=True)
+    value = money_sum(allow_null=True)
     suppressed = serializers.BooleanField(read_only=True)
 
 
@@ -326,9 +331,9 @@ class SiteFiguresSerializer(serializers.Serializer[Any]):
     operating_costs = money_sum()
     works_costs = money_sum()
     place_nights = serializers.IntegerField(read_only=True)
-    nights_provided = FigureSerializer(read_only=True)
+    nights_provided = CountFigureSerializer(read_only=True)
     cost_per_place_day = money_sum(allow_null=True)
-    cost_per_night = FigureSerializer(read_only=True)
+    cost_per_night = MoneyFigureSerializer(read_only=True)
     guarding_baseline_monthly = money_sum(allow_null=True)
     occupied_months = figure(
         help_text="Months with an agreement in force, less its suspensions."
@@ -345,11 +350,11 @@ class SiteFiguresSerializer(serializers.Serializer[Any]):
 
 
 class ImpactSerializer(serializers.Serializer[Any]):
-    persons_housed = FigureSerializer(read_only=True)
-    households_housed = FigureSerializer(read_only=True)
-    nights_provided = FigureSerializer(read_only=True)
+    persons_housed = CountFigureSerializer(read_only=True)
+    households_housed = CountFigureSerializer(read_only=True)
+    nights_provided = CountFigureSerializer(read_only=True)
     place_nights = serializers.IntegerField(read_only=True)
-    occupancy_rate = FigureSerializer(read_only=True)
+    occupancy_rate = RatioFigureSerializer(read_only=True)
     threshold = serializers.IntegerField(read_only=True)
     sites_left_out = serializers.IntegerField(
         read_only=True,

@@ -178,10 +178,12 @@ class TestIndicators:
         body = funder_client(make_member, case.cdc).get(self.URL, {"year": 2024}).json()
         assert body["totals"]["committed"] == "40000.00"
         assert [row["label"] for row in body["by_funder"]] == ["Caisse des Dépôts"]
-        assert body["impact"]["persons_housed"] == {
-            "value": "5.0000",
-            "suppressed": False,
-        }
+        # Counts are integers, ratios four decimals, amounts two.
+        impact = body["impact"]
+        assert impact["persons_housed"] == {"value": 5, "suppressed": False}
+        assert impact["nights_provided"] == {"value": 50, "suppressed": False}
+        assert impact["occupancy_rate"] == {"value": "0.0163", "suppressed": False}
+        assert body["sites"][0]["cost_per_night"]["value"] == "715.80"
         assert body["window_start"] == "2024-01-01"
         assert body["methodology"]
 
