@@ -390,7 +390,13 @@ def disbursement_record(
         if document is not None:
             name = (document.name or "evidence.pdf").rsplit("/", 1)[-1]
             disbursement.evidence_file.save(name, document, save=False)
-        disbursement.save()
+        try:
+            disbursement.save()
+        except BaseException:
+            # The file is written before the row: a failed insert leaves no orphan.
+            if document is not None:
+                disbursement.evidence_file.delete(save=False)
+            raise
     return disbursement, True
 
 

@@ -165,6 +165,20 @@ class TestRecording:
         assert (disbursement.evidence_file.name or "").endswith(".pdf")
         assert len(disbursement.evidence_sha256) == 64
 
+    def test_a_refused_insert_leaves_no_evidence_file_behind(
+        self, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings.MEDIA_ROOT = tmp_path
+        commitment = CommitmentFactory.create()
+
+        def refused(*args: object, **kwargs: object) -> None:
+            raise IntegrityError("disbursement_within_commitment")
+
+        monkeypatch.setattr(Disbursement, "save", refused)
+        with pytest.raises(IntegrityError):
+            pay(commitment, "1.00", key="a", evidence=File(BytesIO(PDF), "ordre.pdf"))
+        assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+
 
 @pytest.mark.django_db
 class TestTheDatabaseHoldsTheInvariants:
