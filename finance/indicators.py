@@ -244,7 +244,8 @@ def dashboard_get(
 
     A fixed number of queries whatever the number of commitments, disbursements
     or cost lines: two grouped sums, one query on the buildings, one for the site
-    economics, and the occupancy indicators (twice: per site and in total).
+    economics, and the occupancy indicators per site (again in total for an
+    operator on its own sites, whose totals count each person once).
     """
     today = today or timezone.localdate()
     selection = filtered_commitments(scope=scope, filters=filters)
