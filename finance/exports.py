@@ -118,6 +118,8 @@ def indicator_values(dashboard: Dashboard) -> Iterator[tuple[Any, ...]]:
         yield (_("Nights provided"), everywhere, _figure(impact.nights_provided), "")
         yield (_("Place-nights available"), everywhere, impact.place_nights, "")
         yield (_("Occupancy rate"), everywhere, _figure(impact.occupancy_rate), "ratio")
+        if impact.note:
+            yield (_("Note"), everywhere, impact.note, "")
     sites: list[SiteFigures] = list(dashboard.sites)
     if dashboard.site_total is not None:
         sites.append(dashboard.site_total)

@@ -41,9 +41,13 @@ class DashboardFilterForm(forms.Form):
             field.widget.attrs["class"] = "fr-select"
 
     def filters(self) -> Filters:
-        """The valid filters (all of them empty when the form is invalid)."""
-        if not self.is_valid():
+        """The filters asked for (none on an empty query). The views refuse an
+        invalid form: dropping its bad filter, or all of them, would show more
+        than was asked for."""
+        if not self.is_bound:
             return Filters()
+        if not self.is_valid():
+            raise ValueError("filters() of an invalid form")
         data = self.cleaned_data
         return Filters(
             year=data.get("year") or None,

@@ -15,13 +15,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.aggregates import BoolOr
 from django.db import connection
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django_stubs_ext import StrOrPromise
 
 from buildings.models import Building
@@ -42,13 +43,14 @@ from finance.selectors import (
 )
 from occupancy.indicators import (
     IN_FORCE_STATUSES,
+    SUSPENSIONS_SQL,
     WITHHELD,
     Figure,
     GroupBy,
-    IndicatorRow,
+    IndicatorReport,
     indicators_get,
 )
-from occupancy.models import Agreement
+from occupancy.models import Agreement, AgreementStatus
 from organizations.selectors import Scope
 
 METHODOLOGY: StrOrPromise = gettext_lazy("""\
@@ -66,14 +68,19 @@ Cost indicators cover the buildings of these commitments over the window (the ye
 or the commitments' periods) up to today. A cost line is spread evenly over the \
 days of its period. Cost per place per day: operating costs (all payers, works \
 excluded) ÷ place-nights available; per night provided: ÷ nights provided.
-Guarding cost avoided (an estimate): the monthly guarding baseline × months with an \
-agreement in force − security costs borne by the owner. Owner's net balance: \
-guarding cost avoided + fees received − the owner's other costs. The State's \
-contribution in kind: market rent × years in force − fees paid (DDFiP value). \
-Sub-letting revenue: area × monthly rate × months. Months are calendar months, a \
-part-month counting its share of days.
+Occupied months: months with an agreement in force, less its suspensions (a \
+safety closure is no occupation). Guarding cost avoided (an estimate): the monthly \
+guarding baseline × occupied months − security costs borne by the owner over those \
+months. Owner's net balance: guarding cost avoided + fees received − the owner's \
+other costs. The State's contribution in kind: market rent × occupied years − fees \
+paid (DDFiP value). Sub-letting revenue: area × monthly rate × months. Months are \
+calendar months, a part-month counting its share of days.
 People, nights and occupancy come from the occupancy indicators: counts under 5 \
-people are withheld, with the figures that would reveal them.""")
+people are withheld, with the figures that would reveal them. Outside an operator's \
+own sites, their totals (and the cost per night provided of all sites) add up the \
+sites whose figures are published, so that no total less a filtered view gives a \
+withheld site away: sites under 5 people, and those withheld with them, are left \
+out, and a person housed on two sites counts on each.""")
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -157,7 +164,10 @@ class SiteFigures:
 
 @dataclass(frozen=True)
 class Impact:
-    """Occupancy of the funded buildings: aggregates only, small cells withheld."""
+    """Occupancy of the funded buildings: aggregates only, small cells withheld.
+
+    Outside an operator's own sites, the sums of the sites whose figures are
+    published; ``sites_left_out`` counts the others (see ``_impact``)."""
 
     persons_housed: Figure
     households_housed: Figure
@@ -165,6 +175,20 @@ class Impact:
     place_nights: int
     occupancy_rate: Figure
     threshold: int
+    sites_left_out: int = 0
+
+    @property
+    def note(self) -> str:
+        """What the totals leave out, in a sentence ("" when nothing)."""
+        if not self.sites_left_out:
+            return ""
+        return ngettext(
+            "Sites under %(threshold)s people, and those withheld with them, are "
+            "left out of these totals: %(count)s site.",
+            "Sites under %(threshold)s people, and those withheld with them, are "
+            "left out of these totals: %(count)s sites.",
+            self.sites_left_out,
+        ) % {"threshold": self.threshold, "count": self.sites_left_out}
 
     @property
     def occupancy_percent(self) -> Figure:
@@ -220,7 +244,8 @@ def dashboard_get(
 
     A fixed number of queries whatever the number of commitments, disbursements
     or cost lines: two grouped sums, one query on the buildings, one for the site
-    economics, and the occupancy indicators (twice: per site and in total).
+    economics, and the occupancy indicators per site (again in total for an
+    operator on its own sites, whose totals count each person once).
     """
     today = today or timezone.localdate()
     selection = filtered_commitments(scope=scope, filters=filters)
@@ -434,6 +459,18 @@ def _months(expression: str) -> str:
     )"""  # noqa: S608
 
 
+def _months_in(multirange: str) -> str:
+    """SQL: the calendar months (as ``_months``) of the ranges of ``multirange``."""
+    return f"(SELECT COALESCE(SUM({_months('r')}), 0) FROM unnest({multirange}) AS r)"  # noqa: S608
+
+
+def _days_in(multirange: str) -> str:
+    """SQL: the days of the ranges of ``multirange``."""
+    return (
+        f"(SELECT COALESCE(SUM(upper(r) - lower(r)), 0) FROM unnest({multirange}) AS r)"  # noqa: S608
+    )
+
+
 # Only constants reach the SQL text; values travel as parameters.
 _ECONOMICS_SQL = f"""
 WITH win AS (SELECT daterange(%(start)s, %(end)s, '[)') AS w),
@@ -449,9 +486,6 @@ costs AS (
            COALESCE(SUM(amount) FILTER (WHERE category <> %(works)s), 0) AS operating,
            COALESCE(SUM(amount) FILTER (WHERE category = %(works)s), 0) AS works,
            COALESCE(SUM(amount) FILTER (
-               WHERE payer = %(owner)s AND category = %(security)s), 0
-           ) AS owner_security,
-           COALESCE(SUM(amount) FILTER (
                WHERE payer = %(owner)s AND category <> %(security)s), 0
            ) AS owner_other
     FROM shares GROUP BY building_id
@@ -462,14 +496,30 @@ in_force AS (
     WHERE a.building_id = ANY(%(sites)s) AND a.status = ANY(%(in_force)s)
       AND a.period && win.w
 ),
+{SUSPENSIONS_SQL.format(agreements="agreement_id IN (SELECT id FROM in_force)")},
+open AS (
+    -- The days each agreement was in force and not suspended: a safety closure
+    -- is no occupation (domain.md §E 2, 9, 11).
+    SELECT f.id, f.building_id, f.market_rent_yearly,
+           datemultirange(f.days) - COALESCE((
+               SELECT range_agg(s.nights) FROM suspensions s WHERE s.agreement_id = f.id
+           ), datemultirange()) AS days
+    FROM in_force f
+),
 occupied AS (
     -- Agreements on one building may overlap (different spaces): their union.
-    SELECT building_id, SUM({_months("r")}) AS months
-    FROM (
-        SELECT building_id, unnest(range_agg(days)) AS r
-        FROM in_force GROUP BY building_id
-    ) merged
-    GROUP BY building_id
+    SELECT building_id, days, {_months_in("days")} AS months
+    FROM (SELECT building_id, range_agg(days) AS days FROM open GROUP BY building_id) u
+),
+guards_paid AS (
+    -- The owner's security costs over the occupied days only (domain.md §E 9):
+    -- guards paid while the building stood empty are no saving's counterpart.
+    SELECT cl.building_id,
+           SUM(ROUND(cl.amount * {_days_in("datemultirange(cl.period) * o.days")}
+                     / (upper(cl.period) - lower(cl.period)), 2)) AS amount
+    FROM finance_costline cl JOIN occupied o ON o.building_id = cl.building_id
+    WHERE cl.payer = %(owner)s AND cl.category = %(security)s
+    GROUP BY cl.building_id
 ),
 fees AS (
     SELECT fp.agreement_id, a.building_id, SUM(fp.amount) AS paid
@@ -480,9 +530,9 @@ fees AS (
 ),
 in_kind AS (
     SELECT f.building_id,
-           SUM(ROUND(f.market_rent_yearly * {_months("f.days")} / 12, 2)
+           SUM(ROUND(f.market_rent_yearly * {_months_in("f.days")} / 12, 2)
                - COALESCE(p.paid, 0)) AS amount
-    FROM in_force f LEFT JOIN fees p ON p.agreement_id = f.id
+    FROM open f LEFT JOIN fees p ON p.agreement_id = f.id
     WHERE f.market_rent_yearly IS NOT NULL
     GROUP BY f.building_id
 ),
@@ -501,7 +551,7 @@ SELECT b.id,
        ROUND(COALESCE(sb.monthly_amount, b.guarding_cost_monthly)
              * COALESCE(o.months, 0), 2) AS guarding,
        COALESCE(c.operating, 0), COALESCE(c.works, 0),
-       COALESCE(c.owner_security, 0), COALESCE(c.owner_other, 0),
+       COALESCE(g.amount, 0), COALESCE(c.owner_other, 0),
        COALESCE((SELECT SUM(paid) FROM fees WHERE fees.building_id = b.id), 0),
        k.amount,
        COALESCE(s.revenue, 0)
@@ -509,6 +559,7 @@ FROM buildings_building b
 LEFT JOIN finance_securitybaseline sb ON sb.building_id = b.id
 LEFT JOIN costs c ON c.building_id = b.id
 LEFT JOIN occupied o ON o.building_id = b.id
+LEFT JOIN guards_paid g ON g.building_id = b.id
 LEFT JOIN in_kind k ON k.building_id = b.id
 LEFT JOIN sublet s ON s.building_id = b.id
 WHERE b.id = ANY(%(sites)s)
@@ -538,6 +589,8 @@ def _economics(site_ids: list[int], window: tuple[date, date]) -> dict[int, _Eco
         "works": CostCategory.WORKS,
         "security": CostCategory.SECURITY,
         "owner": Payer.OWNER,
+        "tz": settings.TIME_ZONE,
+        "suspended": AgreementStatus.SUSPENDED,
     }
     with connection.cursor() as cursor:
         cursor.execute(_ECONOMICS_SQL, params)
@@ -557,9 +610,8 @@ def _site_figures(
     if not site_ids:
         return (), None, None
     economics: dict[int, _Economics] = {}
-    per_site: dict[str, IndicatorRow] = {}
+    per_site: dict[str, tuple[int, Figure]] = {}
     impact = None
-    total_row: IndicatorRow | None = None
     if window is not None:
         economics = _economics(site_ids, window)
         agreements = Agreement.objects.filter(building_id__in=site_ids)
@@ -570,23 +622,16 @@ def _site_figures(
             for_scope=scope,
             group_by=GroupBy.SITE,
         )
-        per_site = {row.group: row for row in report.rows}
-        overall = indicators_get(
-            agreements=agreements, start=window[0], end=window[1], for_scope=scope
-        )
-        total_row = overall.rows[0]
-        impact = Impact(
-            persons_housed=total_row.persons_housed,
-            households_housed=total_row.households_housed,
-            nights_provided=total_row.nights_provided,
-            place_nights=total_row.place_nights_available or 0,
-            occupancy_rate=total_row.occupancy_rate,
-            threshold=overall.threshold,
-        )
+        per_site = {
+            row.group: (row.place_nights_available or 0, row.nights_provided)
+            for row in report.rows
+        }
+        impact = _impact(report, agreements=agreements, scope=scope)
     sites = []
     for site_id in site_ids:
         building = buildings.get(site_id, {})
         point = building.get("point")
+        place_nights, nights = per_site.get(str(site_id), (0, Figure(0)))
         sites.append(
             _figures(
                 building_id=site_id,
@@ -595,7 +640,8 @@ def _site_figures(
                 committed=committed.get(site_id, ZERO),
                 disbursed=disbursed.get(site_id, ZERO),
                 economics=[economics[site_id]] if site_id in economics else [],
-                occupancy=per_site.get(str(site_id)),
+                place_nights=place_nights,
+                nights=nights,
             )
         )
     sites.sort(key=lambda s: (-s.committed, s.designation))
@@ -606,9 +652,52 @@ def _site_figures(
         committed=sum(committed.values(), ZERO),
         disbursed=sum(disbursed.values(), ZERO),
         economics=list(economics.values()),
-        occupancy=total_row,
+        place_nights=sum(site.place_nights for site in sites),
+        # The nights of the impact: those of the sites whose nights are published,
+        # over their own operating costs.
+        nights=impact.nights_provided if impact else Figure(0),
+        night_costs=_sum(
+            [s.operating_costs for s in sites if not s.nights_provided.suppressed]
+        ),
     )
     return tuple(sites), total, impact
+
+
+def _impact(
+    report: IndicatorReport, *, agreements: QuerySet[Agreement], scope: Scope
+) -> Impact:
+    """The people, nights and occupancy of the sites of ``report`` (by site).
+
+    An operator on its own sites gets the exact figures of all of them (a person
+    housed on two sites counted once). Anyone else gets the sums of the sites
+    whose figures are published: a total over every site, less a site shown
+    alone under a filter, would give a withheld site away (domain.md §F.5).
+    Persons are withheld with households, and nights with them, so a site whose
+    households are published is published whole.
+    """
+    if report.exact:
+        rows = indicators_get(
+            agreements=agreements, start=report.start, end=report.end, for_scope=scope
+        ).rows
+    else:
+        rows = tuple(row for row in report.rows if not row.households_housed.suppressed)
+
+    def total(name: str) -> int:
+        return sum(getattr(row, name).value or 0 for row in rows)
+
+    def shown(value: int | Decimal | None) -> Figure:
+        return Figure(value) if rows else WITHHELD  # nothing published
+
+    place_nights = sum(row.place_nights_available or 0 for row in rows)
+    return Impact(
+        persons_housed=shown(total("persons_housed")),
+        households_housed=shown(total("households_housed")),
+        nights_provided=shown(total("nights_provided")),
+        place_nights=place_nights,
+        occupancy_rate=shown(_ratio(total("nights_provided"), place_nights)),
+        threshold=report.threshold,
+        sites_left_out=0 if report.exact else len(report.rows) - len(rows),
+    )
 
 
 def _sum(values: list[Decimal]) -> Decimal:
@@ -628,8 +717,11 @@ def _figures(
     committed: Decimal,
     disbursed: Decimal,
     economics: list[_Economics],
-    occupancy: IndicatorRow | None,
+    place_nights: int,
+    nights: Figure,
+    night_costs: Decimal | None = None,
 ) -> SiteFigures:
+    """``night_costs``: the costs over the nights, when not all operating costs."""
     operating = _sum([e.operating for e in economics])
     owner_security = _sum([e.owner_security for e in economics])
     owner_other = _sum([e.owner_other for e in economics])
@@ -642,9 +734,11 @@ def _figures(
         if guarded
         else None
     )
-    place_nights = (occupancy.place_nights_available or 0) if occupancy else 0
-    nights = occupancy.nights_provided if occupancy else Figure(0)
-    per_night = WITHHELD if nights.suppressed else Figure(_per(operating, nights.value))
+    if night_costs is None:
+        night_costs = operating
+    per_night = (
+        WITHHELD if nights.suppressed else Figure(_per(night_costs, nights.value))
+    )
     return SiteFigures(
         building_id=building_id,
         designation=designation,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -35,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from buildings.models import Building
+from config.forms import PERIOD_FIRST_DAY, PERIOD_LAST_DAY
 from finance.models import (
     Commitment,
     CostLine,
@@ -154,6 +155,13 @@ def writable_departments(
 
 
 # --- Dashboard ------------------------------------------------------------------------
+# The years a filter may name: the platform's period of figures (config.forms).
+# A commitment may run to 9999-12-31; offering its years would offer thousands,
+# and the year after 9999 does not exist.
+FIRST_YEAR = PERIOD_FIRST_DAY.year
+LAST_YEAR = PERIOD_LAST_DAY.year
+
+
 @dataclass(frozen=True)
 class Filters:
     year: int | None = None
@@ -230,12 +238,16 @@ class Choices:
 
 
 def filter_choices(*, scope: Scope) -> Choices:
-    """Years, buildings and funders the caller's commitments span (three queries)."""
+    """Years, buildings and funders the caller's commitments span (three queries);
+    years within FIRST_YEAR–LAST_YEAR only."""
     visible = commitment_list(scope=scope).order_by()
     span = visible.aggregate(first=Min(lower("period")), last=Max(upper("period")))
     years: tuple[int, ...] = ()
     if span["first"] is not None:
-        years = tuple(range(span["first"].year, span["last"].year + 1))
+        first = max(span["first"].year, FIRST_YEAR)
+        # The upper bound is exclusive: [2024-01-01, 2025-01-01) is 2024 only.
+        last = (span["last"] - timedelta(days=1)).year
+        years = tuple(range(first, min(last, LAST_YEAR) + 1))
     # Semi-joins on the funded ids: joining buildings to every commitment (and
     # agreement) and then DISTINCT would multiply the rows first.
     funded = visible.annotate(

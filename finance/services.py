@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, cast
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -105,6 +105,10 @@ OPERATOR_FUNDS_OWN = _(
     "resources."
 )
 DECISION_IN_FUTURE = _("A funding decision is dated today at the latest.")
+DISBURSED_IN_FUTURE = _("A disbursement is a payment made: dated today at the latest.")
+DISBURSED_BEFORE_DECISION = _(
+    "A disbursement is dated on or after its commitment's decision ({decision})."
+)
 NOT_IN_FORCE = _("No fee is due on an agreement that never came into force.")
 PAYMENT_OUTSIDE = _(
     "A payment falls within the agreement ({start} to {last}) and not after today."
@@ -360,6 +364,13 @@ def disbursement_record(
             raise _fail(
                 DATE_OUTSIDE, "date", start=locked.start, last=_last_day(locked.end)
             )
+        # A payment made, and made on a decision: a date ahead inflated "disbursed".
+        if date > timezone.localdate():
+            raise _fail(DISBURSED_IN_FUTURE, "date")
+        if date < locked.decision_date:
+            raise _fail(
+                DISBURSED_BEFORE_DECISION, "date", decision=locked.decision_date
+            )
         paid: Decimal = locked.disbursements.aggregate(total=Sum("amount"))[
             "total"
         ] or Decimal(0)
@@ -379,7 +390,13 @@ def disbursement_record(
         if document is not None:
             name = (document.name or "evidence.pdf").rsplit("/", 1)[-1]
             disbursement.evidence_file.save(name, document, save=False)
-        disbursement.save()
+        try:
+            disbursement.save()
+        except BaseException:
+            # The file is written before the row: a failed insert leaves no orphan.
+            if document is not None:
+                disbursement.evidence_file.delete(save=False)
+            raise
     return disbursement, True
 
 
@@ -494,7 +511,10 @@ def security_baseline_set(
     if method == BaselineMethod.HOURLY_RATE:
         if hourly_rate is None or hours_per_month is None:
             raise _fail(HOURLY_FACTORS, "hourly_rate")
-        monthly_amount = (hourly_rate * hours_per_month).quantize(CENT)
+        # Half away from zero, as PostgreSQL's round() in baseline_hourly_product:
+        # 22.01 × 100.5 = 2,212.005 is 2,212.01 there, 2,212.00 half-even.
+        product = hourly_rate * hours_per_month
+        monthly_amount = product.quantize(CENT, rounding=ROUND_HALF_UP)
     if monthly_amount is None:
         raise _fail(MONTHLY_REQUIRED, "monthly_amount")
     _money(monthly_amount, field="monthly_amount", positive=False)

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,13 +29,14 @@ from django.views.decorators.http import require_safe
 from buildings.models import Building
 from finance import charts, exports
 from finance.forms import DashboardFilterForm
-from finance.indicators import Dashboard, dashboard_get
+from finance.indicators import Dashboard, SiteFigures, dashboard_get
 from finance.selectors import (
     commitment_rows,
     filter_choices,
     filtered_commitments,
     filtered_disbursements,
 )
+from maps import layers
 from maps.layers import (
     FRANCE_CENTER,
     FRANCE_ZOOM,
@@ -58,17 +66,13 @@ def _form(request: HttpRequest, scope: Scope) -> DashboardFilterForm:
     )
 
 
-def _funded_sites_map(dashboard: Dashboard) -> RenderedMap | None:
+def _funded_sites_map(sites: list[SiteFigures]) -> RenderedMap | None:
     """The funded sites on the map (maps.layers), with the money committed and
     paid on each: aggregates only, one point per building, never a person.
 
-    The sites come from the dashboard, itself scoped to the caller's commitments.
+    The sites come from the dashboard, itself scoped to the caller's commitments,
+    and are at most the layers' inline limit.
     """
-    sites = [
-        site
-        for site in dashboard.sites
-        if site.building_id is not None and site.longitude is not None
-    ]
     if not sites:
         return None
     figures = {
@@ -134,11 +138,28 @@ def _charts(dashboard: Dashboard) -> dict[str, Any]:
         )
         if variant.shares
     ]
+    located = [
+        site
+        for site in dashboard.sites
+        if site.building_id is not None and site.longitude is not None
+    ]
+    # Beyond the inline limit the map would be megabytes of page: the table and
+    # the sketch still show every site.
+    too_many = len(located) > layers.INLINE_LIMIT
     return {
         "progress_charts": progress,
         "share_charts": shares,
         "site_map": charts.site_map(dashboard.sites),
-        "funded_map": _funded_sites_map(dashboard),
+        "funded_map": None if too_many else _funded_sites_map(located),
+        "funded_map_note": (
+            _(
+                "The map is not drawn: it shows %(limit)s sites at most, and "
+                "there are %(count)s. The table below lists every site."
+            )
+            % {"limit": layers.INLINE_LIMIT, "count": len(located)}
+            if too_many
+            else ""
+        ),
     }
 
 
@@ -146,6 +167,15 @@ def _charts(dashboard: Dashboard) -> dict[str, Any]:
 @require_safe
 def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
     form = _form(request, scope)
+    if form.errors:
+        # The errors in place and no figures: figures without one of the filters
+        # asked for would pass for filtered ones.
+        return render(
+            request,
+            "finance/dashboard.html",
+            {"form": form, "dashboard": None},
+            status=400,
+        )
     filters = form.filters()
     dashboard = dashboard_get(scope=scope, filters=filters)
     page = Paginator(commitment_rows(scope=scope, filters=filters), PAGE_SIZE).get_page(
@@ -181,7 +211,13 @@ def dashboard_page(request: HttpRequest, scope: Scope) -> HttpResponse:
 def export_page(request: HttpRequest, scope: Scope, fmt: str) -> HttpResponseBase:
     if fmt not in exports.FORMATS:
         raise Http404
-    filters = _form(request, scope).filters()
+    form = _form(request, scope)
+    if form.errors:  # nothing exported rather than more than asked for
+        return HttpResponseBadRequest(
+            orjson.dumps({"errors": form.errors.get_json_data()}),
+            content_type="application/json",
+        )
+    filters = form.filters()
     rows = commitment_rows(scope=scope, filters=filters)
     response: HttpResponseBase
     if fmt == "csv":

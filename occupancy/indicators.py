@@ -24,11 +24,13 @@ Conventions, published with every figure (``METHODOLOGY``):
   the share of unknown destinations is given beside it.
 - Disclosure control (CNIL; domain.md §F.5): outside the operator's own scope,
   every count of people under the threshold (5) is withheld, with the figures that
-  would give it away (nights, occupancy rate and lengths of that cell); when a
-  single cell of a breakdown is withheld, the next smallest is withheld too, so it
-  cannot be recovered by subtraction from the total. The exits' destinations (to
-  housing, to another known destination, unknown) are three counts of people: the
-  split is shown only when each of them reaches the threshold.
+  would give it away (nights, occupancy rate and lengths of that cell). Persons go
+  with households: the household is the identifying unit, so one household of six
+  is not published as 6 people. When a single cell of a breakdown is withheld, the
+  next smallest is withheld too, so it cannot be recovered by subtraction from the
+  total. The exits' destinations (to housing, to another known destination,
+  unknown) are three counts of people: the split is shown only when each of them
+  reaches the threshold.
 """
 
 from __future__ import annotations
@@ -156,8 +158,9 @@ _STAY_KEYS = {
 }
 
 # Suspension intervals from the status history: each change governs until the next.
-_CAPACITY_SQL = """
-WITH buckets AS ({buckets}),
+# Also read by finance/indicators.py (occupied months). ``{agreements}`` is an SQL
+# condition on ``agreement_id``; the parameters are ``tz`` and ``suspended``.
+SUSPENSIONS_SQL = """
 changes AS (
     SELECT agreement_id, to_status,
            (changed_at AT TIME ZONE %(tz)s)::date AS since,
@@ -165,13 +168,16 @@ changes AS (
                PARTITION BY agreement_id ORDER BY changed_at, id
            ) AS until
     FROM occupancy_agreementstatuschange
-    WHERE agreement_id = ANY(%(agreements)s)
+    WHERE {agreements}
 ),
 suspensions AS (
     SELECT agreement_id, daterange(since, until, '[)') AS nights
     FROM changes
     WHERE to_status = %(suspended)s AND (until IS NULL OR until > since)
-),
+)"""
+
+_CAPACITY_SQL = """
+WITH buckets AS ({buckets}), {suspensions},
 covered AS (
     SELECT {key} AS key, b.b0, b.b1, sp.capacity, asp.agreement_id,
            asp.period * daterange(b.b0, b.b1) AS nights
@@ -337,8 +343,7 @@ def _guarded(value: int | Decimal | None, *, base: Figure) -> Figure:
 
 # Each count of people, with the figures derived from it that go when it goes.
 _DERIVED = {
-    "persons_housed": (),
-    "households_housed": ("nights_provided", "occupancy_rate"),
+    "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
     "entries": (),
     "exits": (
         "exits_to_housing",
@@ -413,7 +418,13 @@ def indicators_get(
     with_capacity = group_by is not GroupBy.CATEGORY
     capacity: dict[tuple[str, date, date], tuple[int, int]] = {}
     if with_capacity:
-        sql = _CAPACITY_SQL.format(buckets=buckets, key=_SPACE_KEYS[group_by])
+        sql = _CAPACITY_SQL.format(
+            buckets=buckets,
+            key=_SPACE_KEYS[group_by],
+            suspensions=SUSPENSIONS_SQL.format(
+                agreements="agreement_id = ANY(%(agreements)s)"
+            ),
+        )
         capacity = {(k, b0, b1): (a, e) for k, b0, b1, a, e in _fetch(sql, params)}
     stay_key = _STAY_KEYS[group_by]
     presence_sql = _PRESENCE_SQL.format(
@@ -497,7 +508,8 @@ def _row(
         occupancy_rate=_guarded(
             _ratio(nights, available) if available else None, base=households_figure
         ),
-        persons_housed=people(persons, exact=exact, threshold=threshold),
+        # Never fewer persons than households: withheld exactly when they are.
+        persons_housed=_guarded(persons, base=households_figure),
         households_housed=households_figure,
         entries=people(entries, exact=exact, threshold=threshold),
         exits=exits_figure,

@@ -30,6 +30,11 @@ from finance.models import (
     SecurityBaseline,
     SubLetting,
 )
+from finance.selectors import FIRST_YEAR, LAST_YEAR
+from occupancy.api.serializers.indicators import (
+    CountFigureSerializer,
+    RatioFigureSerializer,
+)
 from occupancy.models import Agreement, Space
 from organizations.models import Organization
 
@@ -255,97 +260,109 @@ class SubLettingWriteSerializer(serializers.Serializer[Any]):
 
 
 # --- Dashboard
+def figure(*, places: int = 4, **kwargs: Any) -> serializers.DecimalField:
+    """A read-only sum or ratio: no digit cap, since sums of many amounts outgrow
+    one amount's 14 digits and a ratio over a tiny State share can be huge."""
+    return serializers.DecimalField(
+        max_digits=None, decimal_places=places, read_only=True, **kwargs
+    )
+
+
+def money_sum(**kwargs: Any) -> serializers.DecimalField:
+    return figure(places=2, **kwargs)
+
+
 class FilterQuerySerializer(serializers.Serializer[Any]):
-    year = serializers.IntegerField(required=False, min_value=1900, max_value=2200)
+    year = serializers.IntegerField(
+        required=False, min_value=FIRST_YEAR, max_value=LAST_YEAR
+    )
     building = serializers.IntegerField(required=False, min_value=1)
     nature = serializers.ChoiceField(choices=Nature.choices, required=False)
     funder = serializers.IntegerField(required=False, min_value=1)
 
 
-class FigureSerializer(serializers.Serializer[Any]):
-    """A figure that may be withheld (fewer than 5 people): value is then null."""
+class MoneyFigureSerializer(serializers.Serializer[Any]):
+    """An amount that may be withheld (fewer than 5 people): value is then null.
+    Counts and ratios that may be withheld are the occupancy API's figures."""
 
-    value = serializers.DecimalField(
-        max_digits=20, decimal_places=4, allow_null=True, read_only=True
-    )
+    value = money_sum(allow_null=True)
     suppressed = serializers.BooleanField(read_only=True)
 
 
 class ProgressSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(read_only=True)
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]
-    committed = money(read_only=True)
-    disbursed = money(read_only=True)
-    rate = serializers.DecimalField(
-        max_digits=12, decimal_places=4, allow_null=True, read_only=True
-    )
+    committed = money_sum()
+    disbursed = money_sum()
+    rate = figure(allow_null=True)
 
 
 class ShareSerializer(serializers.Serializer[Any]):
     funder_id = serializers.IntegerField(read_only=True)
     funder = serializers.CharField(read_only=True)
     is_state = serializers.BooleanField(read_only=True)
-    amount = money(read_only=True)
-    share = serializers.DecimalField(
-        max_digits=6, decimal_places=4, allow_null=True, read_only=True
-    )
+    amount = money_sum()
+    share = figure(allow_null=True)
 
 
 class CoFundingSerializer(serializers.Serializer[Any]):
     basis = serializers.ChoiceField(choices=["committed", "disbursed"], read_only=True)
     cash_only = serializers.BooleanField(read_only=True)
-    total = money(read_only=True)
+    total = money_sum()
     shares = ShareSerializer(many=True, read_only=True)
 
 
-def ratio(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=16, decimal_places=4, allow_null=True, read_only=True, **kwargs
-    )
-
-
 class LeverageSerializer(serializers.Serializer[Any]):
-    state = money(read_only=True)
-    non_state = money(read_only=True)
-    non_state_per_state = ratio(help_text="Σ non-State ÷ Σ State contributions.")
-    total_per_state = ratio(help_text="Σ all ÷ Σ State contributions.")
-
-
-def optional_money(**kwargs: Any) -> serializers.DecimalField:
-    return money(read_only=True, allow_null=True, **kwargs)
+    state = money_sum()
+    non_state = money_sum()
+    non_state_per_state = figure(
+        allow_null=True, help_text="Σ non-State ÷ Σ State contributions."
+    )
+    total_per_state = figure(
+        allow_null=True, help_text="Σ all ÷ Σ State contributions."
+    )
 
 
 class SiteFiguresSerializer(serializers.Serializer[Any]):
     building_id = serializers.IntegerField(read_only=True, allow_null=True)
     designation = serializers.CharField(read_only=True)
-    committed = money(read_only=True)
-    disbursed = money(read_only=True)
-    operating_costs = money(read_only=True)
-    works_costs = money(read_only=True)
+    committed = money_sum()
+    disbursed = money_sum()
+    operating_costs = money_sum()
+    works_costs = money_sum()
     place_nights = serializers.IntegerField(read_only=True)
-    nights_provided = FigureSerializer(read_only=True)
-    cost_per_place_day = optional_money()
-    cost_per_night = FigureSerializer(read_only=True)
-    guarding_baseline_monthly = optional_money()
-    occupied_months = serializers.DecimalField(
-        max_digits=12, decimal_places=4, read_only=True
+    nights_provided = CountFigureSerializer(read_only=True)
+    cost_per_place_day = money_sum(allow_null=True)
+    cost_per_night = MoneyFigureSerializer(read_only=True)
+    guarding_baseline_monthly = money_sum(allow_null=True)
+    occupied_months = figure(
+        help_text="Months with an agreement in force, less its suspensions."
     )
-    owner_security_costs = money(read_only=True)
-    guarding_avoided = optional_money(help_text="An estimate.")
-    fees_received = money(read_only=True)
-    owner_other_costs = money(read_only=True)
-    owner_net_balance = optional_money(help_text="An estimate.")
-    state_in_kind = optional_money()
-    subletting_revenue = money(read_only=True)
+    owner_security_costs = money_sum(
+        help_text="Security costs borne by the owner over the occupied months."
+    )
+    guarding_avoided = money_sum(allow_null=True, help_text="An estimate.")
+    fees_received = money_sum()
+    owner_other_costs = money_sum()
+    owner_net_balance = money_sum(allow_null=True, help_text="An estimate.")
+    state_in_kind = money_sum(allow_null=True)
+    subletting_revenue = money_sum()
 
 
 class ImpactSerializer(serializers.Serializer[Any]):
-    persons_housed = FigureSerializer(read_only=True)
-    households_housed = FigureSerializer(read_only=True)
-    nights_provided = FigureSerializer(read_only=True)
+    persons_housed = CountFigureSerializer(read_only=True)
+    households_housed = CountFigureSerializer(read_only=True)
+    nights_provided = CountFigureSerializer(read_only=True)
     place_nights = serializers.IntegerField(read_only=True)
-    occupancy_rate = FigureSerializer(read_only=True)
+    occupancy_rate = RatioFigureSerializer(read_only=True)
     threshold = serializers.IntegerField(read_only=True)
+    sites_left_out = serializers.IntegerField(
+        read_only=True,
+        help_text="Sites whose figures are withheld: left out of these totals.",
+    )
+    note = serializers.CharField(
+        read_only=True, help_text="What these totals leave out ('' when nothing)."
+    )
 
 
 class DashboardSerializer(serializers.Serializer[Any]):
@@ -360,7 +377,7 @@ class DashboardSerializer(serializers.Serializer[Any]):
     by_year = ProgressSerializer(many=True, read_only=True)
     cofunding = CoFundingSerializer(many=True, read_only=True)
     leverage = LeverageSerializer(read_only=True)
-    loans_committed = money(read_only=True)
+    loans_committed = money_sum()
     sites = SiteFiguresSerializer(many=True, read_only=True)
     site_total = SiteFiguresSerializer(read_only=True, allow_null=True)
     impact = ImpactSerializer(read_only=True, allow_null=True)

@@ -34,7 +34,6 @@ from tests.finance.factories import (
 )
 from tests.occupancy.factories import (
     AgreementFactory,
-    BuildingFactory,
     FunderFactory,
     OccupantFactory,
     SpaceFactory,
@@ -64,19 +63,19 @@ def _english(settings: Settings) -> None:
     settings.LANGUAGE_CODE = "en"
 
 
-@pytest.fixture
-def case(db: None) -> Case:
-    building = BuildingFactory.create(designation="Ancienne Direction des routes")
-    space = SpaceFactory.create(building=building, capacity=10)
+def occupied_site(*, people: int, **agreement_fields: object) -> Agreement:
+    """A building of 10 places under an agreement in force from 1 March 2024 to
+    1 March 2025, ``people`` persons present from 22 December: 10 nights each in
+    2024."""
+    space = SpaceFactory.create(capacity=10)
     agreement = AgreementFactory.create(
-        building=building,
+        building=space.building,
         status=AgreementStatus.ACTIVE,
         period=DateRange(date(2024, 3, 1), date(2025, 3, 1)),
-        market_rent_yearly=d("120000.00"),
         spaces=[space],
+        **agreement_fields,
     )
-    # Five people present from 22 December: 10 nights each in 2024.
-    for _ in range(5):
+    for _ in range(people):
         StayFactory.create(
             agreement=agreement,
             space=space,
@@ -85,6 +84,15 @@ def case(db: None) -> Case:
             ),
             period=DateRange(date(2024, 12, 22), None),
         )
+    return agreement
+
+
+@pytest.fixture
+def case(db: None) -> Case:
+    agreement = occupied_site(people=5, market_rent_yearly=d("120000.00"))
+    building = agreement.building
+    building.designation = "Ancienne Direction des routes"
+    building.save(update_fields=["designation"])
 
     ddets = StateFunderFactory.create(name="DDETS 13")
     prefecture = FunderFactory.create(

@@ -16,6 +16,8 @@ from finance.models import CostLine, SecurityBaseline, SubLetting
 from organizations.models import OrganizationKind
 from tests.finance.api import BASE, client_for, etag, funder_client
 from tests.finance.conftest import Case
+from tests.finance.factories import CommitmentFactory, StateFunderFactory
+from tests.occupancy.factories import BuildingFactory, FunderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,7 @@ def editor(agent: User) -> APIClient:
     return client_for(agent)
 
 
+MAX_AMOUNT = "999999999999.99"  # DecimalField(14, 2)
 BOOKS = ["cost-lines", "security-baselines", "fee-payments", "sublettings"]
 
 
@@ -112,18 +115,28 @@ def test_a_bad_cost_line_is_a_400_naming_the_field(
     assert field in response.json()["errors"]
 
 
-def test_the_hourly_baseline_is_rate_times_hours(case: Case, editor: APIClient) -> None:
+@pytest.mark.parametrize(
+    ("rate", "hours", "monthly"),
+    [
+        ("22.50", "730.0", "16425.00"),
+        # 2,212.005: half up, as PostgreSQL's round() in the check constraint.
+        ("22.01", "100.5", "2212.01"),
+    ],
+)
+def test_the_hourly_baseline_is_rate_times_hours(
+    case: Case, editor: APIClient, rate: str, hours: str, monthly: str
+) -> None:
     url = f"{BASE}security-baselines/{case.building.security_baseline.pk}/"
     response = editor.patch(
         url,
-        {"hourly_rate": "22.50", "hours_per_month": "730.0"},
+        {"hourly_rate": rate, "hours_per_month": hours},
         format="json",
         HTTP_IF_MATCH=etag(editor, url),
     )
     assert response.status_code == 200, response.content
-    assert response.json()["monthly_amount"] == "16425.00"  # 22.50 × 730
+    assert response.json()["monthly_amount"] == monthly
     assert SecurityBaseline.objects.get(building=case.building).monthly_amount == (
-        Decimal("16425.00")
+        Decimal(monthly)
     )
 
 
@@ -165,10 +178,12 @@ class TestIndicators:
         body = funder_client(make_member, case.cdc).get(self.URL, {"year": 2024}).json()
         assert body["totals"]["committed"] == "40000.00"
         assert [row["label"] for row in body["by_funder"]] == ["Caisse des Dépôts"]
-        assert body["impact"]["persons_housed"] == {
-            "value": "5.0000",
-            "suppressed": False,
-        }
+        # Counts are integers, ratios four decimals, amounts two.
+        impact = body["impact"]
+        assert impact["persons_housed"] == {"value": 5, "suppressed": False}
+        assert impact["nights_provided"] == {"value": 50, "suppressed": False}
+        assert impact["occupancy_rate"] == {"value": "0.0163", "suppressed": False}
+        assert body["sites"][0]["cost_per_night"]["value"] == "715.80"
         assert body["window_start"] == "2024-01-01"
         assert body["methodology"]
 
@@ -178,7 +193,44 @@ class TestIndicators:
         case.agreement.stays.order_by("pk").first().delete()  # type: ignore[union-attr]
         body = funder_client(make_member, case.cdc).get(self.URL, {"year": 2024}).json()
         assert body["impact"]["persons_housed"] == {"value": None, "suppressed": True}
+        assert body["impact"]["sites_left_out"] == 1
+        assert "left out of these totals: 1 site" in body["impact"]["note"]
         assert body["sites"][0]["cost_per_night"]["suppressed"] is True
+
+    def test_sums_beyond_one_amounts_digits_are_served(
+        self, case: Case, make_member: Callable[..., User]
+    ) -> None:
+        for _ in range(2):  # each at the 14-digit maximum of an amount
+            CommitmentFactory.create(
+                funder=case.cdc, building=case.building, amount=Decimal(MAX_AMOUNT)
+            )
+        response = funder_client(make_member, case.cdc).get(self.URL)
+        assert response.status_code == 200
+        # 2 × 999,999,999,999.99 + the case's 30,000 + 10,000 + 99,999.
+        assert response.json()["totals"]["committed"] == "2000000139998.98"
+
+    def test_a_huge_leverage_is_served(self, editor: APIClient) -> None:
+        building = BuildingFactory.create(department_id="13")
+        CommitmentFactory.create(
+            funder=StateFunderFactory.create(),
+            building=building,
+            amount=Decimal("0.01"),
+        )
+        CommitmentFactory.create(
+            funder=FunderFactory.create(), building=building, amount=Decimal(MAX_AMOUNT)
+        )
+        response = editor.get(self.URL)
+        assert response.status_code == 200
+        leverage = response.json()["leverage"]
+        assert leverage["non_state_per_state"] == "99999999999999.0000"
+
+    @pytest.mark.parametrize("year", [1899, 2200, 9999])
+    def test_a_year_beyond_the_platforms_range_is_a_400(
+        self, case: Case, editor: APIClient, year: int
+    ) -> None:
+        response = editor.get(self.URL, {"year": year})
+        assert response.status_code == 400
+        assert "year" in response.json()["errors"]
 
     def test_bad_filters_are_a_400(self, case: Case, editor: APIClient) -> None:
         assert editor.get(self.URL, {"nature": "gift"}).status_code == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.backends.postgresql.psycopg_any import DateRange
+from django.utils import timezone
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -95,12 +98,36 @@ def test_an_overdraft_is_a_409_on_amount_and_records_nothing(
     assert Disbursement.objects.count() == before
 
 
+@pytest.mark.parametrize(
+    "on",
+    [
+        "2025-01-01",  # after the commitment's period
+        "2024-01-09",  # in its period, before its decision (10 January)
+    ],
+)
 def test_a_date_outside_the_commitment_is_a_400_on_date(
-    case: Case, editor: APIClient
+    case: Case, editor: APIClient, on: str
 ) -> None:
-    response = post(editor, payment(case, date="2025-01-01"), "k-3")
+    response = post(editor, payment(case, date=on), "k-3")
     assert response.status_code == 400
     assert "date" in response.json()["errors"]
+
+
+def test_a_payment_dated_after_today_is_a_400_on_date(
+    case: Case, editor: APIClient
+) -> None:
+    today = timezone.localdate()
+    commitment = CommitmentFactory.create(
+        funder=case.cdc,
+        building=case.building,
+        period=DateRange(today, today + timedelta(days=800)),
+        decision_date=today,
+    )
+    future = str(today + timedelta(days=400))
+    response = post(editor, payment(case, commitment=commitment.pk, date=future), "f")
+    assert response.status_code == 400
+    assert "date" in response.json()["errors"]
+    assert not commitment.disbursements.exists()
 
 
 def test_a_commitment_of_another_territory_does_not_exist(

@@ -3,23 +3,43 @@ conftest.py, for the year 2024. The arithmetic is written next to each figure.""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.db.backends.postgresql.psycopg_any import DateRange
 from pytest_django import DjangoAssertNumQueries
 
+from buildings.models import Building
 from finance.indicators import Dashboard, dashboard_get
-from finance.models import Nature, SecurityBaseline
+from finance.models import CostCategory, Nature, Payer, SecurityBaseline
 from finance.selectors import Filters
+from occupancy.indicators import Figure
+from occupancy.models import (
+    Agreement,
+    AgreementStatus,
+    AgreementStatusChange,
+    OccupantKind,
+)
+from organizations.models import Organization
 from organizations.selectors import Persona, Scope
-from tests.finance.conftest import Case, d
-from tests.finance.factories import CommitmentFactory, DisbursementFactory
-from tests.occupancy.factories import FunderFactory
+from tests.finance.conftest import Case, d, occupied_site
+from tests.finance.factories import (
+    CommitmentFactory,
+    CostLineFactory,
+    DisbursementFactory,
+)
+from tests.occupancy.factories import (
+    FunderFactory,
+    OccupantFactory,
+    StayFactory,
+)
 
 TODAY = date(2025, 6, 1)
+PARIS = ZoneInfo("Europe/Paris")
 YEAR = Filters(year=2024)
 
 
@@ -188,6 +208,47 @@ class TestSiteEconomics:
         # 11,000 × 10 − 1,000 of security paid by the owner.
         assert site.guarding_avoided == d("109000.00")
 
+    def test_guards_paid_while_the_building_stood_empty_are_not_subtracted(
+        self, case: Case
+    ) -> None:
+        CostLineFactory.create(
+            building=case.building,
+            category=CostCategory.SECURITY,
+            payer=Payer.OWNER,
+            amount=d("22000.00"),
+            period=DateRange(date(2024, 1, 1), date(2024, 3, 1)),  # before 1 March
+        )
+        site = board(agent()).sites[0]
+        assert site.owner_security_costs == d("1000.00")  # March's only
+        assert site.guarding_avoided == d("109000.00")  # 11,000 × 10 − 1,000
+
+    def test_a_safety_closure_is_not_an_occupied_month(self, case: Case) -> None:
+        for day, old, new in (
+            (date(2024, 6, 1), AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED),
+            (date(2024, 9, 1), AgreementStatus.SUSPENDED, AgreementStatus.ACTIVE),
+        ):
+            change = AgreementStatusChange.objects.create(
+                agreement=case.agreement, from_status=old, to_status=new
+            )
+            AgreementStatusChange.objects.filter(pk=change.pk).update(
+                changed_at=datetime(day.year, day.month, day.day, 12, tzinfo=PARIS)
+            )
+        # 600 € of owner guards during the closure: not an occupied month's.
+        CostLineFactory.create(
+            building=case.building,
+            category=CostCategory.SECURITY,
+            payer=Payer.OWNER,
+            amount=d("600.00"),
+            period=DateRange(date(2024, 7, 1), date(2024, 8, 1)),
+        )
+        site = board(agent()).sites[0]
+        assert site.place_nights == 2140  # 3,060 − 10 places × 92 nights closed
+        assert site.occupied_months == d("7")  # March–May, September–December
+        assert site.owner_security_costs == d("1000.00")
+        assert site.guarding_avoided == d("76000.00")  # 11,000 × 7 − 1,000
+        # 120,000 × 7/12 − 12,000 of fees.
+        assert site.state_in_kind == d("58000.00")
+
     def test_owner_net_balance(self, case: Case) -> None:
         site = board(agent()).sites[0]
         assert site.fees_received == d("12000.00")  # the 2025 payment is out
@@ -243,6 +304,96 @@ class TestImpact:
         # Capacity is not about people: still shown.
         assert dashboard.sites[0].cost_per_place_day == d("11.70")
 
+    def test_one_household_is_not_published_as_a_count_of_people(
+        self, case: Case
+    ) -> None:
+        case.agreement.stays.all().delete()
+        StayFactory.create(
+            agreement=case.agreement,
+            space=case.building.spaces.get(),
+            occupant=OccupantFactory.create(
+                operator=case.agreement.operator,
+                kind=OccupantKind.HOUSEHOLD,
+                household_size=6,
+            ),
+            period=DateRange(date(2024, 12, 1), None),
+        )
+        impact = board(funder_of(case.cdc)).impact
+        assert impact is not None
+        assert impact.households_housed.suppressed
+        assert impact.persons_housed.suppressed
+
+
+def funded_site(funder: Organization, people: int) -> Building:
+    """An occupied site (conftest.occupied_site) that ``funder`` funds."""
+    building = occupied_site(people=people).building
+    CommitmentFactory.create(funder=funder, building=building)
+    return building
+
+
+@pytest.mark.django_db
+class TestTotalsOfPublishedSites:
+    """Outside an operator's own sites, the totals of people add up the sites
+    whose figures are published, so no total less a filtered view gives a
+    withheld site away (domain.md §F.5)."""
+
+    def test_a_withheld_site_cannot_be_recovered_with_the_site_filter(
+        self, case: Case
+    ) -> None:
+        funded_site(case.cdc, people=3)
+        scope = funder_of(case.cdc)
+        both = board(scope)
+        alone = board(scope, Filters(year=2024, building_id=case.building.pk))
+        assert alone.impact is not None
+        assert alone.impact.persons_housed == Figure(5)  # the case's site
+        # Both sites withheld (3, and 5 with it): nothing to subtract 5 from.
+        assert both.impact is not None
+        assert both.impact.persons_housed.suppressed
+        assert both.impact.nights_provided.suppressed
+        assert both.impact.sites_left_out == 2
+        assert both.site_total is not None
+        assert both.site_total.cost_per_night.suppressed
+
+    def test_the_totals_are_the_sums_of_the_published_sites(self, case: Case) -> None:
+        funded_site(case.cdc, people=3)
+        larger = funded_site(case.cdc, people=6)
+        dashboard = board(funder_of(case.cdc))
+        # 3 is withheld, and the case's 5 with it; only the 6 are published.
+        published = [s for s in dashboard.sites if not s.nights_provided.suppressed]
+        assert [s.building_id for s in published] == [larger.pk]
+        impact = dashboard.impact
+        assert impact is not None
+        assert impact.persons_housed == Figure(6)
+        assert impact.households_housed == Figure(6)
+        assert impact.nights_provided == Figure(60)
+        assert impact.place_nights == 3060  # the published site's
+        assert impact.occupancy_rate == Figure(d("0.0196"))  # 60 / 3,060
+        assert impact.sites_left_out == 2
+        assert impact.note == (
+            "Sites under 5 people, and those withheld with them, are left out of "
+            "these totals: 2 sites."
+        )
+        assert dashboard.site_total is not None
+        assert dashboard.site_total.nights_provided == Figure(60)
+        # The costs per night of the published site only (it has none).
+        assert dashboard.site_total.cost_per_night == Figure(d("0.00"))
+
+    def test_an_operator_on_its_own_sites_gets_exact_totals(self, case: Case) -> None:
+        funded_site(case.cdc, people=3)
+        operator = Scope(
+            user_id=4,
+            persona=Persona.OPERATOR,
+            operator_ids=frozenset(
+                Agreement.objects.values_list("operator_id", flat=True)
+            ),
+            funder_ids=frozenset({case.cdc.pk}),
+        )
+        impact = board(operator).impact
+        assert impact is not None
+        assert impact.persons_housed == Figure(8)
+        assert impact.sites_left_out == 0
+        assert impact.note == ""
+
 
 @pytest.mark.django_db
 class TestScope:
@@ -273,6 +424,7 @@ def test_the_dashboard_makes_the_same_queries_for_3_or_30_commitments(
         commitment = CommitmentFactory.create(funder=case.cdc, building=case.building)
         DisbursementFactory.create(commitment=commitment)
     # Two grouped sums, the buildings, the site economics, then the occupancy
-    # indicators twice (the agreements and three aggregates each).
-    with django_assert_num_queries(12):
+    # indicators by site (the agreements and three aggregates); the totals add
+    # up the published sites (an operator on its own sites would query 4 more).
+    with django_assert_num_queries(8):
         board(funder_of(case.cdc))

@@ -12,14 +12,16 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test import Client
 from openpyxl import load_workbook
 from pytest_django import DjangoAssertNumQueries
 
+from maps import layers
 from organizations.models import OrganizationKind, Role
 from tests.finance.conftest import Case
 from tests.finance.factories import CommitmentFactory, DisbursementFactory
-from tests.occupancy.factories import FunderFactory
+from tests.occupancy.factories import BuildingFactory, FunderFactory
 
 URL = "/financement/"
 
@@ -81,9 +83,40 @@ class TestTheFundersPage:
         self, case: Case, make_member: Callable[..., User]
     ) -> None:
         stranger = member(make_member, FunderFactory.create())
-        page = stranger.get(URL, {"site": case.building.pk}).content.decode()
+        response = stranger.get(URL, {"site": case.building.pk})
+        assert response.status_code == 400
+        page = response.content.decode()
         assert case.building.designation not in page
-        assert "No commitment matches these criteria." in page
+        assert "Select a valid choice." in page
+
+    def test_an_invalid_filter_shows_its_error_and_no_figures(
+        self, case: Case, cdc_client: Client
+    ) -> None:
+        response = cdc_client.get(URL, {"year": 2024, "site": 999_999})
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert "Some filters are not valid: correct them to see the figures." in page
+        site = page.split('name="site"', 1)[1].split("</div>", 1)[0]
+        assert "Select a valid choice." in site
+        for figures in ("key-figures", "site-table", "impact", "commitment-table"):
+            assert f'data-testid="{figures}"' not in page
+        assert 'data-testid="exports"' not in page
+
+    def test_years_beyond_the_platforms_range_are_neither_offered_nor_a_500(
+        self, case: Case, cdc_client: Client
+    ) -> None:
+        CommitmentFactory.create(
+            funder=case.cdc,
+            building=case.building,
+            period=DateRange(date(2024, 1, 1), date(9999, 12, 31)),
+        )
+        response = cdc_client.get(URL, {"year": 9999})
+        assert response.status_code == 400
+        page = response.content.decode()
+        assert 'value="2199"' in page
+        assert 'value="2200"' not in page
+        year = page.split('name="year"', 1)[1].split("</select>", 1)[1]
+        assert "Select a valid choice." in year.split("</div>", 1)[0]
 
     def test_charts_come_with_their_tables(
         self, case: Case, cdc_client: Client
@@ -101,6 +134,11 @@ class TestTheFundersPage:
         case.agreement.stays.order_by("pk").first().delete()  # type: ignore[union-attr]
         page = cdc_client.get(URL, {"year": 2024}).content.decode()
         assert "withheld" in page
+        note = page.split('data-testid="impact-note">', 1)[1].split("</span>")[0]
+        assert note == (
+            "Sites under 5 people, and those withheld with them, are left out of "
+            "these totals: 1 site."
+        )
         for occupant in case.agreement.stays.values_list(
             "occupant__pseudonym", flat=True
         ):
@@ -144,9 +182,28 @@ def test_the_page_makes_the_same_queries_for_3_or_30_commitments(
         assert cdc_client.get(URL).status_code == 200
 
 
-# Session (1), user with their memberships (1), filter choices (3), dashboard (12),
+@pytest.mark.django_db
+def test_more_funded_sites_than_the_map_draws_inline_are_listed_not_a_500(
+    case: Case, cdc_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layers, "INLINE_LIMIT", 2)
+    for _ in range(2):
+        CommitmentFactory.create(funder=case.cdc, building=BuildingFactory.create())
+    response = cdc_client.get(URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="funded-map"' not in page
+    note = page.split('data-testid="funded-map-note">', 1)[1].split("</p>")[0]
+    assert note == (
+        "The map is not drawn: it shows 2 sites at most, and there are 3. "
+        "The table below lists every site."
+    )
+    assert page.count("<tr data-site=") == 3
+
+
+# Session (1), user with their memberships (1), filter choices (3), dashboard (8),
 # the page of commitments: count and rows (2), the funded sites' map layer (1).
-PAGE_QUERIES = 20
+PAGE_QUERIES = 16
 
 
 # --- Downloads
@@ -187,6 +244,24 @@ class TestDownloads:
         cells = [cell for row in rows[1:] for cell in row]
         assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
         assert '\'=HYPERLINK("http://x")' in cells
+
+    @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+    @pytest.mark.parametrize(
+        ("query", "field"),
+        [({"year": 2024, "site": 999_999}, "site"), ({"year": 9999}, "year")],
+    )
+    def test_an_invalid_filter_exports_nothing_and_names_the_field(
+        self,
+        case: Case,
+        cdc_client: Client,
+        fmt: str,
+        query: dict[str, int],
+        field: str,
+    ) -> None:
+        response = cdc_client.get(URL + f"export.{fmt}", query)
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        assert list(response.json()["errors"]) == [field]
 
     def test_xlsx_has_typed_cells_and_no_formula(
         self, case: Case, make_member: Callable[..., User]
@@ -229,6 +304,7 @@ class TestDownloads:
         values = {row[0].value: row[2].value for row in sheet.iter_rows(min_row=2)}
         assert values["People housed"] == "withheld"
         assert values["Nights provided"] == "withheld"
+        assert "left out of these totals: 1 site" in values["Note"]
         assert values["Committed"] == 40000  # 30,000 grant + 10,000 loan
 
     def test_dates_are_dates_in_the_xlsx(self, case: Case, cdc_client: Client) -> None:

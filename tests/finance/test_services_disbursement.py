@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.postgresql.psycopg_any import DateRange
 from django.db.models import Sum
+from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from config.errors import Conflict, DomainError
@@ -109,6 +111,26 @@ class TestRecording:
             pay(commitment, "10.00", key="x", on=on)
         assert refused.value.field == field
 
+    def test_a_payment_is_not_dated_after_today(self) -> None:
+        today = timezone.localdate()
+        commitment = CommitmentFactory.create(
+            period=DateRange(today - timedelta(days=10), today + timedelta(days=800)),
+            decision_date=today - timedelta(days=10),
+        )
+        with pytest.raises(DomainError) as refused:
+            pay(commitment, "10.00", key="x", on=today + timedelta(days=1))
+        assert refused.value.field == "date"
+        _, created = pay(commitment, "10.00", key="y", on=today)
+        assert created
+
+    def test_a_payment_is_not_dated_before_the_funding_decision(self) -> None:
+        commitment = CommitmentFactory.create(decision_date=date(2024, 6, 1))
+        with pytest.raises(DomainError) as refused:
+            pay(commitment, "10.00", key="x", on=date(2024, 5, 31))
+        assert refused.value.field == "date"
+        _, created = pay(commitment, "10.00", key="y", on=date(2024, 6, 1))
+        assert created
+
     def test_the_last_day_of_the_period_is_inside(self) -> None:
         commitment = CommitmentFactory.create()
         _, created = pay(commitment, "10.00", key="x", on=date(2024, 12, 31))
@@ -142,6 +164,20 @@ class TestRecording:
         )
         assert (disbursement.evidence_file.name or "").endswith(".pdf")
         assert len(disbursement.evidence_sha256) == 64
+
+    def test_a_refused_insert_leaves_no_evidence_file_behind(
+        self, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings.MEDIA_ROOT = tmp_path
+        commitment = CommitmentFactory.create()
+
+        def refused(*args: object, **kwargs: object) -> None:
+            raise IntegrityError("disbursement_within_commitment")
+
+        monkeypatch.setattr(Disbursement, "save", refused)
+        with pytest.raises(IntegrityError):
+            pay(commitment, "1.00", key="a", evidence=File(BytesIO(PDF), "ordre.pdf"))
+        assert not [path for path in tmp_path.rglob("*") if path.is_file()]
 
 
 @pytest.mark.django_db

@@ -51,6 +51,7 @@ from tests.occupancy.factories import (
     OperatorFactory,
     SafetyInspectionFactory,
     SpaceFactory,
+    StayFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -257,8 +258,9 @@ def test_an_operator_sees_its_exact_figures(site: Agreement) -> None:
 
 def test_a_state_agent_gets_small_cells_withheld(site: Agreement) -> None:
     row = single(report(site, scope=AGENT))
-    assert row.persons_housed == Figure(6)  # 5 or more: published
     assert row.households_housed == WITHHELD  # 4
+    # 6 persons, but in 4 households: the household is what identifies.
+    assert row.persons_housed == WITHHELD
     assert row.entries == WITHHELD  # 2
     assert row.exits == WITHHELD  # 4
     # Figures that would give the withheld ones away go with them.
@@ -296,6 +298,30 @@ def test_the_destinations_split_is_withheld_when_one_of_its_cells_is_small(
         assert split == (WITHHELD,) * 4
         # The lengths of stay rest on the exits alone: still published.
         assert row.length_of_stay_mean_days.value is not None
+
+
+def test_one_household_of_six_is_not_published_as_six_people() -> None:
+    space = SpaceFactory.create(capacity=10)
+    agreement = AgreementFactory.create(
+        building=space.building,
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2026, 1, 1), date(2027, 1, 1)),
+        spaces=[space],
+    )
+    StayFactory.create(
+        agreement=agreement,
+        space=space,
+        occupant=OccupantFactory.create(
+            operator=agreement.operator,
+            kind=OccupantKind.HOUSEHOLD,
+            category="household",
+            household_size=6,
+        ),
+        period=DateRange(date(2026, 3, 1), None),
+    )
+    row = single(report(agreement, scope=AGENT))
+    assert row.households_housed == WITHHELD  # 1
+    assert row.persons_housed == WITHHELD  # 6, but one household
 
 
 def test_a_single_withheld_cell_takes_the_next_smallest_with_it(
