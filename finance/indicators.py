@@ -51,6 +51,7 @@ from occupancy.indicators import (
     indicators_get,
 )
 from occupancy.models import Agreement, AgreementStatus
+from occupancy.rules import rules
 from organizations.selectors import Scope
 
 METHODOLOGY: StrOrPromise = gettext_lazy("""\
@@ -75,12 +76,18 @@ months. Owner's net balance: guarding cost avoided + fees received − the owner
 other costs. The State's contribution in kind: market rent × occupied years − fees \
 paid (DDFiP value). Sub-letting revenue: area × monthly rate × months. Months are \
 calendar months, a part-month counting its share of days.
-People, nights and occupancy come from the occupancy indicators: counts under 5 \
-people are withheld, with the figures that would reveal them. Outside an operator's \
-own sites, their totals (and the cost per night provided of all sites) add up the \
-sites whose figures are published, so that no total less a filtered view gives a \
-withheld site away: sites under 5 people, and those withheld with them, are left \
-out, and a person housed on two sites counts on each.""")
+People, nights and occupancy come from the occupancy indicators: counts under \
+%(threshold)s people are withheld, with the figures that would reveal them. Outside \
+an operator's own sites, their totals (and the cost per night provided of all sites) \
+add up the sites whose figures are published, so that no total less a filtered view \
+gives a withheld site away: sites under %(threshold)s people, and those withheld with \
+them, are left out, and a person housed on two sites counts on each.""")
+
+
+def methodology() -> str:
+    """``METHODOLOGY`` in the active language, with the threshold in force."""
+    return str(METHODOLOGY) % {"threshold": rules().small_cell_threshold}
+
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -214,7 +221,7 @@ class Dashboard:
     site_total: SiteFigures | None
     impact: Impact | None
     illustrative: bool
-    methodology: StrOrPromise = field(default=METHODOLOGY, repr=False)
+    methodology: str = field(default_factory=lambda: methodology(), repr=False)
 
     @property
     def window_start(self) -> date | None:

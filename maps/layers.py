@@ -857,6 +857,23 @@ def occupancy_figures(row: IndicatorRow) -> dict[str, object]:
 def occupancy_map(*, scope: Scope, start: date, end: date) -> MapSpec:
     """Sites under agreement with their occupancy rate on ``[start, end)``."""
     buildings, rows = selectors.occupied_sites(scope=scope, start=start, end=end)
+    located = buildings.filter(pk__in=list(rows), point__isnull=False).count()
+    if located > INLINE_LIMIT:
+        # Megabytes of page: a narrower territory draws.
+        return MapSpec(
+            center=FRANCE_CENTER,
+            zoom=FRANCE_ZOOM,
+            layers=(),
+            bounds=selectors.territory_bounds(scope=scope),
+            basemap=basemap(),
+            notes=(
+                _(
+                    "The map is not drawn: it shows %(limit)s sites at most, and "
+                    "there are %(count)s under agreement in your territory."
+                )
+                % {"limit": INLINE_LIMIT, "count": located},
+            ),
+        )
     labels = {
         "low": _("under 50 %"),
         "medium": _("50 to 80 %"),

@@ -16,6 +16,7 @@ from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test import Client
 from openpyxl import load_workbook
 from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import Settings
 
 from maps import layers
 from organizations.models import OrganizationKind, Role
@@ -143,6 +144,20 @@ class TestTheFundersPage:
             "occupant__pseudonym", flat=True
         ):
             assert occupant not in page
+
+    def test_the_threshold_in_force_is_the_one_the_page_states(
+        self, case: Case, cdc_client: Client, settings: Settings
+    ) -> None:
+        """The tooltip of a withheld figure, the methodology and the funder's
+        space said "5 people" whatever OCCUPANCY_RULES set (found by a review)."""
+        settings.OCCUPANCY_RULES = {"small_cell_threshold": 7}
+        page = cdc_client.get(URL, {"year": 2024}).content.decode()
+        assert 'title="Fewer than 7 people: withheld to protect privacy."' in page
+        methodology = page.split('data-testid="methodology">', 1)[1]
+        assert "counts under 7 people are withheld" in methodology
+        assert "under 5 people" not in page
+        space = cdc_client.get("/espace/financeur/").content.decode()
+        assert "counts under 7 people are withheld" in space
 
     def test_illustrative_amounts_are_announced(
         self, case: Case, cdc_client: Client

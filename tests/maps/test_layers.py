@@ -13,6 +13,7 @@ from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 from django.http import QueryDict
 from django.test import override_settings
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from buildings.models import Building, Department, Friche
 from maps import layers
@@ -309,3 +310,34 @@ def test_the_occupancy_map_places_sites_with_a_withheld_rate(agent: User) -> Non
     }
     assert site["properties"]["occupancy_rate"] is None
     assert site["properties"]["occupancy_class"] == "withheld"
+
+
+def test_more_sites_than_the_map_draws_inline_are_a_note_not_a_500(
+    agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """site_figures_layer refuses more than INLINE_LIMIT sites: a national agent's
+    occupancy map raised ValueError (found by a review)."""
+    from datetime import timedelta
+
+    from occupancy.models import AgreementSpace
+    from tests.occupancy.factories import AgreementFactory, SpaceFactory
+
+    for _ in range(2):
+        agreement = AgreementFactory.create(active=True)
+        space = SpaceFactory.create(building=agreement.building)
+        AgreementSpace.objects.create(
+            agreement=agreement, space=space, period=agreement.period, is_live=True
+        )
+    monkeypatch.setattr(layers, "INLINE_LIMIT", 1)
+    today = timezone.localdate()
+    spec = layers.occupancy_map(
+        scope=scope_for(agent), start=today, end=today + timedelta(days=1)
+    )
+    assert spec.layers == ()
+    assert spec.notes == (
+        gettext(
+            "The map is not drawn: it shows %(limit)s sites at most, and "
+            "there are %(count)s under agreement in your territory."
+        )
+        % {"limit": 1, "count": 2},
+    )
