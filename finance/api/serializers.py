@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from buildings.models import Building
+from config.forms import DayField
 from finance.models import (
     FUNDER_KINDS,
     BaselineMethod,
@@ -176,11 +177,11 @@ class CommitmentWriteSerializer(serializers.Serializer[Any]):
     )
     nature = serializers.ChoiceField(choices=Nature.choices)
     amount = money()
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="Exclusive: the day after the last day.")
+    start = DayField()
+    end = DayField(help_text="Exclusive: the day after the last day.")
     purpose = serializers.CharField(max_length=200, required=False, allow_blank=True)
     decision_reference = serializers.CharField(max_length=100)
-    decision_date = serializers.DateField()
+    decision_date = DayField()
     budget_programme = serializers.CharField(
         max_length=50, required=False, allow_blank=True
     )
@@ -195,7 +196,7 @@ class DisbursementWriteSerializer(serializers.Serializer[Any]):
     commitment = InTerritory(
         rows=Commitment.objects.all(), paths=("agreement__building", "building")
     )
-    date = serializers.DateField()
+    date = DayField()
     amount = money()
     evidence_reference = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
@@ -210,8 +211,8 @@ class CostLineWriteSerializer(serializers.Serializer[Any]):
     category = serializers.ChoiceField(choices=CostCategory.choices)
     payer = serializers.ChoiceField(choices=Payer.choices)
     amount = money()
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="Exclusive: the day after the last day.")
+    start = DayField()
+    end = DayField(help_text="Exclusive: the day after the last day.")
     label = serializers.CharField(  # type: ignore[assignment]
         max_length=200, required=False, allow_blank=True
     )
@@ -240,7 +241,7 @@ class SecurityBaselineWriteSerializer(serializers.Serializer[Any]):
 
 class FeePaymentWriteSerializer(serializers.Serializer[Any]):
     agreement = InTerritory(rows=Agreement.objects.all(), paths=("building",))
-    date = serializers.DateField()
+    date = DayField()
     amount = money()
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
     illustrative = serializers.BooleanField(required=False)
@@ -254,8 +255,8 @@ class SubLettingWriteSerializer(serializers.Serializer[Any]):
     sub_occupant = serializers.CharField(max_length=200)
     area_m2 = serializers.DecimalField(max_digits=10, decimal_places=2)
     rate_per_m2_month = serializers.DecimalField(max_digits=8, decimal_places=2)
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="Exclusive: the day after the last day.")
+    start = DayField()
+    end = DayField(help_text="Exclusive: the day after the last day.")
     illustrative = serializers.BooleanField(required=False)
 
 

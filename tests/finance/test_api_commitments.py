@@ -146,6 +146,9 @@ class TestWrites:
             ({"end": "2025-01-01"}, "end"),
             ({"agreement": None, "building": None}, "agreement"),
             ({"decision_reference": " "}, "decision_reference"),
+            # 9999-12-31 was stored, then offered 8,000 years to the funders' page.
+            ({"end": "9999-12-31"}, "end"),
+            ({"decision_date": "0001-01-01"}, "decision_date"),
         ],
     )
     def test_invalid_input_is_a_400_naming_the_field(

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from buildings.models import Building
+from config.forms import DayField
 from occupancy.api.serializers import relations
 from occupancy.api.serializers.fields import (
     NamedChoiceField,
@@ -199,8 +200,8 @@ class AgreementTermsSerializer(StrictSerializer):
         max_length=len(Purpose.values),
         required=False,
     )
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(
+    start = DayField(required=False)
+    end = DayField(
         required=False, help_text=_("Exclusive: the first day it no longer runs.")
     )
     economic_activity = serializers.BooleanField(required=False)
@@ -235,7 +236,7 @@ class AgreementTermsSerializer(StrictSerializer):
     ddfip_opinion_reference = serializers.CharField(
         max_length=100, allow_blank=True, required=False
     )
-    ddfip_opinion_date = serializers.DateField(allow_null=True, required=False)
+    ddfip_opinion_date = DayField(allow_null=True, required=False)
     market_rent_yearly = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, allow_null=True, required=False
     )
@@ -260,10 +261,8 @@ class AgreementCreateSerializer(AgreementTermsSerializer):
         allow_empty=False,
         max_length=len(Purpose.values),
     )
-    start = serializers.DateField()
-    end = serializers.DateField(
-        help_text=_("Exclusive: the first day it no longer runs.")
-    )
+    start = DayField()
+    end = DayField(help_text=_("Exclusive: the first day it no longer runs."))
     reference = serializers.CharField(
         max_length=50,
         allow_blank=True,
@@ -279,16 +278,16 @@ class FactsSerializer(StrictSerializer):
     """Facts recorded along the lifecycle (signature, inventories, notifications,
     DDFiP opinion, revocation motive)."""
 
-    signed_on = serializers.DateField(required=False)
-    entry_inventory_on = serializers.DateField(required=False)
-    exit_inventory_on = serializers.DateField(required=False)
-    prefect_notified_on = serializers.DateField(required=False)
-    mayor_notified_on = serializers.DateField(required=False)
+    signed_on = DayField(required=False)
+    entry_inventory_on = DayField(required=False)
+    exit_inventory_on = DayField(required=False)
+    prefect_notified_on = DayField(required=False)
+    mayor_notified_on = DayField(required=False)
     revocation_motive = NamedChoiceField(
         RevocationMotive, component="RevocationMotiveEnum", required=False
     )
     ddfip_opinion_reference = serializers.CharField(max_length=100, required=False)
-    ddfip_opinion_date = serializers.DateField(required=False)
+    ddfip_opinion_date = DayField(required=False)
 
 
 class RecordSerializer(FactsSerializer):
@@ -315,8 +314,8 @@ class AgreementSpacesSerializer(StrictSerializer):
 
 class AmendmentInputSerializer(StrictSerializer):
     kind = NamedChoiceField(AmendmentKind, component="AmendmentKindEnum")
-    signed_on = serializers.DateField()
-    new_end = serializers.DateField(
+    signed_on = DayField()
+    new_end = DayField(
         allow_null=True, required=False, help_text=_("Prorogations only; exclusive.")
     )
     owner_justification = serializers.CharField(
@@ -329,8 +328,8 @@ class InsuranceInputSerializer(StrictSerializer):
     policy_number = serializers.CharField(
         max_length=100, allow_blank=True, required=False, default=""
     )
-    valid_from = serializers.DateField()
-    valid_until = serializers.DateField()
+    valid_from = DayField()
+    valid_until = DayField()
 
 
 class DocumentUploadSerializer(StrictSerializer):

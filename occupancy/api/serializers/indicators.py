@@ -7,6 +7,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from config.forms import DayField
 from occupancy.api.serializers.fields import (
     StrictSerializer,
 )
@@ -19,8 +20,8 @@ INDICATOR_MAX_DAYS = 3661
 class IndicatorQuerySerializer(StrictSerializer):
     ignored = frozenset({"format"})
 
-    period_start = serializers.DateField()
-    period_end = serializers.DateField(help_text=_("Exclusive."))
+    period_start = DayField()
+    period_end = DayField(help_text=_("Exclusive."))
     group_by = serializers.ChoiceField(
         choices=[(group.value, group.value) for group in GroupBy], required=False
     )
@@ -62,8 +63,8 @@ class IndicatorRowSerializer(serializers.Serializer[Any]):
             "the occupant category or the month's first day."
         )
     )
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = DayField()
+    end = DayField()
     places_average = serializers.DecimalField(
         max_digits=20, decimal_places=4, allow_null=True
     )
@@ -86,8 +87,8 @@ class IndicatorRowSerializer(serializers.Serializer[Any]):
 
 
 class IndicatorReportSerializer(serializers.Serializer[Any]):
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = DayField()
+    end = DayField()
     group_by = serializers.CharField(allow_null=True)
     exact = serializers.BooleanField(
         help_text=_("true: every figure is exact (an operator's own sites).")

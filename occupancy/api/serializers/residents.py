@@ -18,6 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.forms import DayField
 from occupancy.api import scopes
 from occupancy.api.serializers import relations
 from occupancy.api.serializers.fields import (
@@ -239,8 +240,8 @@ class StayStartSerializer(StrictSerializer):
     occupant = ScopedPrimaryKeyRelatedField(Occupant, relations.writable_occupants)
     space = ScopedPrimaryKeyRelatedField(Space, relations.writable_spaces)
     agreement = ScopedPrimaryKeyRelatedField(Agreement, relations.resident_agreements)
-    entry = serializers.DateField()
-    exit = serializers.DateField(
+    entry = DayField()
+    exit = DayField(
         allow_null=True,
         required=False,
         default=None,
@@ -257,13 +258,11 @@ class StayStartSerializer(StrictSerializer):
 
 
 class StayPlanExitSerializer(StrictSerializer):
-    exit_date = serializers.DateField(
-        allow_null=True, help_text=_("null cancels the planned exit.")
-    )
+    exit_date = DayField(allow_null=True, help_text=_("null cancels the planned exit."))
 
 
 class StayExitSerializer(StrictSerializer):
-    exit_date = serializers.DateField()
+    exit_date = DayField()
     destination = serializers.ChoiceField(
         choices=[
             choice
@@ -276,7 +275,7 @@ class StayExitSerializer(StrictSerializer):
 
 class StayMoveSerializer(StrictSerializer):
     space = ScopedPrimaryKeyRelatedField(Space, relations.writable_spaces)
-    on = serializers.DateField()
+    on = DayField()
     agreement = ScopedPrimaryKeyRelatedField(
         Agreement, relations.resident_agreements, required=False, default=None
     )
@@ -305,8 +304,8 @@ class ResidenceContractSerializer(serializers.ModelSerializer[ResidenceContract]
 class ResidenceContractCreateSerializer(StrictSerializer):
     agreement = ScopedPrimaryKeyRelatedField(Agreement, relations.resident_agreements)
     occupant = ScopedPrimaryKeyRelatedField(Occupant, relations.writable_occupants)
-    start = serializers.DateField()
-    initial_end = serializers.DateField()
+    start = DayField()
+    initial_end = DayField()
     monthly_fee = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,
@@ -318,13 +317,13 @@ class ResidenceContractCreateSerializer(StrictSerializer):
 class NoticeSerializer(StrictSerializer):
     """The body does not renew: notified at least a month before the term."""
 
-    notice_date = serializers.DateField()
+    notice_date = DayField()
 
 
 class TerminateSerializer(StrictSerializer):
     by = serializers.ChoiceField(choices=[("body", "body"), ("resident", "resident")])
-    notice_date = serializers.DateField()
-    effective_end = serializers.DateField()
+    notice_date = DayField()
+    effective_end = DayField()
     reason = serializers.ChoiceField(
         choices=[(reason.value, reason.value) for reason in BodyTerminationReason],
         required=False,
@@ -346,7 +345,7 @@ class TerminateSerializer(StrictSerializer):
 
 
 class RenewSerializer(StrictSerializer):
-    new_end = serializers.DateField(
+    new_end = DayField(
         required=False,
         default=None,
         allow_null=True,
@@ -355,7 +354,7 @@ class RenewSerializer(StrictSerializer):
 
 
 class ContractEndSerializer(StrictSerializer):
-    end_date = serializers.DateField()
+    end_date = DayField()
     ground = serializers.ChoiceField(
         choices=[(ground.value, ground.value) for ground in ContractEndGround]
     )

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from buildings.models import Building
+from config.forms import DayField
 from occupancy.api.serializers import relations
 from occupancy.api.serializers.fields import (
     NamedChoiceField,
@@ -119,7 +120,7 @@ class SafetyInspectionInputSerializer(StrictSerializer):
         help_text=_("The inspected space; none for the whole building."),
     )
     kind = NamedChoiceField(InspectionKind, component="InspectionKindEnum")
-    date = serializers.DateField()
+    date = DayField()
     result = NamedChoiceField(InspectionResult, component="InspectionResultEnum")
     max_headcount = serializers.IntegerField(
         min_value=0, max_value=2**31 - 1, allow_null=True, required=False, default=None
