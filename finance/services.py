@@ -12,6 +12,7 @@ Periods are ``[start, end)``: ``end`` is the day after the last day.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, cast
@@ -20,7 +21,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -75,6 +76,9 @@ PERIOD_LEAVES_OUT = _(
     "A disbursement is dated {date}: the period must still include that day."
 )
 PERIOD_LEAVES_OUT_UNKNOWN = _("The period must still include every disbursement.")
+DECIDED_AFTER_PAID = _(
+    "A disbursement is dated {date}: the decision cannot be dated after it."
+)
 DATE_OUTSIDE = _(
     "The date must fall within the commitment's period, from {start} to {last}."
 )
@@ -269,8 +273,10 @@ def commitment_update(
     *, commitment: Commitment, by: Actor, **changes: Any
 ) -> Commitment:
     """Change a commitment's terms. The amount cannot fall below what is already
-    disbursed, nor the period leave a disbursement out: both are read under the
-    commitment's row lock, so a disbursement recorded meanwhile is counted."""
+    disbursed, the period leave a disbursement out, nor the decision move past a
+    disbursement (disbursement_record's rules, seen from the commitment): all are
+    read under the commitment's row lock, so a disbursement recorded meanwhile is
+    counted."""
     _check_names(changes, COMMITMENT_FIELDS)
     with transaction.atomic():
         locked = (
@@ -288,9 +294,8 @@ def commitment_update(
             setattr(locked, name, value)
         locked.period = _period(start, end)
         _check_commitment(locked)
-        paid_total: Decimal = locked.disbursements.aggregate(total=Sum("amount"))[
-            "total"
-        ] or Decimal(0)
+        paid = locked.disbursements.aggregate(total=Sum("amount"), first=Min("date"))
+        paid_total: Decimal = paid["total"] or Decimal(0)
         if locked.amount < paid_total:
             raise Conflict(
                 str(BELOW_DISBURSED).format(disbursed=paid_total), field="amount"
@@ -304,6 +309,11 @@ def commitment_update(
         if outside is not None:
             field = "start" if outside < start else "end"
             raise Conflict(str(PERIOD_LEAVES_OUT).format(date=outside), field=field)
+        first_paid: date | None = paid["first"]
+        if first_paid is not None and first_paid < locked.decision_date:
+            raise Conflict(
+                str(DECIDED_AFTER_PAID).format(date=first_paid), field="decision_date"
+            )
         locked.save()
     return locked
 
@@ -387,16 +397,14 @@ def disbursement_record(
             idempotency_key=key,
             recorded_by=_user(by),
         )
-        if document is not None:
-            name = (document.name or "evidence.pdf").rsplit("/", 1)[-1]
-            disbursement.evidence_file.save(name, document, save=False)
-        try:
+        # Stored under a random name, as agreements' documents; the model keeps
+        # no trace of the client's file name, only the PDF's sha256.
+        with (
+            documents.stored(disbursement.evidence_file, document)
+            if document is not None
+            else nullcontext()
+        ):
             disbursement.save()
-        except BaseException:
-            # The file is written before the row: a failed insert leaves no orphan.
-            if document is not None:
-                disbursement.evidence_file.delete(save=False)
-            raise
     return disbursement, True
 
 

@@ -1,16 +1,22 @@
-"""Checks on the PDF files attached to agreements, decided from their content.
+"""Checks on the PDF files attached to agreements and to disbursements, decided
+from their content, and how they are stored.
 
 The extension and the bytes must agree (reliability.md §G1): a renamed PNG, an HTML
 page called ``x.pdf`` or a truncated download are refused before anything is stored.
+What is stored gets a random name (``stored``), never the client's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.files import File
+from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -74,3 +80,21 @@ def check_pdf(uploaded: File[bytes], *, max_bytes: int) -> PdfFacts:
     if b"%%EOF" not in tail:
         raise DomainError(str(TRUNCATED_PDF).format(name=name), field="file")
     return PdfFacts(size=size, sha256=digest.hexdigest())
+
+
+@contextmanager
+def stored(field: FieldFile, uploaded: File[bytes]) -> Iterator[None]:
+    """Write ``uploaded`` (checked by ``check_pdf``) into ``field`` under a random
+    name, for the block that saves the row; if the block fails, the file is
+    deleted again, so a refused insert leaves no orphan behind.
+
+    The client's file name never reaches the storage: it can carry path tricks,
+    and personal data ("ordre de paiement M. Dupont.pdf") that storage paths,
+    backups and proxy logs would keep; a guessable name is also a guessable URL.
+    """
+    field.save(f"{uuid.uuid4().hex}.pdf", uploaded, save=False)
+    try:
+        yield
+    except BaseException:
+        field.delete(save=False)
+        raise

@@ -14,7 +14,6 @@ building, then its spaces (in primary-key order).
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -759,13 +758,7 @@ def document_add(
         sha256=facts.sha256,
         uploaded_by=by if isinstance(by, User) else None,
     )
-    # The client's file name never reaches the storage (path tricks, personal data).
-    document.file.save(f"{uuid.uuid4().hex}.pdf", uploaded_file, save=False)
-    try:
-        with transaction.atomic():
-            document.save()
-            _touch(agreement)
-    except BaseException:
-        document.file.delete(save=False)
-        raise
+    with documents.stored(document.file, uploaded_file), transaction.atomic():
+        document.save()
+        _touch(agreement)
     return document

@@ -4,12 +4,14 @@ books: State agents of the territory only) and the indicators endpoint."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from finance.models import CostLine, SecurityBaseline, SubLetting
@@ -237,3 +239,74 @@ class TestIndicators:
 
     def test_anonymous_callers_are_refused(self, case: Case) -> None:
         assert client_for(None).get(self.URL).status_code in (401, 403)
+
+
+def tomorrow() -> str:
+    return (timezone.localdate() + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("resource", "fields", "field"),
+    [
+        # A payment made: within its agreement and not after today, as a
+        # disbursement within its commitment.
+        ("fee-payments", {"date": "2024-02-29"}, "date"),  # the day before it starts
+        ("fee-payments", {"date": "2025-03-01"}, "date"),  # the day after it ends
+        ("fee-payments", {"date": tomorrow()}, "date"),
+        # Periods end after they start ([start, end), end exclusive).
+        ("cost-lines", {"end": "2024-10-01"}, "end"),
+        ("cost-lines", {"end": "2024-09-30"}, "end"),
+        ("sublettings", {"end": "2024-04-01"}, "end"),
+        ("sublettings", {"start": "2024-02-01"}, "start"),  # before the agreement
+    ],
+)
+def test_the_books_dates_follow_the_disbursements_rules(
+    case: Case, editor: APIClient, resource: str, fields: dict[str, str], field: str
+) -> None:
+    bodies: dict[str, dict[str, Any]] = {
+        "fee-payments": {
+            "agreement": case.agreement.pk,
+            "date": "2024-09-01",
+            "amount": "500.00",
+        },
+        "cost-lines": {
+            "building": case.building.pk,
+            "category": "food",
+            "payer": "partner",
+            "amount": "1.00",
+            "start": "2024-10-01",
+            "end": "2024-11-01",
+        },
+        "sublettings": {
+            "agreement": case.agreement.pk,
+            "sub_occupant": "Atelier de sérigraphie",
+            "area_m2": "25.00",
+            "rate_per_m2_month": "10.00",
+            "start": "2024-04-01",
+            "end": "2024-10-01",
+        },
+    }
+    url = f"{BASE}{resource}/"
+    before = len(editor.get(url).json()["results"])
+    response = editor.post(url, {**bodies[resource], **fields}, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert len(editor.get(url).json()["results"]) == before
+
+
+def test_a_cost_lines_change_keeps_its_end_after_its_start(
+    case: Case, editor: APIClient
+) -> None:
+    line = CostLine.objects.filter(building=case.building).first()
+    assert line is not None
+    url = f"{BASE}cost-lines/{line.pk}/"
+    response = editor.patch(
+        url,
+        {"end": line.period.lower.isoformat()},
+        format="json",
+        HTTP_IF_MATCH=etag(editor, url),
+    )
+    assert response.status_code == 400, response.content
+    assert "end" in response.json()["errors"]
+    line.refresh_from_db()
+    assert line.period.upper > line.period.lower

@@ -245,6 +245,43 @@ class TestWrites:
         assert response.status_code == 409
         assert "end" in response.json()["errors"]
 
+    def test_a_period_starting_after_a_disbursement_is_a_409_on_start(
+        self, case: Case, editor: APIClient
+    ) -> None:
+        url = detail(case.commitments["ddets"])  # paid on 1 February 2024
+        response = editor.patch(
+            url, {"start": "2024-02-02"}, format="json", HTTP_IF_MATCH=etag(editor, url)
+        )
+        assert response.status_code == 409
+        assert "start" in response.json()["errors"]
+
+    def test_a_decision_dated_after_a_disbursement_is_a_409_on_decision_date(
+        self, case: Case, editor: APIClient
+    ) -> None:
+        """Paid on 1 February 2024 on a decision of 1 December 2023: the decision
+        cannot move past the payment, nor the payment end up before it."""
+        commitment = case.commitments["ddets"]
+        url = detail(commitment)
+        response = editor.patch(
+            url,
+            {"decision_date": "2024-02-02"},
+            format="json",
+            HTTP_IF_MATCH=etag(editor, url),
+        )
+        assert response.status_code == 409, response.content
+        assert response.json()["code"] == "conflict"
+        assert "2024-02-01" in response.json()["errors"]["decision_date"][0]
+        commitment.refresh_from_db()
+        assert commitment.decision_date == date(2023, 12, 1)
+        response = editor.patch(
+            url,
+            {"decision_date": "2024-02-01"},  # the day of the first payment
+            format="json",
+            HTTP_IF_MATCH=etag(editor, url),
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["decision_date"] == "2024-02-01"
+
     @pytest.mark.parametrize(
         ("write", "field"),
         [

@@ -160,11 +160,15 @@ def test_evidence_may_be_a_pdf_sent_as_multipart(
     settings.MEDIA_ROOT = tmp_path
     body = payment(case, evidence_reference="")
     body["evidence_file"] = SimpleUploadedFile(
-        "ordre.pdf", PDF, content_type="application/pdf"
+        "ordre Dupont.pdf", PDF, content_type="application/pdf"
     )
     response = editor.post(LIST, body, format="multipart", HTTP_IDEMPOTENCY_KEY="k-6")
     assert response.status_code == 201, response.content
     assert response.json()["has_evidence_file"] is True
+    # Stored under a random name (occupancy/documents.py), never the client's.
+    stored = Disbursement.objects.get(pk=response.json()["id"]).evidence_file.name or ""
+    assert "Dupont" not in stored
+    assert (tmp_path / stored).read_bytes() == PDF
 
 
 def test_a_funder_reads_the_disbursements_of_its_commitments_only(

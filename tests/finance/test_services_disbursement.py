@@ -4,6 +4,8 @@ whoever writes and however many write at once (reliability.md §E3)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -21,7 +23,7 @@ from pytest_django.fixtures import Settings
 
 from config.errors import Conflict, DomainError
 from finance.models import Commitment, Disbursement
-from finance.services import disbursement_record
+from finance.services import commitment_update, disbursement_record
 from tests.finance.factories import CommitmentFactory, DisbursementFactory
 
 PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -163,7 +165,28 @@ class TestRecording:
             commitment, "1.00", key="c", evidence=File(BytesIO(PDF), "ordre.pdf")
         )
         assert (disbursement.evidence_file.name or "").endswith(".pdf")
-        assert len(disbursement.evidence_sha256) == 64
+        assert disbursement.evidence_sha256 == hashlib.sha256(PDF).hexdigest()
+
+    def test_an_evidence_pdf_is_stored_under_a_random_name(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        """As agreements' documents: the client's name (a person's, a path) never
+        reaches the storage."""
+        settings.MEDIA_ROOT = tmp_path
+        commitment = CommitmentFactory.create()
+        client_name = "../../Ordre de paiement M. Dupont.pdf"
+        first, _ = pay(
+            commitment, "1.00", key="a", evidence=File(BytesIO(PDF), client_name)
+        )
+        second, _ = pay(
+            commitment, "1.00", key="b", evidence=File(BytesIO(PDF), client_name)
+        )
+        names = [first.evidence_file.name or "", second.evidence_file.name or ""]
+        for name in names:
+            assert re.fullmatch(r"finance/evidence/\d{4}/[0-9a-f]{32}\.pdf", name), name
+            assert (tmp_path / name).read_bytes() == PDF
+        assert names[0] != names[1]
+        assert [p.name for p in tmp_path.rglob("*") if "Dupont" in p.name] == []
 
     def test_a_refused_insert_leaves_no_evidence_file_behind(
         self, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -269,6 +292,36 @@ class TestConcurrentDisbursements:
         assert len({disbursement.pk for disbursement, _ in results}) == 1
         assert Disbursement.objects.filter(commitment=commitment).count() == 1
         assert paid(commitment) == Decimal("250.00")
+
+    def test_a_decision_moved_while_paying_never_ends_up_after_the_payment(
+        self,
+    ) -> None:
+        """The move and the payment queue on the commitment's row lock: whichever
+        comes second is refused, on its own field."""
+        for _ in range(5):
+            commitment = CommitmentFactory.create()  # decided on 15 December 2023
+            paying, moving = race(
+                [
+                    functools.partial(pay, commitment, "10.00", key="a"),  # 1 March
+                    functools.partial(
+                        commitment_update,
+                        commitment=commitment,
+                        by=None,
+                        decision_date=date(2024, 6, 1),
+                    ),
+                ]
+            )
+            if isinstance(paying, tuple):
+                assert isinstance(moving, Conflict), moving
+                assert moving.field == "decision_date"
+            else:
+                assert isinstance(moving, Commitment), moving
+                assert isinstance(paying, DomainError), paying
+                assert paying.field == "date"
+            commitment.refresh_from_db()
+            assert not commitment.disbursements.filter(
+                date__lt=commitment.decision_date
+            ).exists()
 
     def test_raw_concurrent_inserts_are_held_by_the_trigger(self) -> None:
         """Without the service's lock, the trigger's lock still serialises."""
