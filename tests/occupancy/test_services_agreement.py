@@ -1159,7 +1159,8 @@ def test_the_ddfip_opinion_an_approval_rests_on_no_longer_changes(status: str) -
     agreement = agreement_in(status)
     reference = agreement.ddfip_opinion_reference
     opinion = agreement.ddfip_opinion_date
-    assert reference and opinion
+    assert reference
+    assert opinion
     for field, value in (
         ("ddfip_opinion_reference", "AVIS-DDFIP-REECRIT"),
         ("ddfip_opinion_date", opinion - timedelta(days=1)),
