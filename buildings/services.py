@@ -274,6 +274,27 @@ GUARDS: dict[tuple[str, str], tuple[Callable[[Building], bool], Any, str]] = {
 }
 
 
+def transition_refused(
+    building: Building, to: str, *, by_agreement: bool = False
+) -> InvalidTransition | None:
+    """Why the lifecycle forbids moving ``building`` from its status to ``to``, a
+    known status (None when it allows it): the error building_transition raises,
+    which the page also shows when the move it posted is gone (someone moved the
+    building)."""
+    if to not in ALLOWED_TRANSITIONS[building.status]:
+        return InvalidTransition(
+            str(TRANSITION_REFUSED).format(
+                old=BuildingStatus(building.status).label,
+                new=BuildingStatus(to).label,
+            )
+        )
+    if to in AGREEMENT_DRIVEN_STATUSES and not by_agreement:
+        return InvalidTransition(
+            str(TRANSITION_BY_AGREEMENT).format(new=BuildingStatus(to).label)
+        )
+    return None
+
+
 def building_transition(
     *,
     building: Building,
@@ -292,16 +313,9 @@ def building_transition(
     with transaction.atomic():
         building = Building.objects.select_for_update().get(pk=building.pk)
         old = building.status
-        if to not in ALLOWED_TRANSITIONS[old]:
-            raise InvalidTransition(
-                str(TRANSITION_REFUSED).format(
-                    old=BuildingStatus(old).label, new=BuildingStatus(to).label
-                )
-            )
-        if to in AGREEMENT_DRIVEN_STATUSES and not by_agreement:
-            raise InvalidTransition(
-                str(TRANSITION_BY_AGREEMENT).format(new=BuildingStatus(to).label)
-            )
+        refused = transition_refused(building, to, by_agreement=by_agreement)
+        if refused is not None:
+            raise refused
         guard = GUARDS.get((old, to))
         if guard is not None and not guard[0](building):
             raise DomainError(str(guard[1]), field=guard[2])

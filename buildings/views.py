@@ -50,7 +50,11 @@ from buildings.selectors import (
     nearby_buildings,
     nearby_friches,
 )
-from buildings.services import allowed_transitions, building_transition
+from buildings.services import (
+    allowed_transitions,
+    building_transition,
+    transition_refused,
+)
 from config.errors import DomainError
 from config.forms import hidden_field_error
 from config.links import query_pairs
@@ -481,6 +485,11 @@ def _render_building(
             "error_field": _field_label(error.field)
             if error is not None and error.field and error.field != "status"
             else None,
+            # A refused move answers at …/statut/, which takes POST only: the
+            # language switch returns to the building's page instead.
+            "language_next": reverse("buildings:detail", args=[building.pk])
+            if request.method == "POST"
+            else None,
         },
         status=status,
     )
@@ -490,6 +499,17 @@ def _render_building(
 @require_safe
 def building_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     return _render_building(request, scope, _get_or_404(scope, pk))
+
+
+def _invalid_move_error(building: Building, form: TransitionForm) -> DomainError | None:
+    """What the page says of an invalid move form it cannot show with its errors:
+    a bad hidden status, or a move no longer offered (someone moved the building
+    meanwhile; the 409 that valid input gets says the same)."""
+    error = hidden_field_error(form)
+    to = form.cleaned_data.get("to")
+    if error is None and to:
+        error = transition_refused(building, to)
+    return error
 
 
 @state_agent_page
@@ -508,7 +528,7 @@ def building_transition_page(
             request,
             scope,
             building,
-            error=hidden_field_error(form),
+            error=_invalid_move_error(building, form),
             failed=form,
             status=400,
         )

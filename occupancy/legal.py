@@ -88,7 +88,9 @@ SELECTION_REQUIRED = _(
     "(CG3P L.2122-1-1 and L.2122-1-2)."
 )
 SELECTION_EXEMPTION_UNKNOWN = _("Unknown exemption “{value}”.")
-FREE_WITH_FEE = _("A free-of-charge agreement has no fee.")
+FREE_WITH_FEE = _("A free-of-charge agreement has no fee: leave its amount empty.")
+FREE_WITH_FEE_PERIOD = _("A free-of-charge agreement has no fee period.")
+FREE_WITH_FEE_INDEXATION = _("A free-of-charge agreement has no fee indexation.")
 WAIVER_BASIS_REQUIRED = _(
     "A free-of-charge occupation needs its legal basis (CG3P L.2125-1)."
 )
@@ -330,8 +332,14 @@ def _check_fee(agreement: Agreement) -> None:
     if agreement.free_of_charge:
         # CG3P L.2125-1: every occupation pays a fee, save the listed cases; the
         # associations have no right to it (CAA Paris, 22 Feb 2018, 16PA01554).
-        if agreement.fee_amount:
+        # A waived fee is no fee at all, not one of 0 € a year: a free agreement
+        # carries no amount, period or indexation (agreement_free_has_no_fee).
+        if agreement.fee_amount is not None:
             raise fail(FREE_WITH_FEE, "fee_amount")
+        if agreement.fee_period:
+            raise fail(FREE_WITH_FEE_PERIOD, "fee_period")
+        if agreement.fee_indexation:
+            raise fail(FREE_WITH_FEE_INDEXATION, "fee_indexation")
         if not basis:
             raise fail(WAIVER_BASIS_REQUIRED, "fee_exemption_basis")
         if not agreement.waiver_justification.strip():

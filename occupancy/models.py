@@ -278,6 +278,12 @@ class Agreement(models.Model):
                 | Q(fee_amount__gt=0),
                 name="agreement_paid_fee_positive",
             ),
+            # A waived fee is no fee at all (CG3P L.2125-1): no 0 € a year.
+            models.CheckConstraint(
+                condition=Q(free_of_charge=False)
+                | Q(fee_amount__isnull=True, fee_period="", fee_indexation=""),
+                name="agreement_free_has_no_fee",
+            ),
             # Selection duties bind economic use of the public domain only (L.2122-1-1);
             # the private domain has none (domain.md §B.3).
             models.CheckConstraint(

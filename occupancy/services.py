@@ -71,6 +71,10 @@ EXIT_TOO_EARLY = _(
 FACT_NOT_YET = _(
     "“{name}” is recorded once the agreement is {when}, not while it is “{status}”."
 )
+FACT_FIXED_BY_APPROVAL = _(
+    "“{name}” no longer changes once the agreement is approved (it is “{status}”): "
+    "the approval rests on it."
+)
 SPACES_OVERLAP = _(
     "“{space}” is already held by agreement {other} over overlapping dates."
 )
@@ -121,6 +125,7 @@ CONSTRAINT_ERRORS.update(
             ),
             ("agreement_paid_fee_positive", "fee_amount", legal.FEE_NOT_POSITIVE),
             ("agreement_fee_not_negative", "fee_amount", legal.FEE_NOT_POSITIVE),
+            ("agreement_free_has_no_fee", "fee_amount", legal.FREE_WITH_FEE),
             ("agreement_period_bounded", "end", legal.END_NOT_AFTER_START),
             ("insurance_dates_ordered", "valid_until", INSURANCE_DATES),
             ("amendment_prorogation_has_end", "new_end", legal.NEW_END_REQUIRED),
@@ -195,6 +200,18 @@ def _locked(agreement: Agreement) -> Agreement:
         .select_related("building", "operator", "grantor")
         .get(pk=agreement.pk)
     )
+
+
+def _check_not_finished(agreement: Agreement) -> None:
+    """Nothing is recorded on a closed, rejected or withdrawn agreement: facts,
+    insurance certificates, documents (those already there are kept)."""
+    if agreement.status in FINISHED_STATUSES:
+        raise Conflict(
+            str(AGREEMENT_FINISHED).format(
+                agreement=agreement, status=agreement.get_status_display()
+            ),
+            field="status",
+        )
 
 
 # --- Agreements ----------------------------------------------------------------------
@@ -296,13 +313,7 @@ def agreement_record(*, agreement: Agreement, by: Actor, **facts: Any) -> Agreem
     _check_names(facts, FACT_FIELDS)
     with transaction.atomic():
         agreement = _locked(agreement)
-        if agreement.status in FINISHED_STATUSES:
-            raise Conflict(
-                str(AGREEMENT_FINISHED).format(
-                    agreement=agreement, status=agreement.get_status_display()
-                ),
-                field="status",
-            )
+        _check_not_finished(agreement)
         _check_fact_statuses(agreement, facts)
         _apply_facts(agreement, facts, on=_today())
         if "signed_on" in facts:
@@ -327,11 +338,19 @@ _FACT_STAGES: Final = {
 }
 
 
+# Facts the approval rests on, fixed once it is given, as the terms are: the State
+# approves them on the DDFiP's financial conditions (R.2125-1, R.2222-1; the
+# approval guard reads them). One still blank (a free agreement's, which approval
+# does not require) may be recorded later, and is then fixed in turn.
+_FIXED_BY_APPROVAL: Final = ("ddfip_opinion_reference", "ddfip_opinion_date")
+
+
 def _check_fact_statuses(
     agreement: Agreement, facts: Mapping[str, Any], *, to: str | None = None
 ) -> None:
     """Each fact at its stage: the agreement's status, or the one a transition
-    (``to``) moves it to."""
+    (``to``) moves it to; and no fact the approval rests on rewritten once it is
+    given (a Conflict on the fact, as on the terms)."""
     for name, (statuses, when) in _FACT_STAGES.items():
         if facts.get(name) and not {agreement.status, to} & statuses:
             raise legal.fail(
@@ -340,6 +359,17 @@ def _check_fact_statuses(
                 name=name,
                 when=when,
                 status=agreement.get_status_display(),
+            )
+    if agreement.status not in APPROVED_SINCE:
+        return
+    for name in _FIXED_BY_APPROVAL:
+        recorded = getattr(agreement, name)
+        if name in facts and recorded not in (None, "") and facts[name] != recorded:
+            raise Conflict(
+                str(FACT_FIXED_BY_APPROVAL).format(
+                    name=name, status=agreement.get_status_display()
+                ),
+                field=name,
             )
 
 
@@ -597,6 +627,22 @@ def _building_follows(agreement: Agreement, *, old: str, new: str, by: Actor) ->
         )
 
 
+def transition_refused(agreement: Agreement, to: str) -> InvalidTransition | None:
+    """Why the lifecycle forbids moving ``agreement`` from its status to ``to``
+    (None when it allows it): the error agreement_transition raises, which a page
+    also shows when the move it posted is gone (someone moved the agreement)."""
+    if to in AGREEMENT_TRANSITIONS.get(agreement.status, frozenset()):
+        return None
+    labels = dict(AgreementStatus.choices)
+    return InvalidTransition(
+        str(TRANSITION_REFUSED).format(
+            agreement=agreement,
+            old=labels.get(agreement.status, agreement.status),
+            new=labels.get(to, to),
+        )
+    )
+
+
 def agreement_transition(
     *,
     agreement: Agreement,
@@ -617,15 +663,9 @@ def agreement_transition(
     with transaction.atomic():
         agreement = _locked(agreement)
         old = agreement.status
-        if to not in AGREEMENT_TRANSITIONS.get(old, frozenset()):
-            labels = dict(AgreementStatus.choices)
-            raise InvalidTransition(
-                str(TRANSITION_REFUSED).format(
-                    agreement=agreement,
-                    old=labels.get(old, old),
-                    new=labels.get(to, to),
-                )
-            )
+        refused = transition_refused(agreement, to)
+        if refused is not None:
+            raise refused
         _check_fact_statuses(agreement, facts, to=to)
         _apply_facts(agreement, facts, on=on)
         if "signed_on" in facts:
@@ -698,16 +738,6 @@ def amendment_add(
     return amendment
 
 
-def _check_not_finished(agreement: Agreement) -> None:
-    if agreement.status in FINISHED_STATUSES:
-        raise Conflict(
-            str(AGREEMENT_FINISHED).format(
-                agreement=agreement, status=agreement.get_status_display()
-            ),
-            field="status",
-        )
-
-
 def insurance_add(
     *,
     agreement: Agreement,
@@ -722,8 +752,9 @@ def insurance_add(
         raise legal.fail(INSURER_REQUIRED, "insurer")
     if valid_until < valid_from:
         raise legal.fail(INSURANCE_DATES, "valid_until")
-    _check_not_finished(agreement)
     with transaction.atomic():
+        agreement = _locked(agreement)
+        _check_not_finished(agreement)
         certificate = InsuranceCertificate.objects.create(
             agreement=agreement,
             insurer=insurer.strip(),
@@ -744,21 +775,25 @@ def document_add(
     by: Actor,
 ) -> Document:
     """Attach a PDF, checked from its content (occupancy/documents.py) and stored
-    under a random name; its sha256 and size are kept."""
+    under a random name; its sha256 and size are kept. As insurance certificates,
+    never on a closed, rejected or withdrawn agreement."""
     if kind not in DocumentKind.values:
         raise legal.fail(DOCUMENT_KIND_UNKNOWN, "kind", kind=kind)
     if not title.strip():
         raise legal.fail(TITLE_REQUIRED, "title")
     facts = documents.check_pdf(uploaded_file, max_bytes=rules().document_max_bytes)
-    document = Document(
-        agreement=agreement,
-        kind=kind,
-        title=title.strip(),
-        size=facts.size,
-        sha256=facts.sha256,
-        uploaded_by=by if isinstance(by, User) else None,
-    )
-    with documents.stored(document.file, uploaded_file), transaction.atomic():
-        document.save()
-        _touch(agreement)
+    with transaction.atomic():
+        agreement = _locked(agreement)
+        _check_not_finished(agreement)
+        document = Document(
+            agreement=agreement,
+            kind=kind,
+            title=title.strip(),
+            size=facts.size,
+            sha256=facts.sha256,
+            uploaded_by=by if isinstance(by, User) else None,
+        )
+        with documents.stored(document.file, uploaded_file), transaction.atomic():
+            document.save()
+            _touch(agreement)
     return document

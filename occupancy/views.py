@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.forms import BoundField
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -77,7 +78,7 @@ from occupancy.selectors import (
     agreement_timeline,
     alerts,
 )
-from occupancy.services import agreement_transition
+from occupancy.services import agreement_transition, transition_refused
 from organizations.pages import acting_user, persona_page
 from organizations.selectors import Scope
 
@@ -548,6 +549,11 @@ def _render_agreement(
             "moves": _moves(agreement, failed) if may_move else [],
             "error": error,
             "error_field": _error_label(error),
+            # A refused move answers at …/statut/, which takes POST only: the
+            # language switch returns to the agreement's page instead.
+            "language_next": reverse("occupancy:agreement-detail", args=[agreement.pk])
+            if request.method == "POST"
+            else None,
         },
         status=status,
     )
@@ -557,6 +563,19 @@ def _render_agreement(
 @require_safe
 def agreement_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpResponse:
     return _render_agreement(request, scope, _agreement_or_404(scope, pk))
+
+
+def _invalid_move_error(
+    agreement: Agreement, form: AgreementTransitionForm
+) -> DomainError | None:
+    """What the page says of an invalid move form it cannot show with its errors:
+    a bad hidden status, or a move no longer offered (someone moved the agreement
+    meanwhile; the 409 that valid input gets says the same)."""
+    error = hidden_field_error(form)
+    to = form.cleaned_data.get("to")
+    if error is None and to:
+        error = transition_refused(agreement, to)
+    return error
 
 
 @state_agent_page
@@ -575,7 +594,7 @@ def agreement_transition_page(
             request,
             scope,
             agreement,
-            error=hidden_field_error(form),
+            error=_invalid_move_error(agreement, form),
             failed=form,
             status=400,
         )

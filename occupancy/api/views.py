@@ -119,6 +119,13 @@ ERRORS = {
 }
 
 
+# The rows added under an agreement (README, "The API").
+NEW_AGREEMENT_VERSION = (
+    "The agreement gets a new version, hence a new ETag, which this 201 does not "
+    "carry: read the agreement again before writing on it."
+)
+
+
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
@@ -484,6 +491,12 @@ class AgreementViewSet(_TerritoryViewSet[Agreement]):
 
     @write_schema(
         "Record lifecycle facts without moving the status",
+        description=(
+            "Each fact at its stage (400 on the fact). Once the agreement is "
+            "approved, a DDFiP opinion on record no longer changes (409 on its "
+            "field): the approval rests on it. Nothing is recorded on a closed, "
+            "rejected or withdrawn agreement (409 on `status`)."
+        ),
         request=s.RecordSerializer,
         response=s.AgreementDetailSerializer,
     )
@@ -512,6 +525,7 @@ class AgreementViewSet(_TerritoryViewSet[Agreement]):
 
     @write_schema(
         "Record a signed amendment (a prorogation moves the end)",
+        description=NEW_AGREEMENT_VERSION,
         request=s.AmendmentInputSerializer,
         response=s.AmendmentSerializer,
         created=True,
@@ -525,6 +539,10 @@ class AgreementViewSet(_TerritoryViewSet[Agreement]):
 
     @write_schema(
         "Add an insurance certificate (State editors or the operator party)",
+        description=(
+            "Not on a closed, rejected or withdrawn agreement (409 on `status`). "
+            + NEW_AGREEMENT_VERSION
+        ),
         request=s.InsuranceInputSerializer,
         response=s.InsuranceCertificateSerializer,
         created=True,
@@ -541,7 +559,8 @@ class AgreementViewSet(_TerritoryViewSet[Agreement]):
         description=(
             "multipart/form-data. The file must be a whole PDF, checked from its "
             "content (header, trailer, no web markup), within the size limit; it "
-            "is stored under a random name."
+            "is stored under a random name. Not on a closed, rejected or "
+            "withdrawn agreement (409 on `status`). " + NEW_AGREEMENT_VERSION
         ),
         request={"multipart/form-data": s.DocumentUploadSerializer},
         response=s.DocumentSerializer,

@@ -24,7 +24,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from buildings.geojson import AGENT_PROPERTIES
 from buildings.models import Building, BuildingStatus, BuildingStatusChange, Friche
-from buildings.services import VACANCY_DATE_REQUIRED
+from buildings.services import VACANCY_DATE_REQUIRED, transition_refused
 from organizations.models import Membership, Organization, OrganizationKind, Role
 from tests.buildings.factories import (
     BuildingFactory,
@@ -507,6 +507,44 @@ def test_a_malformed_transition_says_why(editor: User, posted: dict[str, str]) -
     assert 'data-testid="transition-error"' in response.content.decode()
     building.refresh_from_db()
     assert building.status == S.VACANT
+
+
+def test_a_move_gone_meanwhile_says_so_even_with_a_field_wrong(editor: User) -> None:
+    """Someone reported the vacant building squatted while this editor wrote a
+    reason too long for an assessment: the 400 page said nothing (the form with
+    the error is no longer drawn); valid input got the 409's message, and so does
+    this."""
+    building = BuildingFactory.create(vacant=True)
+    Building.objects.filter(pk=building.pk).update(status=S.ILLEGALLY_OCCUPIED)
+
+    response = login(editor).post(
+        transition(building), {"to": S.ASSESSED, "reason": "x" * 2001}
+    )
+
+    assert response.status_code == 400
+    building.refresh_from_db()
+    expected = transition_refused(building, S.ASSESSED)
+    assert expected is not None
+    assert response.context["error"].message == expected.message
+    alert = response.content.decode().split('data-testid="transition-error"', 1)[1]
+    assert html.escape(expected.message) in alert.split("</div>", 1)[0]
+    assert building.status == S.ILLEGALLY_OCCUPIED
+
+
+def test_the_language_switch_of_a_refused_move_returns_to_the_building(
+    editor: User,
+) -> None:
+    """…/statut/ takes POST only: switching the language there showed an empty
+    405 page."""
+    building = BuildingFactory.create(vacant=True)
+
+    refused = login(editor).post(transition(building), {"to": S.OCCUPIED})
+
+    assert refused.status_code == 409
+    assert refused.context["language_next"] == detail(building)
+    assert f'name="next" type="hidden" value="{detail(building)}"' in (
+        refused.content.decode()
+    )
 
 
 def test_a_viewer_reads_the_page_without_transition_forms_and_cannot_post(

@@ -13,14 +13,16 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from occupancy.models import AgreementStatus, Space, Stay
+from occupancy.models import Agreement, AgreementStatus, Space, Stay
 from tests.occupancy.factories import AgreementFactory, OccupantFactory
 from tests.occupancy.test_api_support import (
+    PDF,
     PSEUDONYM_KEY,
     World,
     build_world,
@@ -55,6 +57,87 @@ def stay_start(client: APIClient, world: World, **fields: Any) -> Any:
         **fields,
     }
     return client.post("/api/v1/stays/", body, format="json")
+
+
+# --- Facts and rows a step has fixed ------------------------------------------------
+@pytest.mark.django_db
+def test_another_ddfip_opinion_on_an_approved_agreement_is_409_on_it() -> None:
+    """The approval rests on the DDFiP opinion: record/ rewrote it on an active
+    agreement (found by a review)."""
+    world = build_world()
+    active = world.active
+    opinion = (active.ddfip_opinion_reference, active.ddfip_opinion_date)
+    client = world.client("agent_13")
+    for body in (
+        {"ddfip_opinion_reference": "AVIS-REECRIT"},
+        {"ddfip_opinion_date": days(-1).isoformat()},
+    ):
+        response = client.post(
+            f"/api/v1/agreements/{active.pk}/record/",
+            body,
+            format="json",
+            **if_match(active),
+        )
+        conflict_on(response, next(iter(body)))
+        active.refresh_from_db()
+        assert (active.ddfip_opinion_reference, active.ddfip_opinion_date) == opinion
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [AgreementStatus.CLOSED, AgreementStatus.WITHDRAWN])
+def test_a_finished_agreement_takes_no_document_as_no_insurance(status: str) -> None:
+    """Documents were attached to closed or withdrawn agreements, which refused
+    insurance certificates: both answer the same 409 on status."""
+    world = build_world()
+    Agreement.objects.filter(pk=world.active.pk).update(status=status)
+    client = world.client("operator_a")
+    url = f"/api/v1/agreements/{world.active.pk}/"
+    before = counts()
+    insurance = client.post(
+        url + "insurance/",
+        {
+            "insurer": "MAIF",
+            "valid_from": days(-10).isoformat(),
+            "valid_until": days(300).isoformat(),
+        },
+        format="json",
+        **if_match(world.active),
+    )
+    document = client.post(
+        url + "documents/",
+        {
+            "kind": "inventory",
+            "title": "État des lieux de sortie",
+            "file": SimpleUploadedFile("edl.pdf", PDF),
+        },
+        format="multipart",
+        **if_match(world.active),
+    )
+    conflict_on(insurance, "status")
+    conflict_on(document, "status")
+    assert document.json() == insurance.json()
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_a_free_agreement_with_a_fee_of_zero_is_400_on_fee_amount() -> None:
+    """A free agreement took ``fee_amount: "0.00"`` and kept its annual period."""
+    world = build_world()
+    draft = world.draft
+    response = world.client("agent_13").patch(
+        f"/api/v1/agreements/{draft.pk}/",
+        {
+            "free_of_charge": True,
+            "fee_exemption_basis": "nonprofit_general_interest",
+            "waiver_justification": "Association d'intérêt général.",
+            "fee_amount": "0.00",
+        },
+        format="json",
+        **if_match(draft),
+    )
+    conflict_on(response, "fee_amount", status=400)
+    draft.refresh_from_db()
+    assert draft.free_of_charge is False
 
 
 # --- One transaction at a time --------------------------------------------------------

@@ -182,6 +182,47 @@ def test_a_write_with_a_stale_tag_is_412_and_changes_nothing(
     assert snapshot(target) == before
 
 
+def test_a_row_added_under_an_agreement_makes_its_tag_stale_as_the_readme_says(
+    world: World,
+) -> None:
+    """The 201 of an insurance certificate carries the certificate, not the
+    agreement's new tag (no row added under an object answers with its parent's):
+    the client reads the agreement again (README, "The API")."""
+    client = world.client("operator_a")
+    url = f"/api/v1/agreements/{world.active.pk}/"
+    read = client.get(url)["ETag"]
+    created = client.post(
+        url + "insurance/",
+        {
+            "insurer": "MAIF",
+            "valid_from": _iso(-10),
+            "valid_until": _iso(300),
+        },
+        format="json",
+        HTTP_IF_MATCH=read,
+    )
+    assert created.status_code == 201, created.content
+    assert "ETag" not in created
+    again = client.post(
+        url + "insurance/",
+        {"insurer": "MACIF", "valid_from": _iso(0), "valid_until": _iso(300)},
+        format="json",
+        HTTP_IF_MATCH=read,
+    )
+    assert again.status_code == 412
+    fresh = client.get(url)["ETag"]
+    assert fresh != read
+    assert (
+        client.post(
+            url + "insurance/",
+            {"insurer": "MACIF", "valid_from": _iso(0), "valid_until": _iso(300)},
+            format="json",
+            HTTP_IF_MATCH=fresh,
+        ).status_code
+        == 201
+    )
+
+
 def test_a_weak_tag_never_matches(world: World) -> None:
     client = world.client("operator_a")
     tag = client.get(f"/api/v1/occupants/{world.occupant.pk}/")["ETag"]

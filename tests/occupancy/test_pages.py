@@ -4,6 +4,7 @@ persona sees, and query budgets that do not grow with the rows."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -17,6 +18,7 @@ from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
+from occupancy import services as svc
 from occupancy import views
 from occupancy.models import (
     Agreement,
@@ -387,6 +389,50 @@ def test_a_move_the_lifecycle_forbids_is_refused(agent: User, draft: Agreement) 
     assert b'data-testid="transition-error"' in response.content
     draft.refresh_from_db()
     assert draft.status == _A.DRAFT
+
+
+def test_a_move_gone_meanwhile_says_so_even_with_a_field_wrong(
+    agent: User, draft: Agreement
+) -> None:
+    """Someone withdrew the approved agreement while this agent filled in the
+    signature with a bad date: the 400 page said nothing (the form with the error
+    is no longer drawn); valid input got the 409's message, and so does this."""
+    Agreement.objects.filter(pk=draft.pk).update(status=_A.WITHDRAWN)
+
+    response = login(agent).post(
+        transition(draft), {"to": _A.SIGNED, "signed_on": "31/02/2026"}
+    )
+
+    assert response.status_code == 400
+    draft.refresh_from_db()
+    expected = svc.transition_refused(draft, _A.SIGNED)
+    assert expected is not None
+    assert response.context["error"].message == expected.message
+    alert = response.content.decode().split('data-testid="transition-error"', 1)[1]
+    assert html.escape(expected.message) in alert.split("</div>", 1)[0]
+    assert draft.status == _A.WITHDRAWN
+
+
+def test_the_language_switch_of_a_refused_move_returns_to_the_agreement(
+    agent: User, draft: Agreement
+) -> None:
+    """…/statut/ takes POST only: switching the language there showed an empty
+    405 page."""
+    client = login(agent)
+    refused = client.post(transition(draft), {"to": _A.ACTIVE})
+    page = client.get(detail(draft) + "?start=2026-01-01")
+
+    assert refused.status_code == 409
+    assert f'name="next" type="hidden" value="{detail(draft)}"' in (
+        refused.content.decode()
+    )
+    back = client.post(
+        reverse("set_language"), {"language": "en", "next": detail(draft)}
+    )
+    assert (back.status_code, back["Location"]) == (302, detail(draft))
+    assert client.get(back["Location"]).status_code == 200
+    query = html.escape(detail(draft) + "?start=2026-01-01")
+    assert f'name="next" type="hidden" value="{query}"' in page.content.decode()
 
 
 def test_the_page_offers_only_the_allowed_moves_with_their_facts(

@@ -329,6 +329,24 @@ def test_an_agreement_may_end_on_the_day_the_next_use_begins() -> None:
             id="free with a fee",
         ),
         pytest.param(
+            {**FREE, "fee_amount": Decimal("0.00")},
+            "fee_amount",
+            legal.FREE_WITH_FEE,
+            id="free with a fee of zero",
+        ),
+        pytest.param(
+            {**FREE, "fee_period": "annual"},
+            "fee_period",
+            legal.FREE_WITH_FEE_PERIOD,
+            id="free with a fee period",
+        ),
+        pytest.param(
+            {**FREE, "fee_indexation": "IRL, chaque 1er janvier"},
+            "fee_indexation",
+            legal.FREE_WITH_FEE_INDEXATION,
+            id="free with a fee indexation",
+        ),
+        pytest.param(
             {"fee_amount": Decimal("0.00")},
             "fee_amount",
             legal.FEE_NOT_POSITIVE,
@@ -486,6 +504,32 @@ def test_an_update_is_checked_against_the_law_like_a_creation() -> None:
         svc.agreement_update(agreement=agreement, by=None, economic_activity=True)
     assert caught.value.field == "selection_reference"
     assert refreshed(agreement).economic_activity is False
+
+
+def test_a_paid_draft_made_free_leaves_its_whole_fee() -> None:
+    """A free agreement kept ``fee_amount: 0.00`` and an annual period beside it
+    (found by a review): it has no fee at all, and the database says so too."""
+    agreement = create()
+    waiver = {
+        "free_of_charge": True,
+        "fee_exemption_basis": FREE["fee_exemption_basis"],
+        "waiver_justification": FREE["waiver_justification"],
+    }
+    with pytest.raises(DomainError) as caught:
+        svc.agreement_update(
+            agreement=agreement, by=None, **waiver, fee_amount=Decimal("0.00")
+        )
+    assert caught.value.field == "fee_amount"
+    with pytest.raises(DomainError) as caught:
+        svc.agreement_update(agreement=agreement, by=None, **waiver, fee_amount=None)
+    assert caught.value.field == "fee_period"
+    free = svc.agreement_update(
+        agreement=agreement, by=None, **waiver, fee_amount=None, fee_period=""
+    )
+    assert (free.free_of_charge, free.fee_amount, free.fee_period) == (True, None, "")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Agreement.objects.filter(pk=agreement.pk).update(fee_period="annual")
+    assert CONSTRAINT_ERRORS["agreement_free_has_no_fee"][0] == "fee_amount"
 
 
 @pytest.mark.parametrize("status", [_A.APPROVED, _A.ACTIVE, _A.CLOSED])
@@ -1107,6 +1151,75 @@ def test_recorded_facts_keep_their_order_and_their_stage() -> None:
     assert recorded.exit_inventory_on == days(-1)
 
 
+@pytest.mark.parametrize("status", [_A.APPROVED, _A.SIGNED, _A.ACTIVE, _A.ENDING])
+def test_the_ddfip_opinion_an_approval_rests_on_no_longer_changes(status: str) -> None:
+    """agreement_record rewrote the DDFiP opinion of an approved agreement, whose
+    approval rested on it (found by a review): a conflict on the field, as terms
+    after approval."""
+    agreement = agreement_in(status)
+    reference = agreement.ddfip_opinion_reference
+    opinion = agreement.ddfip_opinion_date
+    assert reference
+    assert opinion
+    for field, value in (
+        ("ddfip_opinion_reference", "AVIS-DDFIP-REECRIT"),
+        ("ddfip_opinion_date", opinion - timedelta(days=1)),
+    ):
+        with pytest.raises(Conflict) as caught:
+            svc.agreement_record(agreement=agreement, by=None, **{field: value})
+        assert caught.value.field == field
+        assert field in caught.value.message
+    # The same opinion again changes nothing, so it is no rewrite.
+    svc.agreement_record(
+        agreement=agreement, by=None, ddfip_opinion_reference=reference
+    )
+    agreement.refresh_from_db()
+    assert (agreement.ddfip_opinion_reference, agreement.ddfip_opinion_date) == (
+        reference,
+        opinion,
+    )
+
+
+def test_a_move_does_not_rewrite_the_ddfip_opinion_either() -> None:
+    agreement = agreement_in(_A.APPROVED)
+    with pytest.raises(Conflict) as caught:
+        move(agreement, _A.SIGNED, ddfip_opinion_date=days(-1))
+    assert caught.value.field == "ddfip_opinion_date"
+    assert refreshed(agreement).status == _A.APPROVED
+
+
+def test_the_ddfip_opinion_changes_freely_until_approval() -> None:
+    agreement = agreement_in(_A.UNDER_REVIEW)
+    svc.agreement_record(
+        agreement=agreement, by=None, ddfip_opinion_reference="AVIS-DDFIP-2"
+    )
+    approved = move(agreement, _A.APPROVED, ddfip_opinion_date=days(-2))
+    assert (approved.ddfip_opinion_reference, approved.ddfip_opinion_date) == (
+        "AVIS-DDFIP-2",
+        days(-2),
+    )
+
+
+def test_a_free_agreement_approved_without_opinion_records_one_once() -> None:
+    """A free agreement's approval needs no DDFiP opinion: one may come later, and
+    is then fixed in turn."""
+    agreement = agreement_in(
+        _A.APPROVED, free=True, ddfip_opinion_reference="", ddfip_opinion_date=None
+    )
+    svc.agreement_record(
+        agreement=agreement,
+        by=None,
+        ddfip_opinion_reference="AVIS-GRATUITE-13",
+        ddfip_opinion_date=days(-1),
+    )
+    with pytest.raises(Conflict) as caught:
+        svc.agreement_record(
+            agreement=agreement, by=None, ddfip_opinion_reference="AVIS-AUTRE"
+        )
+    assert caught.value.field == "ddfip_opinion_reference"
+    assert refreshed(agreement).ddfip_opinion_reference == "AVIS-GRATUITE-13"
+
+
 # --- The building follows (domain.md §D.1) ----------------------------------------
 def test_the_building_follows_its_agreement_from_signature_to_release(
     actor: User,
@@ -1650,3 +1763,36 @@ def test_a_document_has_a_known_kind_and_a_title(
             by=None,
         )
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("status", sorted(svc.FINISHED_STATUSES))
+def test_nothing_is_attached_to_a_finished_agreement(
+    media_root: Path, status: str
+) -> None:
+    """A closed or withdrawn agreement took documents, not insurance certificates
+    (found by a review): both are refused alike, and nothing is stored."""
+    agreement = agreement_in(status)
+    with pytest.raises(Conflict) as insurance:
+        svc.insurance_add(
+            agreement=agreement,
+            insurer="MAIF",
+            valid_from=days(-60),
+            valid_until=days(305),
+            by=None,
+        )
+    with pytest.raises(Conflict) as document:
+        svc.document_add(
+            agreement=agreement,
+            kind=DocumentKind.INVENTORY,
+            title="État des lieux de sortie",
+            uploaded_file=upload(MINIMAL_PDF),
+            by=None,
+        )
+    assert (document.value.field, document.value.message) == (
+        insurance.value.field,
+        insurance.value.message,
+    )
+    assert document.value.field == "status"
+    assert agreement.insurance_certificates.count() == 1  # the factory's own
+    assert not agreement.documents.exists()
+    assert not any(media_root.rglob("*.pdf"))

@@ -1,0 +1,41 @@
+"""A free-of-charge agreement carries no fee: no amount (not even 0 €), no period,
+no indexation (CG3P L.2125-1: a waived fee is no fee at all).
+
+The services refused a positive amount on a free agreement but took 0.00 and
+kept an annual period beside it (found by a review); they now refuse all three,
+and so does the database. Rows already stored that way lose these leftovers
+first (they meant nothing: the agreement is free), with a new ``updated_at`` so
+that a client holding the old ETag reads the row again; the audit trigger keeps
+their previous version.
+"""
+
+from django.db import migrations, models
+
+CLEAR_LEFTOVERS = """
+UPDATE occupancy_agreement
+SET fee_amount = NULL, fee_period = '', fee_indexation = '', updated_at = now()
+WHERE free_of_charge
+  AND (fee_amount IS NOT NULL OR fee_period <> '' OR fee_indexation <> '')
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("occupancy", "0006_gdpr_functions"),
+    ]
+
+    operations = [
+        migrations.RunSQL(CLEAR_LEFTOVERS, migrations.RunSQL.noop, elidable=True),
+        migrations.AddConstraint(
+            model_name="agreement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("free_of_charge", False))
+                | models.Q(
+                    ("fee_amount__isnull", True),
+                    ("fee_indexation", ""),
+                    ("fee_period", ""),
+                ),
+                name="agreement_free_has_no_fee",
+            ),
+        ),
+    ]
