@@ -63,6 +63,11 @@ class Chain:
     head: str = GENESIS
     entries: dict[int, Copied] = field(default_factory=dict)
     newest: datetime | None = None
+    # Bytes of whole lines: a last line without its newline is a write a crash
+    # cut short, left out (its read is still in the table: the export copies it
+    # again, after cutting the file back to here).
+    length: int = 0
+    torn: bool = False
 
 
 def _entry(row: ResidentAccess) -> dict[str, Any]:
@@ -100,10 +105,13 @@ def read_chain(path: Path | None = None) -> Chain:
     log = _path(path)
     if not log.exists():
         return chain
-    with log.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with log.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.endswith(b"\n"):
+                chain.torn = True
+                break
             try:
-                item = json.loads(line)
+                item = json.loads(raw)
                 entry = {key: item[key] for key in ENTRY_KEYS}
                 previous, digest = item["prev"], item["hash"]
                 at = datetime.fromisoformat(entry["at"])
@@ -120,6 +128,7 @@ def read_chain(path: Path | None = None) -> Chain:
             chain.head = digest
             chain.entries[entry["id"]] = _copied(entry)
             chain.newest = at if chain.newest is None else max(chain.newest, at)
+            chain.length += len(raw)
     return chain
 
 
@@ -143,6 +152,9 @@ def reads_export(
         rows = rows.filter(at__gte=chain.newest - LATE)
     copied = 0
     log.parent.mkdir(parents=True, exist_ok=True)
+    if chain.torn:
+        with log.open("r+b") as torn:
+            torn.truncate(chain.length)
     with log.open("a", encoding="utf-8") as out:
         for row in rows.iterator():
             if row.pk in chain.entries:

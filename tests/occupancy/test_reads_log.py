@@ -179,3 +179,21 @@ def test_the_command_copies_to_the_log_it_is_given(tmp_path: Path) -> None:
     call_command("export_reads", "--log", str(elsewhere), stdout=out)
     assert json.loads(out.getvalue())["copied"] == 1
     assert len(lines(elsewhere)) == 1
+
+
+def test_a_last_line_a_crash_cut_short_is_written_again(
+    copied: list[int], reads_log: Path
+) -> None:
+    """A crash in the middle of a write leaves a last line without its newline:
+    not an alteration (the read is still in the table), so the next export cuts it
+    off and copies that read again."""
+    whole = reads_log.read_text()
+    last = read_at(NOW - timedelta(hours=2), channel="api:stay.list")
+    reads_log.write_text(whole + '{"id": ' + str(last) + ', "at": "2026-')
+    chain = read_chain()
+    assert chain.torn
+    assert len(chain.entries) == 3
+    assert reads_export(now=NOW).copied == 1
+    assert reads_log.read_text().startswith(whole)
+    assert [entry["id"] for entry in lines(reads_log)] == [*copied, last]
+    assert reads_verify(now=NOW).ok
