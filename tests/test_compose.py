@@ -139,7 +139,8 @@ def test_the_worker_runs_the_job_queue_with_the_web_image_and_volumes() -> None:
     worker = SERVICES["worker"]
     assert (worker["build"], worker["image"]) == (WEB["build"], WEB["image"])
     assert worker["command"] == ["python", "manage.py", "procrastinate", "worker"]
-    assert worker["volumes"] == WEB["volumes"]
+    # The worker alone writes the nightly copy of the reads of resident data.
+    assert worker["volumes"] == [*WEB["volumes"], "audit:/app/var/audit"]
     assert worker["depends_on"]["web"] == {"condition": "service_healthy"}
 
 

@@ -62,8 +62,8 @@ def append_only_tables() -> tuple[str, ...]:
 def grant_app_role(
     role: str, *, password: str | None = None, using: str = "default"
 ) -> Grants:
-    """Give ``role`` the application's privileges, in one transaction; create it
-    (LOGIN, ``password``) when ``password`` is given and it does not exist.
+    """Give ``role`` the application's privileges, in one transaction; with a
+    ``password``, create the role (LOGIN) or set its password.
 
     Idempotent: run it after every migration, since new tables need their grants.
     """
@@ -76,27 +76,47 @@ def grant_app_role(
         raw = connection.connection  # psycopg's, to quote names and literals
         cursor.execute(
             "SELECT current_user, current_schema(), current_database(), "
-            "(SELECT rolsuper FROM pg_roles WHERE rolname = %s), "
-            "(SELECT count(*) FROM pg_tables WHERE tableowner = %s)",
+            "r.rolname IS NOT NULL, "
+            "r.rolsuper OR r.rolcreaterole OR r.rolbypassrls, "
+            "(SELECT count(*) FROM pg_tables WHERE tableowner = %s), "
+            "r.rolname IS NOT NULL AND pg_has_role(r.oid, current_user, 'MEMBER') "
+            "FROM (SELECT 1) AS one LEFT JOIN pg_roles AS r ON r.rolname = %s",
             [role, role],
         )
-        current, schema, database, superuser, owned = cursor.fetchone()
+        current, schema, database, exists, powerful, owned, member = cursor.fetchone()
         if role == current or owned:
             raise RoleError(
                 f"{role} owns the tables: the application's role must own nothing."
             )
-        if superuser:
-            raise RoleError(f"{role} is a superuser, which no privilege restrains.")
+        if powerful:
+            raise RoleError(
+                f"{role} is a superuser, or may create roles or bypass row security: "
+                "no privilege restrains it."
+            )
+        if member:
+            raise RoleError(
+                f"{role} holds the rights of the tables' owner: the application's "
+                "role must own nothing."
+            )
         created = False
-        if superuser is None:
-            if password is None:
-                raise RoleError(f"No role {role}: create it, or give its password.")
+        if not exists and password is None:
+            raise RoleError(f"No role {role}: create it, or give its password.")
+        if password is not None:
+            # Hashed here (SCRAM, as the server would): the password itself never
+            # travels in a statement that the server's log could keep.
+            secret = raw.pgconn.encrypt_password(
+                password.encode(), role.encode(), b"scram-sha-256"
+            ).decode()
             cursor.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}")
-                .format(sql.Identifier(role), sql.Literal(password))
+                sql.SQL("{} ROLE {} LOGIN PASSWORD {}")
+                .format(
+                    sql.SQL("ALTER" if exists else "CREATE"),
+                    sql.Identifier(role),
+                    sql.Literal(secret),
+                )
                 .as_string(raw)
             )
-            created = True
+            created = not exists
         tables = append_only_tables()
         names = {
             "role": sql.Identifier(role),

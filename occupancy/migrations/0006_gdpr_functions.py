@@ -5,7 +5,9 @@ The application's own database role (``manage.py grant_app_role``) may not UPDAT
 or DELETE an audit table; the retention purge and an erasure still delete a
 resident's history, and the purge old reads of resident data. They call these
 functions, which delete exactly that and nothing else: the events of residents
-already retired (deleted, or anonymised) with their stays' and contracts', the
+already retired (deleted, or anonymised) with their stays' and contracts' — and
+only if every version of those names one of them and no such row still on file
+belongs to anyone else, since the role may add history rows of its own —, the
 contexts no event names any more, and the reads older than the CNIL floor of six
 months, whatever date they are given.
 The Protect triggers still guard the rows inside them: the caller lifts them for
@@ -13,6 +15,8 @@ its transaction (pgtrigger.ignore), as before.
 """
 
 from django.db import migrations
+
+from config.database.functions import execute_in_schema
 
 FUNCTIONS = """
 CREATE FUNCTION intercalaire_forget_resident_history(occupants bigint[])
@@ -22,8 +26,7 @@ DECLARE
     deleted bigint := 0;
     n bigint;
 BEGIN
-    -- Only the history of residents already retired (deleted, or anonymised):
-    -- no one rewrites the history of a resident who is still on file.
+    -- Only residents no longer on file (deleted, or anonymised).
     IF EXISTS (
         SELECT 1 FROM occupancy_occupant
         WHERE id = ANY(occupants) AND anonymised_at IS NULL
@@ -31,11 +34,16 @@ BEGIN
         RAISE EXCEPTION 'intercalaire: the history of a resident on file is kept'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- Every version of a stay or contract to forget names one of them, and the
+    -- row, if still on file, is one of theirs.
+    IF {foreign_versions}
+    THEN
+        RAISE EXCEPTION 'intercalaire: that history names a resident on file'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     DELETE FROM occupancy_occupantevent WHERE pgh_obj_id = ANY(occupants);
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
-    -- A stay's or a contract's history, found by the occupant any of its
-    -- versions named (a row deleted earlier is found all the same).
     DELETE FROM occupancy_stayevent WHERE pgh_obj_id IN (
         SELECT pgh_obj_id FROM occupancy_stayevent
         WHERE occupant_id = ANY(occupants)
@@ -50,7 +58,6 @@ BEGIN
     RETURN deleted + n;
 END
 $$;
-
 CREATE FUNCTION intercalaire_forget_contexts(ids uuid[]) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
 DECLARE
@@ -105,6 +112,27 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 """
 
+# The rows a resident's stays and contracts are, and their history.
+HISTORIES = (
+    ("occupancy_stay", "occupancy_stayevent"),
+    ("occupancy_residencecontract", "occupancy_residencecontractevent"),
+)
+FOREIGN_VERSIONS = """
+    EXISTS (
+        SELECT 1 FROM {events} e
+        WHERE e.pgh_obj_id IN (
+            SELECT pgh_obj_id FROM {events} WHERE occupant_id = ANY(occupants)
+        )
+        AND (e.occupant_id IS NULL OR NOT e.occupant_id = ANY(occupants))
+    ) OR EXISTS (
+        SELECT 1 FROM {rows} r
+        WHERE r.id IN (
+            SELECT pgh_obj_id FROM {events} WHERE occupant_id = ANY(occupants)
+        )
+        AND NOT r.occupant_id = ANY(occupants)
+    )"""
+
+
 DROP = """
 DROP FUNCTION intercalaire_forget_resident_history(bigint[]);
 DROP FUNCTION intercalaire_forget_contexts(uuid[]);
@@ -113,18 +141,16 @@ DROP FUNCTION intercalaire_purge_resident_access(timestamptz);
 
 
 def create(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT current_schema()")
-        (schema,) = cursor.fetchone()
-        # No parameters: the bodies hold % (format's %I), not placeholders.
-        cursor.execute(
-            FUNCTIONS.format(schema=schema_editor.connection.ops.quote_name(schema))
-        )
+    foreign = " OR ".join(
+        FOREIGN_VERSIONS.format(rows=rows, events=events) for rows, events in HISTORIES
+    )
+    execute_in_schema(
+        schema_editor, FUNCTIONS.replace("{foreign_versions}", foreign.strip())
+    )
 
 
 def drop(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(DROP)
+    execute_in_schema(schema_editor, DROP)
 
 
 class Migration(migrations.Migration):

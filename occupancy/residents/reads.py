@@ -17,6 +17,7 @@ the chain's head, which the job log keeps; compare it with the file's.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -39,6 +40,9 @@ SETTLE = timedelta(hours=1)
 # a lower id that committed after an export is copied by the next one.
 LATE = timedelta(days=1)
 ENTRY_KEYS = ("id", "at", "user", "channel", "method", "request_id", "occupants")
+NOT_AN_ENTRY = "not an entry of this log"
+# Written after a line a crash cut short: the copy is only ever appended to.
+TORN = b'{"torn": true}\n'
 
 
 class ChainBroken(ValueError):
@@ -63,11 +67,11 @@ class Chain:
     head: str = GENESIS
     entries: dict[int, Copied] = field(default_factory=dict)
     newest: datetime | None = None
-    # Bytes of whole lines: a last line without its newline is a write a crash
-    # cut short, left out (its read is still in the table: the export copies it
-    # again, after cutting the file back to here).
-    length: int = 0
+    # The last line has no newline: a write a crash cut short ("torn", left out:
+    # its read is still in the table and is copied again), or a whole entry
+    # short of its newline ("unterminated", kept).
     torn: bool = False
+    unterminated: bool = False
 
 
 def _entry(row: ResidentAccess) -> dict[str, Any]:
@@ -98,37 +102,66 @@ def _path(path: Path | None) -> Path:
     return Path(path or settings.RESIDENT_READS_LOG)
 
 
+def _line(chain: Chain, number: int, raw: bytes) -> tuple[dict[str, Any], datetime]:
+    """The entry ``raw`` holds, verified against ``chain``; ChainBroken if not."""
+    try:
+        item = json.loads(raw)
+        entry = {key: item[key] for key in ENTRY_KEYS}
+        previous, digest = item["prev"], item["hash"]
+        at = datetime.fromisoformat(entry["at"])
+    except (ValueError, KeyError, TypeError):
+        raise ChainBroken(number, NOT_AN_ENTRY) from None
+    if set(item) != {*ENTRY_KEYS, "prev", "hash"}:
+        raise ChainBroken(number, NOT_AN_ENTRY)
+    if previous != chain.head:
+        raise ChainBroken(number, "does not follow the line before")
+    if digest != _digest(previous, entry):
+        raise ChainBroken(number, "its content does not match its hash")
+    if entry["id"] in chain.entries:
+        raise ChainBroken(number, f"read {entry['id']} is already copied")
+    return entry, at
+
+
 def read_chain(path: Path | None = None) -> Chain:
     """The copy, every line verified against the one before; ChainBroken at the
-    first that does not. A missing file is an empty chain."""
+    first that does not. A missing file is an empty chain.
+
+    A line the export marked torn (``TORN``, written after a line a crash cut
+    short) is passed over with that line: the chain goes on from the line
+    before, so a marker cannot hide a line taken out.
+    """
     chain = Chain()
     log = _path(path)
     if not log.exists():
         return chain
+    broken: int | None = None
     with log.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
-            if not raw.endswith(b"\n"):
-                chain.torn = True
-                break
+            if raw == TORN:
+                if broken is None:
+                    raise ChainBroken(number, "marks no torn line")
+                broken = None
+                continue
+            if broken is not None:
+                raise ChainBroken(broken, NOT_AN_ENTRY)
+            last = not raw.endswith(b"\n")
             try:
-                item = json.loads(raw)
-                entry = {key: item[key] for key in ENTRY_KEYS}
-                previous, digest = item["prev"], item["hash"]
-                at = datetime.fromisoformat(entry["at"])
-            except (ValueError, KeyError, TypeError):
-                raise ChainBroken(number, "not an entry of this log") from None
-            if set(item) != {*ENTRY_KEYS, "prev", "hash"}:
-                raise ChainBroken(number, "not an entry of this log")
-            if previous != chain.head:
-                raise ChainBroken(number, "does not follow the line before")
-            if digest != _digest(previous, entry):
-                raise ChainBroken(number, "its content does not match its hash")
-            if entry["id"] in chain.entries:
-                raise ChainBroken(number, f"read {entry['id']} is already copied")
-            chain.head = digest
+                entry, at = _line(chain, number, raw)
+            except ChainBroken as error:
+                if error.reason != NOT_AN_ENTRY:
+                    raise
+                if last:
+                    chain.torn = True
+                    break
+                # A torn line the export marked, if the next line is its marker.
+                broken = number
+                continue
+            chain.unterminated = last
+            chain.head = _digest(chain.head, entry)
             chain.entries[entry["id"]] = _copied(entry)
             chain.newest = at if chain.newest is None else max(chain.newest, at)
-            chain.length += len(raw)
+    if broken is not None:
+        raise ChainBroken(broken, NOT_AN_ENTRY)
     return chain
 
 
@@ -145,23 +178,28 @@ def reads_export(
     """Append the settled reads not yet copied, in id order, each flushed to disk.
     Refuses (ChainBroken) to extend a copy that no longer verifies."""
     log = _path(path)
-    chain = read_chain(log)
-    settled = (now or timezone.now()) - SETTLE
-    rows = ResidentAccess.objects.filter(at__lt=settled).order_by("pk")
-    if chain.newest is not None:
-        rows = rows.filter(at__gte=chain.newest - LATE)
-    copied = 0
     log.parent.mkdir(parents=True, exist_ok=True)
-    if chain.torn:
-        with log.open("r+b") as torn:
-            torn.truncate(chain.length)
-    with log.open("a", encoding="utf-8") as out:
+    copied = 0
+    # Appends only (the copy may sit on append-only storage), one export at a
+    # time: two from the same head would fork the chain for good.
+    with log.open("ab") as out:
+        fcntl.flock(out, fcntl.LOCK_EX)
+        chain = read_chain(log)
+        if chain.torn:
+            out.write(b"\n" + TORN)
+        elif chain.unterminated:
+            out.write(b"\n")
+        settled = (now or timezone.now()) - SETTLE
+        rows = ResidentAccess.objects.filter(at__lt=settled).order_by("pk")
+        if chain.newest is not None:
+            rows = rows.filter(at__gte=chain.newest - LATE)
         for row in rows.iterator():
             if row.pk in chain.entries:
                 continue
             entry = _entry(row)
             digest = _digest(chain.head, entry)
-            out.write(json.dumps({**entry, "prev": chain.head, "hash": digest}) + "\n")
+            line = {**entry, "prev": chain.head, "hash": digest}
+            out.write(json.dumps(line).encode() + b"\n")
             chain.head = digest
             chain.entries[row.pk] = _copied(entry)
             copied += 1
@@ -182,6 +220,8 @@ class ReadsVerification:
     unexported: list[int]
     # Settled reads after the last copied one: the next export's.
     pending: int
+    # The copy ends with a line a crash cut short: the next export marks it.
+    torn: bool = False
 
     @property
     def ok(self) -> bool:
@@ -221,4 +261,5 @@ def reads_verify(
         altered=sorted(altered),
         unexported=sorted(pk for pk in uncopied if pk < last),
         pending=sum(1 for pk in uncopied if pk > last),
+        torn=chain.torn,
     )

@@ -180,6 +180,71 @@ def test_the_history_of_a_resident_on_file_cannot_be_deleted_through_the_purge(
     assert traces(occupant.pk, occupant.pseudonym) == before
 
 
+def test_a_forged_history_row_does_not_make_the_purge_forget_a_stay_on_file(
+    site: tuple[Agreement, Space], app_role: str
+) -> None:
+    """The role may add to the event tables: a version of a resident's stay naming
+    an invented occupant made the function forget every version of that stay
+    (found by a review)."""
+    from django.apps import apps
+
+    stay_events = apps.get_model("occupancy", "StayEvent").objects
+    occupant = resident_with_stay(site, date(2026, 1, 1), None)
+    stay = occupant.stays.get()
+    before = traces(occupant.pk, occupant.pseudonym)
+    with acting_as(app_role):
+        forged = stay_events.filter(pgh_obj_id=stay.pk).first()
+        forged.pk = None
+        forged.occupant_id = 999_999_999
+        forged.save()
+        error = refused(
+            "SELECT intercalaire_forget_resident_history(ARRAY[999999999]::bigint[])"
+        )
+    assert "names a resident on file" in error
+    assert traces(occupant.pk, occupant.pseudonym) == before
+
+
+def test_an_anonymised_resident_stays_anonymised(
+    site: tuple[Agreement, Space], app_role: str
+) -> None:
+    """Else the role could mark a resident retired, have its history forgotten,
+    and clear the mark."""
+    occupant = resident_with_stay(site, date(2026, 1, 1), None)
+    with acting_as(app_role), pgtrigger.ignore():
+        Occupant.objects.filter(pk=occupant.pk).update(anonymised_at=timezone.now())
+        error = refused(
+            "UPDATE occupancy_occupant SET anonymised_at = NULL "
+            f"WHERE id = {occupant.pk}"
+        )
+    assert "an anonymised resident stays anonymised" in error
+
+
+def test_the_context_of_past_writes_is_not_rewritten(app_role: str) -> None:
+    """The role may update a context (pghistory's upsert keeps running work's
+    current), not one older than a day: who did what is the audit trail."""
+    old, fresh = uuid.uuid4(), uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO pghistory_context (id, created_at, updated_at, metadata) "
+            "VALUES (%s, now() - interval '2 days', now(), '{}'), "
+            "(%s, now(), now(), '{}')",
+            [old, fresh],
+        )
+    with acting_as(app_role):
+        error = refused(
+            "UPDATE pghistory_context SET metadata = '{\"user\": 1}' "
+            f"WHERE id = '{old}'"
+        )
+        assert "the context of past writes is kept" in error
+        with connection.cursor() as cursor:
+            cursor.execute(
+                'UPDATE pghistory_context SET metadata = \'{"url": "/x/"}\' '
+                "WHERE id = %s",
+                [fresh],
+            )
+            assert cursor.rowcount == 1
+
+
 def test_reads_are_kept_six_months_whatever_date_the_purge_is_given(
     app_role: str, settings: Settings
 ) -> None:
@@ -227,8 +292,16 @@ def test_the_command_grants_and_creates_the_role(
             [role] * 4,
         )
         assert cursor.fetchone() == (True, True, False, False)
-    # Again: idempotent, and the role exists now.
-    call_command("grant_app_role", role, "--create", stdout=StringIO())
+    # Again: idempotent; the role exists now, and its password is the new one,
+    # hashed before it was sent (the server's log never sees it).
+    monkeypatch.setenv("APP_DATABASE_PASSWORD", "another one")
+    out = StringIO()
+    call_command("grant_app_role", role, "--create", stdout=out)
+    assert '"created": false' in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role])
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("SCRAM-SHA-256$")
 
 
 @pytest.mark.parametrize("name", ["Intercalaire", "app-role", "x" * 64, 'a"; --'])
@@ -243,8 +316,15 @@ def test_the_owner_or_a_superuser_cannot_be_the_app_role() -> None:
         (owner,) = cursor.fetchone()
     with pytest.raises(RoleError, match="owns the tables"):
         grant_app_role(owner)
-    superuser = f"app_{uuid.uuid4().hex[:12]}"
+    for attribute in ("SUPERUSER", "CREATEROLE", "BYPASSRLS"):
+        powerful = f"app_{uuid.uuid4().hex[:12]}"
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE ROLE {powerful} {attribute}")
+        with pytest.raises(RoleError, match="no privilege restrains it"):
+            grant_app_role(powerful)
+    # A member of the owner's role holds its rights (found by a review).
+    member = f"app_{uuid.uuid4().hex[:12]}"
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {superuser} SUPERUSER")
-    with pytest.raises(RoleError, match="superuser"):
-        grant_app_role(superuser)
+        cursor.execute(f"CREATE ROLE {member} IN ROLE {owner}")
+    with pytest.raises(RoleError, match="holds the rights of the tables' owner"):
+        grant_app_role(member)

@@ -181,19 +181,53 @@ def test_the_command_copies_to_the_log_it_is_given(tmp_path: Path) -> None:
     assert len(lines(elsewhere)) == 1
 
 
-def test_a_last_line_a_crash_cut_short_is_written_again(
+def test_a_last_line_a_crash_cut_short_is_marked_and_written_again(
     copied: list[int], reads_log: Path
 ) -> None:
     """A crash in the middle of a write leaves a last line without its newline:
-    not an alteration (the read is still in the table), so the next export cuts it
-    off and copies that read again."""
+    not an alteration (the read is still in the table). The next export only
+    appends — the copy may sit on append-only storage —: it closes that line,
+    marks it torn, and copies the read again."""
     whole = reads_log.read_text()
     last = read_at(NOW - timedelta(hours=2), channel="api:stay.list")
     reads_log.write_text(whole + '{"id": ' + str(last) + ', "at": "2026-')
     chain = read_chain()
     assert chain.torn
     assert len(chain.entries) == 3
+    assert reads_verify(now=NOW).torn
     assert reads_export(now=NOW).copied == 1
-    assert reads_log.read_text().startswith(whole)
-    assert [entry["id"] for entry in lines(reads_log)] == [*copied, last]
+    text = reads_log.read_text()
+    assert text.startswith(whole + '{"id": ' + str(last) + ', "at": "2026-\n')
+    assert text.count('{"torn": true}') == 1
+    assert list(read_chain().entries) == [*copied, last]
     assert reads_verify(now=NOW).ok
+
+
+def test_a_whole_last_entry_short_of_its_newline_is_kept(
+    copied: list[int], reads_log: Path
+) -> None:
+    reads_log.write_text(reads_log.read_text().rstrip("\n"))
+    assert not read_chain().torn
+    later = read_at(NOW - timedelta(hours=2), channel="api:stay.list")
+    assert reads_export(now=NOW).copied == 1
+    assert [entry["id"] for entry in lines(reads_log)] == [*copied, later]
+
+
+def test_a_torn_mark_cannot_stand_for_a_line_taken_out(
+    copied: list[int], reads_log: Path
+) -> None:
+    """The chain goes on from the line before a marked line: removing a line and
+    leaving a mark in its place still breaks it."""
+    text = reads_log.read_text().splitlines()
+    reads_log.write_text(
+        "\n".join([text[0], "garbage", '{"torn": true}', text[2]]) + "\n"
+    )
+    with pytest.raises(ChainBroken) as broken:
+        read_chain()
+    assert (broken.value.line, broken.value.reason) == (
+        4,
+        "does not follow the line before",
+    )
+    reads_log.write_text("\n".join([text[0], '{"torn": true}', *text[1:]]) + "\n")
+    with pytest.raises(ChainBroken, match="line 2: marks no torn line"):
+        read_chain()

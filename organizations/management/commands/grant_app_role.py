@@ -8,7 +8,8 @@ tables but may only add to the audit tables::
     APP_DATABASE_PASSWORD=… manage.py grant_app_role intercalaire_app --create
 
 ``--create`` creates the role (LOGIN, the password from APP_DATABASE_PASSWORD)
-when it does not exist. See config/database/privileges.py.
+when it does not exist, or sets that password when it does (hashed before it is
+sent). See config/database/privileges.py.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--create",
             action="store_true",
-            help=f"Create the role if absent; its password in {PASSWORD_VARIABLE}.",
+            help=f"Create the role, or set its password, from {PASSWORD_VARIABLE}.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
