@@ -8,6 +8,7 @@ helpers below only shape what the templates show. Imports: buildings.import_view
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -56,7 +57,7 @@ from buildings.services import (
     transition_refused,
 )
 from config.errors import DomainError
-from config.forms import hidden_field_error
+from config.forms import refused_move_error
 from config.links import query_pairs
 from maps.components import building_map
 from organizations.models import Organization
@@ -501,17 +502,6 @@ def building_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpRes
     return _render_building(request, scope, _get_or_404(scope, pk))
 
 
-def _invalid_move_error(building: Building, form: TransitionForm) -> DomainError | None:
-    """What the page says of an invalid move form it cannot show with its errors:
-    a bad hidden status, or a move no longer offered (someone moved the building
-    meanwhile; the 409 that valid input gets says the same)."""
-    error = hidden_field_error(form)
-    to = form.cleaned_data.get("to")
-    if error is None and to:
-        error = transition_refused(building, to)
-    return error
-
-
 @state_agent_page
 @require_POST
 def building_transition_page(
@@ -528,7 +518,9 @@ def building_transition_page(
             request,
             scope,
             building,
-            error=_invalid_move_error(building, form),
+            error=refused_move_error(
+                form, functools.partial(transition_refused, building)
+            ),
             failed=form,
             status=400,
         )

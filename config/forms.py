@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -28,6 +29,20 @@ class PeriodDateField(forms.DateField):
     Python's dates (9999-12-31 plus a day raised OverflowError, a 500)."""
 
     default_validators = list(DAY_VALIDATORS)
+
+
+def refused_move_error(
+    form: forms.Form, refused: Callable[[str], DomainError | None]
+) -> DomainError | None:
+    """What a page says of an invalid status-move form it cannot show with its
+    errors: a bad hidden status, or a move no longer offered (``refused(to)``:
+    someone moved the object meanwhile; the 409 that valid input gets says the
+    same)."""
+    error = hidden_field_error(form)
+    to = form.cleaned_data.get("to")
+    if error is None and to:
+        error = refused(to)
+    return error
 
 
 def hidden_field_error(form: forms.Form) -> DomainError | None:

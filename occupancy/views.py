@@ -17,6 +17,7 @@ occupancy.indicators, moves through occupancy.services.agreement_transition.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from django.views.decorators.http import require_POST, require_safe
 from buildings.models import Building
 from buildings.views import may_write_inventory, state_agent_page
 from config.errors import DomainError
-from config.forms import hidden_field_error
+from config.forms import refused_move_error
 from occupancy.forms import (
     AgreementFilterForm,
     AgreementTransitionForm,
@@ -565,19 +566,6 @@ def agreement_detail_page(request: HttpRequest, scope: Scope, pk: int) -> HttpRe
     return _render_agreement(request, scope, _agreement_or_404(scope, pk))
 
 
-def _invalid_move_error(
-    agreement: Agreement, form: AgreementTransitionForm
-) -> DomainError | None:
-    """What the page says of an invalid move form it cannot show with its errors:
-    a bad hidden status, or a move no longer offered (someone moved the agreement
-    meanwhile; the 409 that valid input gets says the same)."""
-    error = hidden_field_error(form)
-    to = form.cleaned_data.get("to")
-    if error is None and to:
-        error = transition_refused(agreement, to)
-    return error
-
-
 @state_agent_page
 @require_POST
 def agreement_transition_page(
@@ -594,7 +582,9 @@ def agreement_transition_page(
             request,
             scope,
             agreement,
-            error=_invalid_move_error(agreement, form),
+            error=refused_move_error(
+                form, functools.partial(transition_refused, agreement)
+            ),
             failed=form,
             status=400,
         )
