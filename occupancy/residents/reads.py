@@ -86,23 +86,26 @@ def _entry(row: ResidentAccess) -> dict[str, Any]:
     }
 
 
-def _body(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"))
+def _hashes(previous: str, entry: dict[str, Any]) -> tuple[str, Copied]:
+    """The chain's hash of ``entry`` after ``previous``, and what the check keeps
+    of it: its content is serialised once for both."""
+    body = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(previous.encode() + body).hexdigest()
+    return digest, Copied(entry["at"], hashlib.sha256(body).digest())
 
 
-def _digest(previous: str, entry: dict[str, Any]) -> str:
-    return hashlib.sha256((previous + _body(entry)).encode()).hexdigest()
-
-
-def _copied(entry: dict[str, Any]) -> Copied:
-    return Copied(entry["at"], hashlib.sha256(_body(entry).encode()).digest())
+def _add(chain: Chain, pk: int, digest: str, copy: Copied) -> None:
+    chain.head = digest
+    chain.entries[pk] = copy
 
 
 def _path(path: Path | None) -> Path:
     return Path(path or settings.RESIDENT_READS_LOG)
 
 
-def _line(chain: Chain, number: int, raw: bytes) -> tuple[dict[str, Any], datetime]:
+def _line(
+    chain: Chain, number: int, raw: bytes
+) -> tuple[dict[str, Any], datetime, str, Copied]:
     """The entry ``raw`` holds, verified against ``chain``; ChainBroken if not."""
     try:
         item = json.loads(raw)
@@ -115,11 +118,12 @@ def _line(chain: Chain, number: int, raw: bytes) -> tuple[dict[str, Any], dateti
         raise ChainBroken(number, NOT_AN_ENTRY)
     if previous != chain.head:
         raise ChainBroken(number, "does not follow the line before")
-    if digest != _digest(previous, entry):
+    expected, copy = _hashes(previous, entry)
+    if digest != expected:
         raise ChainBroken(number, "its content does not match its hash")
     if entry["id"] in chain.entries:
         raise ChainBroken(number, f"read {entry['id']} is already copied")
-    return entry, at
+    return entry, at, digest, copy
 
 
 def read_chain(path: Path | None = None) -> Chain:
@@ -146,7 +150,7 @@ def read_chain(path: Path | None = None) -> Chain:
                 raise ChainBroken(broken, NOT_AN_ENTRY)
             last = not raw.endswith(b"\n")
             try:
-                entry, at = _line(chain, number, raw)
+                entry, at, digest, copy = _line(chain, number, raw)
             except ChainBroken as error:
                 if error.reason != NOT_AN_ENTRY:
                     raise
@@ -157,8 +161,7 @@ def read_chain(path: Path | None = None) -> Chain:
                 broken = number
                 continue
             chain.unterminated = last
-            chain.head = _digest(chain.head, entry)
-            chain.entries[entry["id"]] = _copied(entry)
+            _add(chain, entry["id"], digest, copy)
             chain.newest = at if chain.newest is None else max(chain.newest, at)
     if broken is not None:
         raise ChainBroken(broken, NOT_AN_ENTRY)
@@ -197,11 +200,10 @@ def reads_export(
             if row.pk in chain.entries:
                 continue
             entry = _entry(row)
-            digest = _digest(chain.head, entry)
+            digest, copy = _hashes(chain.head, entry)
             line = {**entry, "prev": chain.head, "hash": digest}
             out.write(json.dumps(line).encode() + b"\n")
-            chain.head = digest
-            chain.entries[row.pk] = _copied(entry)
+            _add(chain, row.pk, digest, copy)
             copied += 1
         out.flush()
         os.fsync(out.fileno())
@@ -239,7 +241,7 @@ def reads_verify(
     first_kept = timezone.make_aware(datetime.combine(cutoff, time.min))
     settled = (now or timezone.now()) - SETTLE
     rows = {
-        row.pk: _copied(_entry(row)).fingerprint
+        row.pk: _hashes("", _entry(row))[1].fingerprint
         for row in ResidentAccess.objects.filter(at__lt=settled).iterator()
     }
     deleted = [
