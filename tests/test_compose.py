@@ -21,6 +21,11 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, Any] = COMPOSE["services"]
 WEB: dict[str, Any] = SERVICES["web"]
 MIGRATE: dict[str, Any] = SERVICES["migrate"]
+INIT_SCRIPT = ROOT / "scripts/db-init/20-intercalaire-roles.sh"
+# The roles the init script creates unless told otherwise.
+INIT_DEFAULTS = dict(
+    re.findall(r'^(\w+_ROLE)="\$\{\w+:-(\w+)\}"$', INIT_SCRIPT.read_text(), re.M)
+)
 # How the image and compose start the web tier (config/server.py).
 SERVE = [
     *("exec", "python", "-m", "config.server"),
@@ -86,17 +91,41 @@ def test_the_owner_migrates_and_grants_the_role_the_web_tier_uses() -> None:
     assert MIGRATE["command"][:2] == ["sh", "-c"]
     assert steps[0] == "python manage.py migrate --noinput"
     app_role = _role(WEB["environment"]["DATABASE_URL"])
+    # The role exists already (scripts/db-init): the owner, no superuser, may not
+    # create roles.
     assert shlex.split(steps[-1]) == [
-        *("python", "manage.py", "grant_app_role", app_role, "--create"),
+        *("python", "manage.py", "grant_app_role", app_role),
     ]
-    owner = SERVICES["db"]["environment"]["POSTGRES_USER"]
-    assert _role(MIGRATE["environment"]["DATABASE_URL"]) == owner != app_role
+    owner = _role(MIGRATE["environment"]["DATABASE_URL"])
+    assert "${OWNER_DATABASE_PASSWORD" in MIGRATE["environment"]["DATABASE_URL"]
+    assert (owner, app_role) == (INIT_DEFAULTS["OWNER_ROLE"], INIT_DEFAULTS["APP_ROLE"])
+    assert owner != app_role
     for service in ("web", "worker"):
         environment = SERVICES[service]["environment"]
         assert "POSTGRES_PASSWORD" not in str(environment), service
+        assert "OWNER_DATABASE_PASSWORD" not in str(environment), service
         assert "${APP_DATABASE_PASSWORD" in environment["DATABASE_URL"], service
     # The web tier serves with the image's command.
     assert "command" not in WEB
+
+
+def test_the_database_creates_the_owner_and_the_application_role_on_a_new_volume() -> (
+    None
+):
+    """Nothing connects as the image's superuser: scripts/db-init/ (run by the
+    image's entrypoint on a new volume; tests/test_db_init.py runs it here) creates
+    the owner that migrates and the application's role, with the passwords the
+    migrate and web services use."""
+    db = SERVICES["db"]
+    assert "POSTGRES_USER" not in db["environment"]  # the image's `postgres`
+    source = INIT_SCRIPT.relative_to(ROOT)
+    mount = f"./{source}:/docker-entrypoint-initdb.d/{INIT_SCRIPT.name}:ro"
+    assert mount in db["volumes"]
+    for variable in ("OWNER_DATABASE_PASSWORD", "APP_DATABASE_PASSWORD"):
+        assert db["environment"][variable] == f"${{{variable}:?set {variable}}}"
+    # After the image's own 10_postgis.sh.
+    assert INIT_SCRIPT.name > "10_postgis.sh"
+    assert "-h 127.0.0.1" in db["healthcheck"]["test"][1]
 
 
 def test_web_healthcheck_asks_healthz() -> None:
