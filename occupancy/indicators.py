@@ -30,7 +30,9 @@ Conventions, published with every figure (``METHODOLOGY``):
   next smallest is withheld too, so it cannot be recovered by subtraction from the
   total. The exits' destinations (to housing, to another known destination,
   unknown) are three counts of people: the split is shown only when each of them
-  reaches the threshold.
+  reaches the threshold. Every grouping but by site (the whole selection, by use,
+  category or month) adds up only the sites whose figures are published: sites
+  withheld by site, and those withheld with them, are left out, and counted.
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from config.errors import DomainError
 from occupancy.models import (
@@ -128,6 +132,27 @@ class IndicatorReport:
     threshold: int
     rows: tuple[IndicatorRow, ...]
     methodology: str = field(default=METHODOLOGY, repr=False)
+    # Sites whose figures are withheld, which the rows leave out (0 when exact, and
+    # by site, where each site has its row).
+    sites_left_out: int = 0
+
+    @property
+    def note(self) -> str:
+        return left_out_note(self.sites_left_out, threshold=self.threshold)
+
+
+def left_out_note(count: int, *, threshold: int) -> str:
+    """What totals built from published sites leave out, in a sentence ("" when
+    nothing)."""
+    if not count:
+        return ""
+    return ngettext(
+        "Sites under %(threshold)s people, and those withheld with them, are "
+        "left out of these totals: %(count)s site.",
+        "Sites under %(threshold)s people, and those withheld with them, are "
+        "left out of these totals: %(count)s sites.",
+        count,
+    ) % {"threshold": threshold, "count": count}
 
 
 # SQL snippets. Only these constants and the GroupBy keys below reach the SQL text;
@@ -392,16 +417,54 @@ def indicators_get(
     """Indicators 1–7 over the stays and spaces of ``agreements``, on ``[start, end)``.
 
     ``agreements`` comes already scoped to the caller (the agreements selector);
-    ``for_scope`` decides whether small cells are withheld.
+    ``for_scope`` decides whether small cells are withheld. When they are, every
+    grouping but the sites' own is built from the sites whose figures are
+    published: a total, or a row by use, category or month, over every site, less
+    the sites shown one by one, would give the withheld ones away (domain.md §F.5).
+    ``sites_left_out`` counts the others.
     """
     if end <= start:
         raise DomainError(_("The period must end after it starts."), field="end")
     threshold = rules().small_cell_threshold
-    selection = list(agreements.values_list("pk", "operator_id"))
-    agreement_ids = [pk for pk, _ in selection]
+    selection = list(agreements.values_list("pk", "operator_id", "building_id"))
+    agreement_ids = [pk for pk, _, _ in selection]
+    buildings = {building for _, _, building in selection}
     exact = sees_exact_figures(
-        for_scope=for_scope, operator_ids={operator for _, operator in selection}
+        for_scope=for_scope, operator_ids={operator for _, operator, _ in selection}
     )
+    measure = partial(_measure, start=start, end=end, exact=exact, threshold=threshold)
+    left_out = 0
+    # One site has nothing to subtract from: its whole is its own row (its places
+    # shown, its people withheld or not).
+    if not exact and group_by is not GroupBy.SITE and len(buildings) > 1:
+        sites = measure(agreement_ids, group_by=GroupBy.SITE)
+        published = {row.group for row in sites if not row.households_housed.suppressed}
+        left_out = len(sites) - len(published)
+        agreement_ids = [
+            pk for pk, _, building in selection if str(building) in published
+        ]
+    return IndicatorReport(
+        start=start,
+        end=end,
+        group_by=group_by,
+        exact=exact,
+        threshold=threshold,
+        rows=tuple(measure(agreement_ids, group_by=group_by)),
+        sites_left_out=left_out,
+    )
+
+
+def _measure(
+    agreement_ids: list[int],
+    *,
+    start: date,
+    end: date,
+    group_by: GroupBy | None,
+    exact: bool,
+    threshold: int,
+) -> list[IndicatorRow]:
+    """The rows of one grouping over ``agreement_ids``, small cells withheld
+    unless ``exact``."""
     buckets = _BUCKETS_MONTH if group_by is GroupBy.MONTH else _BUCKETS_WHOLE
     params: dict[str, Any] = {
         "start": start,
@@ -458,14 +521,7 @@ def indicators_get(
     ]
     if not exact and group_by is not None:
         rows = _complementary(rows)
-    return IndicatorReport(
-        start=start,
-        end=end,
-        group_by=group_by,
-        exact=exact,
-        threshold=threshold,
-        rows=tuple(rows),
-    )
+    return rows
 
 
 def _row(

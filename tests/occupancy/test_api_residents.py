@@ -301,6 +301,8 @@ def test_a_state_agent_gets_the_territorys_figures_with_small_cells_withheld(
     assert row["households_housed"] == {"value": None, "suppressed": True}
     assert row["nights_provided"] == {"value": None, "suppressed": True}
     assert row["place_nights_available"] > 0
+    # One site: its own whole, nothing left out.
+    assert (report["sites_left_out"], report["note"]) == (0, "")
 
 
 def test_an_operator_gets_its_own_exact_figures(world: World) -> None:

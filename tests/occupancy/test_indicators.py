@@ -17,12 +17,16 @@ offer no place. Stays (nights are dates, [entry, exit)):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import User
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django.test import Client
+from django.utils import translation
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
@@ -43,7 +47,7 @@ from occupancy.models import (
     SpaceUse,
 )
 from occupancy.residents import stay_exit, stay_move, stay_start
-from organizations.models import Organization
+from organizations.models import Organization, OrganizationKind
 from organizations.selectors import Persona, Scope
 from tests.occupancy.factories import (
     AgreementFactory,
@@ -152,6 +156,21 @@ def report(
 def single(result: IndicatorReport) -> IndicatorRow:
     (row,) = result.rows
     return row
+
+
+def across(
+    agreements: list[Agreement],
+    *,
+    group_by: GroupBy | None = None,
+    scope: Scope = AGENT,
+) -> IndicatorReport:
+    return indicators_get(
+        agreements=Agreement.objects.filter(pk__in=[a.pk for a in agreements]),
+        start=MARCH[0],
+        end=MARCH[1],
+        for_scope=scope,
+        group_by=group_by,
+    )
 
 
 def test_capacity_excludes_the_nights_of_suspension(site: Agreement) -> None:
@@ -300,7 +319,9 @@ def test_the_destinations_split_is_withheld_when_one_of_its_cells_is_small(
         assert row.length_of_stay_mean_days.value is not None
 
 
-def test_one_household_of_six_is_not_published_as_six_people() -> None:
+def housing(households: int, **occupant: object) -> Agreement:
+    """A site of its own, in force all of 2026, with ``households`` occupants (people
+    alone unless ``occupant`` says otherwise) present from March on."""
     space = SpaceFactory.create(capacity=10)
     agreement = AgreementFactory.create(
         building=space.building,
@@ -308,16 +329,19 @@ def test_one_household_of_six_is_not_published_as_six_people() -> None:
         period=DateRange(date(2026, 1, 1), date(2027, 1, 1)),
         spaces=[space],
     )
-    StayFactory.create(
-        agreement=agreement,
-        space=space,
-        occupant=OccupantFactory.create(
-            operator=agreement.operator,
-            kind=OccupantKind.HOUSEHOLD,
-            category="household",
-            household_size=6,
-        ),
-        period=DateRange(date(2026, 3, 1), None),
+    for _ in range(households):
+        StayFactory.create(
+            agreement=agreement,
+            space=space,
+            occupant=OccupantFactory.create(operator=agreement.operator, **occupant),
+            period=DateRange(date(2026, 3, 1), None),
+        )
+    return agreement
+
+
+def test_one_household_of_six_is_not_published_as_six_people() -> None:
+    agreement = housing(
+        1, kind=OccupantKind.HOUSEHOLD, category="household", household_size=6
     )
     row = single(report(agreement, scope=AGENT))
     assert row.households_housed == WITHHELD  # 1
@@ -339,14 +363,7 @@ def test_an_operator_looking_beyond_its_own_agreements_gets_withheld_cells(
     site: Agreement,
 ) -> None:
     other = AgreementFactory.create(status=AgreementStatus.ACTIVE)
-    scope = own(site)
-    result = indicators_get(
-        agreements=Agreement.objects.filter(pk__in=[site.pk, other.pk]),
-        start=MARCH[0],
-        end=MARCH[1],
-        for_scope=scope,
-    )
-    assert not result.exact
+    assert not across([site, other], scope=own(site)).exact
 
 
 @pytest.mark.parametrize(
@@ -389,3 +406,76 @@ def test_an_empty_selection_gives_zeros() -> None:
     assert (row.place_nights_available, row.nights_provided) == (0, Figure(0))
     assert row.occupancy_rate == Figure(None)
     assert isinstance(operator, Organization)
+
+
+# --- Every grouping from the published sites -----------------------------------------
+def test_a_total_adds_up_the_published_sites_only_so_no_subtraction_reveals_one() -> (
+    None
+):
+    """Found by review: sites of 6, 7, 8 and 2 households. By site, 2 is withheld
+    and 6 with it; 6 is published on its own agreement's page; the total was 23, so
+    23 − 7 − 8 − 6 gave the small site away (2 households)."""
+    six, seven, eight, two = (housing(n) for n in (6, 7, 8, 2))
+    by_site = {
+        row.group: row.households_housed
+        for row in across([six, seven, eight, two], group_by=GroupBy.SITE).rows
+    }
+    assert by_site == {
+        str(six.building_id): WITHHELD,
+        str(seven.building_id): Figure(7),
+        str(eight.building_id): Figure(8),
+        str(two.building_id): WITHHELD,
+    }
+    assert single(report(six, scope=AGENT)).households_housed == Figure(6)
+
+    total = across([six, seven, eight, two])
+    row = single(total)
+    assert row.households_housed == Figure(15)  # 7 + 8: the published sites
+    assert row.place_nights_available == 2 * 10 * 31
+    assert total.sites_left_out == 2
+    with translation.override("en"):
+        assert total.note == (
+            "Sites under 5 people, and those withheld with them, are left out of "
+            "these totals: 2 sites."
+        )
+    # By month too: March is the published sites' March.
+    (march,) = across([six, seven, eight, two], group_by=GroupBy.MONTH).rows
+    assert march.households_housed == Figure(15)
+
+
+def test_one_site_is_its_own_whole_and_an_operator_sees_every_site() -> None:
+    two = housing(2)
+    alone = report(two, scope=AGENT)
+    assert alone.sites_left_out == 0
+    assert alone.note == ""
+    row = single(alone)
+    assert row.households_housed == WITHHELD
+    assert row.place_nights_available == 10 * 31  # its places are not people
+
+    seven = housing(7)
+    two.operator = seven.operator
+    two.save(update_fields=["operator"])
+    exact = across([two, seven], scope=own(seven))
+    assert exact.exact
+    assert exact.sites_left_out == 0
+    assert single(exact).households_housed == Figure(9)
+
+
+def test_the_api_says_how_many_sites_its_figures_leave_out(
+    make_member: Callable[..., User],
+) -> None:
+    for households in (7, 8, 2):
+        housing(households)
+    client = Client()
+    client.force_login(make_member(OrganizationKind.STATE_SERVICE))  # national
+    response = client.get(
+        "/api/v1/indicators/",
+        {"period_start": "2026-03-01", "period_end": "2026-04-01"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    # 2 withheld by site, 7 with it: 8 alone is published, and is the whole.
+    assert body["rows"][0]["households_housed"] == {"value": 8, "suppressed": False}
+    assert body["sites_left_out"] == 2
+    assert "left out of these totals: 2 sites" in body["note"]

@@ -97,4 +97,14 @@ class IndicatorReportSerializer(serializers.Serializer[Any]):
         help_text=_("Counts of people under this are withheld when not exact.")
     )
     rows = IndicatorRowSerializer(many=True)
+    sites_left_out = serializers.IntegerField(
+        help_text=_(
+            "Sites whose figures are withheld, which the rows leave out: when not "
+            "exact, every grouping but by site adds up the published sites only "
+            "(0 when exact or by site)."
+        )
+    )
+    note = serializers.CharField(
+        help_text=_("What the rows leave out, in a sentence ('' when nothing).")
+    )
     methodology = serializers.CharField()
