@@ -191,16 +191,21 @@ def export_xlsx(
     return output.getvalue()
 
 
-def _batches(features: Iterable[str], size: int) -> Iterator[bytes]:
+def _batches(features: Iterable[str], size: int, *, head: str) -> Iterator[bytes]:
+    """``head``, then the features comma-separated, ``size`` a chunk. The head
+    leaves with the first features, once the query has answered (config/streams.py:
+    a failure before them is still a 503)."""
     batch: list[str] = []
-    first = True
+    prefix = head
     for feature in features:
         batch.append(feature)
         if len(batch) == size:
-            yield (("" if first else ",") + ",".join(batch)).encode()
-            batch, first = [], False
+            yield (prefix + ",".join(batch)).encode()
+            batch, prefix = [], ","
     if batch:
-        yield (("" if first else ",") + ",".join(batch)).encode()
+        yield (prefix + ",".join(batch)).encode()
+    elif prefix == head:
+        yield head.encode()
 
 
 def export_geojson(
@@ -212,10 +217,10 @@ def export_geojson(
 ) -> Iterator[bytes]:
     """An RFC 7946 FeatureCollection written by PostGIS, streamed."""
     _check_fields(fields)
-    yield b'{"type":"FeatureCollection","features":['
     yield from _batches(
         feature_stream(queryset, properties=fields, geometry=geometry, sort=sort),
         GEOJSON_BATCH,
+        head='{"type":"FeatureCollection","features":[',
     )
     yield b"]}"
 

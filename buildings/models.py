@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 COMMUNE_CODE_PATTERN = (
     r"^((0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2[AB])[0-9]{3}|97[1-8][0-9]{2})$"
 )
+# Saint-Pierre-et-Miquelon, Saint-Barthélemy and Saint-Martin are collectivités
+# d'outre-mer, not départements (no Department row: the code list puts them in zone
+# "com"), yet the State holds buildings there under INSEE commune codes 975xx,
+# 977xx and 978xx. Filters take their code where a département's is expected and
+# match their buildings on the commune code (their département is blank).
+COLLECTIVITY_CODES = frozenset({"975", "977", "978"})
+# What a département filter accepts: a département, or one of those collectivities.
+AREA_CODE_PATTERN = r"^(0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-8])$"
 # Cadastral parcel id (IDU): INSEE(5) + prefix(3) + section(2, not "00") + number(4).
 PARCEL_ID_PATTERN = (
     r"^((0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2[AB])[0-9]{3}|97[1-6][0-9]{2})"

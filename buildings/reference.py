@@ -31,7 +31,14 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.query import QuerySet
 
-from buildings.models import COMMUNE_CODE_PATTERN, Building, Commune, Department, Region
+from buildings.models import (
+    COLLECTIVITY_CODES,
+    COMMUNE_CODE_PATTERN,
+    Building,
+    Commune,
+    Department,
+    Region,
+)
 
 CODE_LIST_DIR = (
     Path(settings.BASE_DIR) / "node_modules/@etalab/decoupage-administratif/data"
@@ -242,6 +249,29 @@ def in_communes(codes: Collection[str]) -> Q:
             Q(code__in=codes) | Q(arrondissement_of_id__in=codes)
         ).values("code")
     )
+
+
+def communes_in_areas(codes: Collection[str]) -> Q:
+    """Communes of these départements or collectivités d'outre-mer (975, 977,
+    978: no Department row, so their communes are found by their code)."""
+    condition = Q(department_id__in=[c for c in codes if c not in COLLECTIVITY_CODES])
+    for code in sorted(COLLECTIVITY_CODES.intersection(codes)):
+        # On the primary key's pattern index (varchar_pattern_ops).
+        condition |= Q(code__startswith=code)
+    return condition
+
+
+def in_areas(codes: Collection[str]) -> Q:
+    """Buildings of these départements, or of these collectivités d'outre-mer,
+    whose buildings have no département and are matched on their commune code
+    (Saint-Barthélemy's 97701). A département filter is one indexed ``IN``."""
+    departments = [code for code in codes if code not in COLLECTIVITY_CODES]
+    collectivities = COLLECTIVITY_CODES.intersection(codes)
+    if not collectivities:
+        return Q(department_id__in=departments)
+    communes = Commune.objects.filter(communes_in_areas(collectivities))
+    condition = Q(commune_id__in=communes.values("code"))
+    return Q(department_id__in=departments) | condition if departments else condition
 
 
 def flag_points_outside_commune(

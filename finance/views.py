@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from buildings.models import Building
+from config.streams import primed
 from finance import charts, exports
 from finance.forms import DashboardFilterForm
 from finance.indicators import Dashboard, SiteFigures, dashboard_get
@@ -222,7 +223,8 @@ def export_page(request: HttpRequest, scope: Scope, fmt: str) -> HttpResponseBas
     response: HttpResponseBase
     if fmt == "csv":
         response = StreamingHttpResponse(
-            exports.export_csv(rows), content_type=exports.FORMATS[fmt]
+            primed(exports.export_csv(rows), name=request.path),
+            content_type=exports.FORMATS[fmt],
         )
     else:
         response = HttpResponse(

@@ -26,7 +26,15 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from buildings.api.filters import BuildingFilterSet, refused_filters
-from buildings.models import PUBLIC_STATUSES, Building, Commune, Department, Friche
+from buildings.models import (
+    COLLECTIVITY_CODES,
+    PUBLIC_STATUSES,
+    Building,
+    Commune,
+    Department,
+    Friche,
+)
+from buildings.reference import communes_in_areas
 from buildings.selectors import building_list
 from config.database.routing import reader
 from maps.models import PUBLIC_SCOPE_KEY
@@ -178,7 +186,7 @@ def _communes(scope: Scope, departments: Sequence[str]) -> QuerySet[Commune]:
     if scope.is_state_agent and scope.departments is not None:
         communes = communes.filter(department_id__in=scope.departments)
     if departments:
-        communes = communes.filter(department_id__in=departments)
+        communes = communes.filter(communes_in_areas(departments))
     return communes
 
 
@@ -299,12 +307,19 @@ def territory_bounds(
         codes = set(scope.departments) & codes if codes else set(scope.departments)
     if not codes:
         return None
+    areas = "SELECT geometry FROM buildings_department WHERE code = ANY(%s)"
+    params: list[Any] = [sorted(codes)]
+    collectivities = sorted(COLLECTIVITY_CODES & codes)
+    if collectivities:
+        # A collectivité d'outre-mer (977…) has no département: its communes'.
+        areas += " UNION ALL SELECT geometry FROM buildings_commune WHERE "
+        areas += " OR ".join(["code LIKE %s"] * len(collectivities))
+        params += [f"{code}%" for code in collectivities]
     with reader().cursor() as cursor:
         cursor.execute(
             "SELECT ST_YMin(e), ST_XMin(e), ST_YMax(e), ST_XMax(e) FROM ("
-            "SELECT ST_Extent(geometry) AS e FROM buildings_department "
-            "WHERE code = ANY(%s)) AS x",
-            [sorted(codes)],
+            f"SELECT ST_Extent(a.geometry) AS e FROM ({areas}) AS a) AS x",
+            params,
         )
         south, west, north, east = cursor.fetchone()
     if south is None:

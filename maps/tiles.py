@@ -29,7 +29,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 
 from buildings.geojson import serial_plans
-from buildings.models import PUBLIC_STATUSES, Building, Friche
+from buildings.models import COLLECTIVITY_CODES, PUBLIC_STATUSES, Building, Friche
 from buildings.selectors import building_list
 from config.database.routing import reader
 from maps.models import CELLS_PER_TILE, CLUSTER_MAX_ZOOM, PUBLIC_SCOPE_KEY
@@ -283,6 +283,10 @@ def building_layer(
     clustered = active_filters <= CLUSTERED_FILTERS
     if not scope.is_state_agent and "department" in active_filters:
         # Public rows of the table carry no département.
+        clustered = False
+    if COLLECTIVITY_CODES.intersection(departments or ()):
+        # Nor do the buildings of Saint-Barthélemy, Saint-Martin and
+        # Saint-Pierre-et-Miquelon, found by their commune code.
         clustered = False
     if not clustered:
         return FilteredClusters(queryset)

@@ -14,12 +14,13 @@ from django.utils.translation import gettext_lazy as _
 
 from buildings.geometry import DWithinMetres
 from buildings.models import (
+    AREA_CODE_PATTERN,
     COMMUNE_CODE_PATTERN,
     PUBLIC_STATUSES,
     Building,
     BuildingStatus,
 )
-from buildings.reference import in_communes
+from buildings.reference import in_areas, in_communes
 from buildings.selectors import NEARBY_MAX_M
 from buildings.suitability import USES
 from config.filters import (
@@ -28,7 +29,6 @@ from config.filters import (
     StaticFormFilterSet,
     StrictBooleanFilter,
 )
-from organizations.models import DEPARTMENT_CODE_PATTERN
 from organizations.selectors import Scope
 
 SUITABILITY_FIELDS = {use: f"suitability_{use}" for use in USES}
@@ -81,10 +81,11 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
         method="filter_noop", label=_("Radius around “near”, in metres")
     )
     department = CodeInFilter(
-        field_name="department_id",
+        method="filter_department",
         validators=[
             RegexValidator(
-                DEPARTMENT_CODE_PATTERN, _("Give département codes (13, 2A…).")
+                AREA_CODE_PATTERN,
+                _("Give département codes (13, 2A, 974…) or 975, 977, 978."),
             ),
         ],
     )
@@ -138,6 +139,11 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
             self.form.add_error(None, error)
             return False
         return True
+
+    def filter_department(
+        self, queryset: QuerySet[Building], name: str, value: list[str]
+    ) -> QuerySet[Building]:
+        return queryset.filter(in_areas(value)) if value else queryset
 
     def filter_commune(
         self, queryset: QuerySet[Building], name: str, value: list[str]

@@ -77,6 +77,7 @@ from buildings.selectors import (
 from buildings.services import building_create, building_transition, building_update
 from config.database.routing import replica_reads, streamed_reads
 from config.etag import IF_MATCH, ConditionalWriteMixin
+from config.streams import primed
 from organizations.models import Organization
 from organizations.selectors import Scope, scope_for
 
@@ -500,7 +501,12 @@ class BuildingExportView(_InventoryQuery):
         response: HttpResponseBase
         if fmt == "csv":
             response = StreamingHttpResponse(
-                streamed_reads(exports.export_csv(selection, fields=fields, sort=sort)),
+                primed(
+                    streamed_reads(
+                        exports.export_csv(selection, fields=fields, sort=sort)
+                    ),
+                    name=request.path,
+                ),
                 content_type=content_type,
             )
         elif fmt == "xlsx":
@@ -510,10 +516,13 @@ class BuildingExportView(_InventoryQuery):
             )
         elif fmt == "geojson":
             response = StreamingHttpResponse(
-                streamed_reads(
-                    exports.export_geojson(
-                        selection, fields=fields, geometry=geometry, sort=sort
-                    )
+                primed(
+                    streamed_reads(
+                        exports.export_geojson(
+                            selection, fields=fields, geometry=geometry, sort=sort
+                        )
+                    ),
+                    name=request.path,
                 ),
                 content_type=content_type,
             )

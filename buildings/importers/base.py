@@ -21,7 +21,7 @@ from buildings.importers.readers import RawRow, Table
 from buildings.importers.report import ImportReport
 from buildings.importers.shapes import Coordinates, Projection
 from buildings.importers.values import RowIssues
-from buildings.models import Building
+from buildings.models import COLLECTIVITY_CODES, Building
 
 # Surfaces above this are kept but reported: 13,684,036 m² is a real DIE forest,
 # and also what a surface typed in cm² looks like.
@@ -81,7 +81,9 @@ class FileContext:
     def department(
         self, issues: RowIssues, column: str, code: str | None
     ) -> str | None:
-        if code is None or not self.departments:
+        if code is None or not self.departments or code in COLLECTIVITY_CODES:
+            # A collectivité d'outre-mer has no département row: its buildings
+            # are found by their commune code (buildings.reference.in_areas).
             return None
         if code not in self.departments:
             issues.warn(

@@ -17,8 +17,12 @@ from decimal import Decimal, InvalidOperation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from buildings.models import COMMUNE_CODE_PATTERN, PARCEL_ID_PATTERN, RNB_ID_PATTERN
-from organizations.models import DEPARTMENT_CODE_PATTERN
+from buildings.models import (
+    AREA_CODE_PATTERN,
+    COMMUNE_CODE_PATTERN,
+    PARCEL_ID_PATTERN,
+    RNB_ID_PATTERN,
+)
 
 # Written in the files for "no value": DIE coordinates use "-", CNIG uses "NA".
 MISSING = frozenset({"", "-", "na", "n/a", "null", "(null)", "none", "nan"})
@@ -28,7 +32,8 @@ FALSE_WORDS = frozenset({"non", "n", "faux", "false", "f", "no", "0"})
 ISO_DATE = re.compile(r"^([0-9]{4})[-/]([0-9]{2})[-/]([0-9]{2})(?:[T ][0-9:.+Z-]*)?$")
 FRENCH_DATE = re.compile(r"^([0-9]{2})/([0-9]{2})/([0-9]{4})$")
 COMMUNE_CODE = re.compile(COMMUNE_CODE_PATTERN)
-DEPARTMENT_CODE = re.compile(DEPARTMENT_CODE_PATTERN)
+# A département, or a collectivité d'outre-mer with INSEE communes (977…).
+DEPARTMENT_CODE = re.compile(AREA_CODE_PATTERN)
 PARCEL_ID = re.compile(PARCEL_ID_PATTERN)
 RNB_ID = re.compile(RNB_ID_PATTERN)
 # A number with a comma as the decimal separator ("12,5", "1 234,56").
@@ -210,7 +215,9 @@ def is_digits(text: str) -> bool:
 
 
 def department_code(issues: RowIssues, column: str, value: str) -> str | None:
-    """INSEE département code; the DIE drops leading zeros ("2" for Aisne)."""
+    """INSEE département code; the DIE drops leading zeros ("2" for Aisne).
+    Saint-Pierre-et-Miquelon, Saint-Barthélemy and Saint-Martin (975, 977, 978)
+    are read too: their rows are kept, linked by their commune alone."""
     cleaned = value.strip().upper()
     if is_missing(cleaned):
         return None

@@ -148,8 +148,9 @@ def _drain(buffer: io.StringIO) -> bytes:
 def export_csv() -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    # The header leaves with the first rows, once the query has answered.
+    buffer.write("\ufeff")
     writer.writerow((*COLUMNS, GEOMETRY_COLUMN))
-    yield "\ufeff".encode() + _drain(buffer)
     for count, row in enumerate(_rows(), start=1):
         columns = site(row)
         writer.writerow(
@@ -171,8 +172,8 @@ def _json_value(value: Any) -> Any:
 def export_geojson() -> Iterator[bytes]:
     """A FeatureCollection whose geometries PostGIS wrote (orjson.Fragment:
     their text is not parsed again)."""
-    yield b'{"type":"FeatureCollection","features":['
-    batch: list[bytes] = []
+    # The head leaves with the first features, once the query has answered.
+    batch: list[bytes] = [b'{"type":"FeatureCollection","features":[']
     for count, row in enumerate(_rows()):
         columns = site(row)
         feature = {

@@ -45,10 +45,10 @@ from buildings.geojson import (
     read_text_as_bytes,
     serial_plans,
 )
-from buildings.models import Building, Commune, Department
+from buildings.models import COLLECTIVITY_CODES, Building, Commune, Department
 from buildings.ogc.collections import BUILDINGS, COMMUNES, DEPARTEMENTS, Collection
 from buildings.ogc.params import Interval, InvalidParameter, ItemsQuery
-from buildings.reference import in_communes
+from buildings.reference import in_areas, in_communes
 from buildings.selectors import building_list
 from config.database.routing import reader
 from organizations.selectors import PUBLIC_SCOPE
@@ -169,6 +169,10 @@ def public_buildings(*, query: ItemsQuery | None = None) -> QuerySet[Building]:
             # As the communes collection counts them: a city's municipal
             # arrondissements (Marseille 13201…) are the city (13055).
             selection = selection.filter(in_communes(value))
+        elif name == "department":
+            # Saint-Barthélemy (977) and the other collectivités d'outre-mer
+            # have no département: their buildings are found by commune code.
+            selection = selection.filter(in_areas(value))
         else:
             selection = selection.filter(**{f"{column}__in": value})
     return selection
@@ -314,8 +318,16 @@ def _layer_where(
         clauses.append("l.code = %s")
         params.append(code)
     for name, values in query.filters.items():
-        clauses.append(f"l.{_quote(layer.filter_columns[name])} = ANY(%s)")
-        params.append(list(values) if not isinstance(values, bool) else [values])
+        column = f"l.{_quote(layer.filter_columns[name])}"
+        listed = list(values) if not isinstance(values, bool) else [values]
+        collectivities = sorted(COLLECTIVITY_CODES.intersection(listed))
+        if name == "department" and collectivities:
+            # Their communes have no département (buildings.reference).
+            clauses.append(f"({column} = ANY(%s) OR left(l.code, 3) = ANY(%s))")
+            params.extend([listed, collectivities])
+        else:
+            clauses.append(f"{column} = ANY(%s)")
+            params.append(listed)
     if query.boxes:
         envelope = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
         clauses.append(

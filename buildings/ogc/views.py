@@ -68,6 +68,7 @@ from buildings.ogc.selectors import (
 )
 from config.database.routing import replica_reads
 from config.links import url_with
+from config.streams import primed
 
 Link = dict[str, str]
 JSON_TYPES = frozenset({JSON, GEOJSON, SCHEMA_JSON, OPENAPI_MEDIA_TYPE.split(";")[0]})
@@ -618,7 +619,9 @@ class FrichesExportView(OgcView):
             chunks, content_type = cnig.export_csv(), f"{CSV}; charset=utf-8"
         else:
             chunks, content_type = cnig.export_geojson(), GEOJSON
-        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response = StreamingHttpResponse(
+            primed(chunks, name=request.path), content_type=content_type
+        )
         response["Content-Disposition"] = content_disposition_header(
             as_attachment=True, filename=cnig.filename(extension)
         )

@@ -5,7 +5,9 @@ and write-only, their alteration detectable).
 ``reads_export`` appends the reads not yet copied to ``RESIDENT_READS_LOG``, one
 JSON line each — ids, time, channel, never a pseudonym or a value — carrying the
 SHA-256 of the previous line's hash and its own content, so that editing,
-removing or reordering a line breaks every hash after it. ``reads_verify``
+removing or reordering a line breaks every hash after it. The export reads
+only the copy's end (``read_tail``): what it must know, the chain's head and the
+reads copied lately, is there, and the copy grows for ever. ``reads_verify``
 recomputes the chain, then compares it with the table: a copied read that the
 database no longer has although its retention has not run out (deleted), one
 whose row changed (altered), and a settled row never copied (unexported) are
@@ -21,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -45,13 +48,21 @@ NOT_AN_ENTRY = "not an entry of this log"
 TORN = b'{"torn": true}\n'
 
 
-class ChainBroken(ValueError):
-    """The copy was altered: ``line`` is the first line that does not verify."""
+# The export reads the copy from its end, a block at a time (doubling).
+TAIL_BLOCK = 64 * 1024
 
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
+
+class ChainBroken(ValueError):
+    """The copy was altered: ``line`` is the first line that does not verify,
+    counted from the start of the file, or, when only its end was read, from
+    the line starting at byte ``offset``."""
+
+    def __init__(self, line: int, reason: str, *, offset: int = 0) -> None:
+        where = f"line {line}" if not offset else f"line {line} from byte {offset}"
+        super().__init__(f"{where}: {reason}")
         self.line = line
         self.reason = reason
+        self.offset = offset
 
 
 class Copied(NamedTuple):
@@ -72,6 +83,8 @@ class Chain:
     # short of its newline ("unterminated", kept).
     torn: bool = False
     unterminated: bool = False
+    # Read from the file's first line (else from a line near its end).
+    whole: bool = True
 
 
 def _entry(row: ResidentAccess) -> dict[str, Any]:
@@ -138,40 +151,109 @@ def read_chain(path: Path | None = None) -> Chain:
     log = _path(path)
     if not log.exists():
         return chain
-    broken: int | None = None
     with log.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            if raw == TORN:
-                if broken is None:
-                    raise ChainBroken(number, "marks no torn line")
-                broken = None
-                continue
-            if broken is not None:
-                raise ChainBroken(broken, NOT_AN_ENTRY)
-            last = not raw.endswith(b"\n")
-            try:
-                entry, at, digest, copy = _line(chain, number, raw)
-            except ChainBroken as error:
-                if error.reason != NOT_AN_ENTRY:
-                    raise
-                if last:
-                    chain.torn = True
-                    break
-                # A torn line the export marked, if the next line is its marker.
-                broken = number
-                continue
-            chain.unterminated = last
-            _add(chain, entry["id"], digest, copy)
-            chain.newest = at if chain.newest is None else max(chain.newest, at)
-    if broken is not None:
-        raise ChainBroken(broken, NOT_AN_ENTRY)
+        _follow(chain, lines)
     return chain
+
+
+def read_tail(path: Path | None = None) -> Chain:
+    """The end of the copy, verified as ``read_chain`` verifies it whole: what
+    the export needs, read in a time that does not grow with the file.
+
+    The end read reaches back to an entry older by 2 × LATE than the newest
+    one after it (the whole file when there is none), verified from that
+    entry's ``prev`` on. Its ``entries`` then hold every copied read as recent
+    as the newest less LATE, all the export looks at again: a line is copied
+    by an export that takes reads from the newest copied before it less LATE,
+    so a line older by more than LATE than one before it cannot exist, and
+    none before the chosen entry can be that recent.
+    """
+    log = _path(path)
+    if not log.exists():
+        return Chain()
+    with log.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        block = TAIL_BLOCK
+        while True:
+            start = max(0, size - block)
+            file.seek(start)
+            data = file.read(size - start)
+            block *= 2
+            if start:
+                # The block's first piece may be the end of a line: left out.
+                cut = data.find(b"\n") + 1
+                if not cut:
+                    continue  # a block within one line
+                start, data = start + cut, data[cut:]
+            lines = data.splitlines(keepends=True)
+            anchor = _anchor(lines)
+            if anchor is not None or start == 0:
+                break
+    if start == 0 or anchor is None:  # the whole file is in ``lines``
+        chain = Chain()
+        _follow(chain, lines)
+        return chain
+    offset = start + sum(len(line) for line in lines[:anchor])
+    chain = Chain(head=json.loads(lines[anchor])["prev"], whole=False)
+    _follow(chain, lines[anchor:], offset=offset)
+    return chain
+
+
+def _anchor(lines: list[bytes]) -> int | None:
+    """The index of the last entry of ``lines`` older by 2 × LATE than the
+    newest entry after it, or None."""
+    newest: datetime | None = None
+    for index in range(len(lines) - 1, -1, -1):
+        try:
+            item = json.loads(lines[index])
+            at = datetime.fromisoformat(item["at"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not isinstance(item.get("prev"), str):
+            continue
+        if newest is not None and at < newest - 2 * LATE:
+            return index
+        newest = at if newest is None else max(newest, at)
+    return None
+
+
+def _follow(chain: Chain, lines: Iterable[bytes], *, offset: int = 0) -> None:
+    """Verify ``lines`` after ``chain``'s head and add them to it; ChainBroken
+    at the first that does not verify (numbered from ``offset``'s line)."""
+    broken: int | None = None
+    for number, raw in enumerate(lines, start=1):
+        if raw == TORN:
+            if broken is None:
+                raise ChainBroken(number, "marks no torn line", offset=offset)
+            broken = None
+            continue
+        if broken is not None:
+            raise ChainBroken(broken, NOT_AN_ENTRY, offset=offset)
+        last = not raw.endswith(b"\n")
+        try:
+            entry, at, digest, copy = _line(chain, number, raw)
+        except ChainBroken as error:
+            if error.reason != NOT_AN_ENTRY:
+                raise ChainBroken(number, error.reason, offset=offset) from None
+            if last:
+                chain.torn = True
+                break
+            # A torn line the export marked, if the next line is its marker.
+            broken = number
+            continue
+        chain.unterminated = last
+        _add(chain, entry["id"], digest, copy)
+        chain.newest = at if chain.newest is None else max(chain.newest, at)
+    if broken is not None:
+        raise ChainBroken(broken, NOT_AN_ENTRY, offset=offset)
 
 
 @dataclass(frozen=True)
 class ReadsExport:
     copied: int
-    entries: int
+    # The copy's entries when the export read it whole (a short copy); None
+    # otherwise: counting them means reading it all, as --verify does.
+    entries: int | None
     head: str
 
 
@@ -179,7 +261,9 @@ def reads_export(
     *, path: Path | None = None, now: datetime | None = None
 ) -> ReadsExport:
     """Append the settled reads not yet copied, in id order, each flushed to disk.
-    Refuses (ChainBroken) to extend a copy that no longer verifies."""
+    Refuses (ChainBroken) to extend a copy whose end no longer verifies; only
+    its end is read (``read_tail``), so a night's export costs the same
+    whatever the size of the copy (``reads_verify`` reads it whole)."""
     log = _path(path)
     log.parent.mkdir(parents=True, exist_ok=True)
     copied = 0
@@ -187,7 +271,7 @@ def reads_export(
     # time: two from the same head would fork the chain for good.
     with log.open("ab") as out:
         fcntl.flock(out, fcntl.LOCK_EX)
-        chain = read_chain(log)
+        chain = read_tail(log)
         if chain.torn:
             out.write(b"\n" + TORN)
         elif chain.unterminated:
@@ -207,7 +291,8 @@ def reads_export(
             copied += 1
         out.flush()
         os.fsync(out.fileno())
-    return ReadsExport(copied=copied, entries=len(chain.entries), head=chain.head)
+    entries = len(chain.entries) if chain.whole else None
+    return ReadsExport(copied=copied, entries=entries, head=chain.head)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.gis.geos import Point
 from factory.declarations import (
@@ -52,6 +53,11 @@ AIX_POINT = (5.4455, 43.5245)
 
 def wgs84(longitude: float, latitude: float) -> Point:
     return Point(longitude, latitude, srid=4326)
+
+
+# Gustavia (Saint-Barthélemy, 97701) and Marigot (Saint-Martin, 97801):
+# collectivités d'outre-mer, communes without a département.
+COLLECTIVITY_POINTS = {"97701": (-62.8498, 17.8963), "97801": (-63.0822, 18.0676)}
 
 
 class RegionFactory(DjangoModelFactory[Region]):
@@ -148,3 +154,17 @@ class BuildingFactory(DjangoModelFactory[Building]):
     condition = Condition.FAIR
     erp = False
     status = BuildingStatus.IN_USE
+
+
+def collectivity_building(code: str, **fields: Any) -> Building:
+    """A building of Saint-Barthélemy (97701) or Saint-Martin (97801), linked by
+    its commune alone, as an import or a national editor records it."""
+    names = {"97701": "Saint-Barthélemy", "97801": "Saint-Martin"}
+    commune = CommuneFactory.create(code=code, name=names[code], department=None)
+    return BuildingFactory.create(
+        site=SiteFactory.create(commune=commune),
+        city=names[code],
+        postal_code="97133" if code == "97701" else "97150",
+        point=wgs84(*COLLECTIVITY_POINTS[code]),
+        **fields,
+    )

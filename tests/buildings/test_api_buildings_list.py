@@ -32,8 +32,10 @@ from tests.buildings.factories import (
     DepartmentFactory,
     RegionFactory,
     SiteFactory,
+    collectivity_building,
     wgs84,
 )
+from tests.buildings.test_exports import body
 from tests.buildings.test_geojson import assert_rfc7946
 
 pytestmark = pytest.mark.django_db
@@ -216,6 +218,42 @@ def test_the_public_may_not_filter_on_a_property_it_cannot_read(
     agent = client_for(callers["agent of 13"])
     document = listed(agent, ministry="Ministère des Armées")
     assert ids(document) == {stock["13-confidential"].pk}
+
+
+@pytest.mark.parametrize(
+    ("department", "expected"),
+    [("977", {"977"}), ("978", {"978"}), ("977,13", {"977", "13-vacant"}),
+     ("978,977", {"977", "978"}), ("13", {"13-vacant"})],
+)  # fmt: skip
+def test_saint_barthelemy_and_saint_martin_are_filtered_on_their_commune_code(
+    make_member: Callable[..., User], department: str, expected: set[str]
+) -> None:
+    """Collectivités d'outre-mer, not départements: their buildings have no
+    département, and the filter finds them by commune code (97701, 97801), for
+    the public as for a national agent; 977 and 978 were a 400."""
+    stock = {
+        "977": collectivity_building("97701", vacant=True),
+        "978": collectivity_building("97801", vacant=True),
+        "13-vacant": BuildingFactory.create(vacant=True),
+    }
+    national = client_for(make_member(OrganizationKind.STATE_SERVICE))
+    for client in (APIClient(), national):
+        document = listed(client, department=department)
+        assert ids(document) == {stock[name].pk for name in expected}
+        assert document["numberMatched"] == len(expected)
+    export = national.get("/api/v1/buildings/export.csv", {"department": "977"})
+    assert export.status_code == 200
+    rows = body(export).decode("utf-8-sig").splitlines()
+    assert [row.split(";")[0] for row in rows[1:]] == [str(stock["977"].pk)]
+
+
+def test_a_collectivity_without_insee_communes_is_no_departement_code() -> None:
+    """Wallis-et-Futuna (986) and the other Pacific collectivities have no INSEE
+    commune codes the platform holds: still a 400 naming the filter."""
+    for code in ("986", "979", "20"):
+        response = APIClient().get(LIST, {"department": code})
+        assert response.status_code == 400, (code, response.content)
+        assert set(response.json()["errors"]) == {"department"}
 
 
 # --- Geography

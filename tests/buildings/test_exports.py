@@ -9,15 +9,18 @@ import io
 import re
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import OperationalError, connection
 from django.utils import timezone
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
@@ -209,7 +212,10 @@ def test_the_geojson_export_joins_its_batches_with_commas(
     chunks = list(
         exports.export_geojson(Building.objects.all(), fields=PUBLIC_PROPERTIES)
     )
-    assert len(chunks) == 1 + 3 + 1  # head, 2 + 2 + 1 features, tail
+    # The head leaves with the first features (config/streams.py), then 2 + 1
+    # features, then the tail.
+    assert len(chunks) == 3 + 1
+    assert chunks[0].startswith(b'{"type":"FeatureCollection","features":[{')
     assert len(orjson.loads(b"".join(chunks))["features"]) == 5
 
 
@@ -439,3 +445,43 @@ def test_the_column_errors_speak_french_by_default() -> None:
         + ", ".join(PUBLIC_PROPERTIES)
         + "."
     ]
+
+
+@contextmanager
+def table_locked(table: str) -> Iterator[None]:
+    """``table`` locked against every read by another session (ACCESS EXCLUSIVE),
+    and this session's statements cut after 300 ms: a read of it times out."""
+    db = connection.settings_dict
+    holder = psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+    )
+    try:
+        holder.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 300")
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
+
+
+@pytest.mark.parametrize("export", [exports.export_csv, exports.export_geojson])
+def test_an_export_yields_nothing_before_its_query_has_answered(
+    export: Callable[..., Iterator[bytes]],
+) -> None:
+    """The first chunk is what the view reads before the response starts
+    (config/streams.py): the GeoJSON export yielded its head before running its
+    query, so a statement timeout there came after a 200. A deliberately slow
+    query under a real statement timeout now fails on the first chunk."""
+    BuildingFactory.create(vacant=True)
+    slow = Building.objects.extra(where=["pg_sleep(0.5) IS NOT NULL"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 100")
+    with pytest.raises(OperationalError, match="statement timeout"):
+        next(iter(export(slow, fields=PUBLIC_PROPERTIES)))

@@ -1035,3 +1035,34 @@ def test_a_point_outside_its_declared_commune_is_flagged_and_reported(
     again = import_file(path, profile="generic", mapping=mapping)
     assert again.updated == 1, again.errors
     assert not Building.objects.filter(outside_declared_commune=True).exists()
+
+
+@pytest.mark.parametrize(
+    ("dept", "code", "city", "postal"),
+    [("977", "97701", "Gustavia", "97133"), ("978", "97801", "Marigot", "97150")],
+)
+def test_a_row_of_saint_barthelemy_or_saint_martin_lands_with_its_commune(
+    tmp_path: Path, dept: str, code: str, city: str, postal: str
+) -> None:
+    """The DIE writes these collectivités d'outre-mer in ``dept`` (977, 978):
+    no département row exists for them, so the building is linked by its
+    commune alone, without a warning; "977" was refused as no département code."""
+    Department.objects.create(code="971", name="Guadeloupe")
+    CommuneFactory.create(code=code, name=city, department=None)
+    row = die_row(
+        1,
+        dept=dept,
+        code_insee=code,
+        ville=city,
+        code_postal=postal,
+        latitude="17.896",
+        longitude="-62.850",
+    )
+
+    report = import_file(write_die(tmp_path, [row]), profile="die")
+
+    assert (report.created, report.rejected) == (1, 0), report.errors
+    assert issues_at(report, 2) == []
+    building = Building.objects.get()
+    assert (building.commune_id, building.department_id) == (code, None)
+    assert building.site.code.startswith(f"die:{code}:")

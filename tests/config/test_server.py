@@ -21,8 +21,9 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
+from buildings.models import Building, BuildingStatus
 from config.server import without_process_environment
-from tests.buildings.factories import BuildingFactory
+from tests.buildings.factories import BuildingFactory, SiteFactory, wgs84
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -141,3 +142,71 @@ def test_the_deployed_server_keeps_connections_alive_and_streams_exports(
     lines = body.decode("utf-8-sig").splitlines()
     assert len(lines) == 2  # the header and the one public building, complete
     assert "Ancienne caserne Sainte-Anne" in lines[1]
+
+
+class SmallWindowConnection(http.client.HTTPConnection):
+    """A client that reads slowly: a small receive buffer, so that the server
+    blocks on writing (granian waits for the socket) well before the end."""
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect((self.host, self.port))
+
+
+def _export_backend(deadline: float) -> int:
+    """The server's session in the middle of an export: a transaction left
+    open between two fetches of its server-side cursor."""
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction' "
+                "AND query LIKE 'FETCH%%'"
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+        assert time.monotonic() < deadline, "no export was waiting on its client"
+        time.sleep(0.1)
+
+
+def test_an_export_cut_by_the_database_ends_as_an_incomplete_transfer(
+    deployed_server: int, tmp_path: Path
+) -> None:
+    """Once its first bytes have left, an export cannot become a 503: when its
+    database session dies half-way (here ended by pg_terminate_backend, as a
+    restart or the idle-transaction timeout would), the server closes the
+    connection without the chunked encoding's last chunk, so that the client
+    sees an incomplete transfer, never a clean end; the failure is logged."""
+    site = SiteFactory.create()
+    long_text = "Bâtiment " + "x" * 280
+    Building.objects.bulk_create(
+        Building(
+            site=site,
+            commune=site.commune,
+            inventory_id=f"CUT-{number}",
+            designation=long_text,
+            address=long_text,
+            status=BuildingStatus.VACANT,
+            point=wgs84(5.38, 43.30),
+        )
+        for number in range(12_000)  # about 8 MB of GeoJSON: beyond the buffers
+    )
+    conn = SmallWindowConnection("127.0.0.1", deployed_server, timeout=60)
+    try:
+        conn.request("GET", "/api/v1/buildings/export.geojson")
+        export = conn.getresponse()
+        assert export.status == 200
+        assert export.getheader("Transfer-Encoding") == "chunked"
+        assert export.read(100).startswith(b'{"type":"FeatureCollection"')
+        with connection.cursor() as cursor:
+            backend = _export_backend(time.monotonic() + 30)
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+        with pytest.raises(http.client.IncompleteRead):
+            export.read()
+    finally:
+        conn.close()
+    log = (tmp_path / "server.log").read_text()
+    assert "/api/v1/buildings/export.geojson cut short by a database error" in log

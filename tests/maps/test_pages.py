@@ -8,12 +8,15 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.test import Client, override_settings
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
+from buildings.models import Commune
 from maps import layers
 from organizations.models import OrganizationKind
+from tests.buildings.factories import collectivity_building
 from tests.maps.conftest import Inventory
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +297,23 @@ def test_the_occupancy_map_names_the_threshold_in_force(
     html = login(agent).get("/carte/occupation/").content.decode()
     assert "moins de 7 personnes" in html
     assert "moins de 5 personnes" not in html
+
+
+def test_the_map_filters_on_saint_martin_and_opens_on_it(
+    inventory: Inventory, make_member: Callable[..., User]
+) -> None:
+    """978 is no département: the map's selection finds Marigot's building by
+    its commune, and the map opens on the commune's boundary."""
+    marigot = collectivity_building("97801", vacant=True)
+    Commune.objects.filter(code="97801").update(
+        geometry=MultiPolygon(
+            Polygon.from_bbox((-63.15, 18.0, -62.97, 18.13)), srid=4326
+        )
+    )
+    client = login(make_member(OrganizationKind.STATE_SERVICE))
+    body = client.get("/carte/selection/?department=978").json()
+    ids = {feature["id"] for feature in body["layer"]["data"]["features"]}
+    assert ids == {marigot.pk}
+    page = client.get("/carte/?department=978")
+    assert page.status_code == 200
+    assert page.context["map"].spec.bounds == ((18.0, -63.15), (18.13, -62.97))

@@ -15,7 +15,11 @@ from buildings.models import Building, BuildingStatus
 from maps.models import BuildingCluster
 from maps.tiles import MEDIA_TYPE
 from organizations.models import OrganizationKind
-from tests.buildings.factories import MARSEILLE_POINT
+from tests.buildings.factories import (
+    COLLECTIVITY_POINTS,
+    MARSEILLE_POINT,
+    collectivity_building,
+)
 from tests.maps.conftest import Inventory, tile_path
 
 pytestmark = pytest.mark.django_db
@@ -342,3 +346,25 @@ def test_a_filtered_point_tile_is_still_one_statement(
     with django_assert_max_num_queries(4) as queries:
         client.get(path)
     assert sum("ST_AsMVT(" in q["sql"] for q in queries.captured_queries) == 1
+
+
+def test_tiles_filter_saint_barthelemy_on_its_commune_code(
+    inventory: Inventory, make_member: Callable[..., User]
+) -> None:
+    """977 names no département: the tiles find its buildings by commune code,
+    at low zooms by aggregating on the fly (the cluster table is keyed by
+    département); it was a 400."""
+    gustavia = collectivity_building("97701", vacant=True)
+    national = login(make_member(OrganizationKind.STATE_SERVICE))
+    here = COLLECTIVITY_POINTS["97701"]
+    for client in (Client(), national):
+        found = features(client, tile_path(*here, 14) + "?department=977", "buildings")
+        assert set(by_id(found)) == {gustavia.pk}
+        clusters = features(client, tile_path(*here, 6) + "?department=977", "clusters")
+        assert sum(f["properties"]["count"] for f in clusters) == 1
+        elsewhere = tile_path(*MARSEILLE_POINT, 6) + "?department=977"
+        assert features(client, elsewhere, "clusters") == []
+    both = features(
+        national, tile_path(*MARSEILLE_POINT, 6) + "?department=13,978", "clusters"
+    )
+    assert sum(f["properties"]["count"] for f in both) == 4

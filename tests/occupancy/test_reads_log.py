@@ -18,8 +18,10 @@ from django.utils import timezone
 from occupancy.models import ResidentAccess
 from occupancy.residents.reads import (
     GENESIS,
+    TAIL_BLOCK,
     ChainBroken,
     read_chain,
+    read_tail,
     reads_export,
     reads_verify,
 )
@@ -231,3 +233,71 @@ def test_a_torn_mark_cannot_stand_for_a_line_taken_out(
     reads_log.write_text("\n".join([text[0], '{"torn": true}', *text[1:]]) + "\n")
     with pytest.raises(ChainBroken, match="line 2: marks no torn line"):
         read_chain()
+
+
+def month_old_reads(count: int) -> list[ResidentAccess]:
+    """``count`` reads of a month ago, in one INSERT and one UPDATE."""
+    old = ResidentAccess.objects.bulk_create(
+        ResidentAccess(channel="api:stay.list", method="GET", occupant_ids=[n])
+        for n in range(count)
+    )
+    with pgtrigger.ignore("occupancy.ResidentAccess:append_only"):
+        ResidentAccess.objects.filter(pk__in=[row.pk for row in old]).update(
+            at=NOW - timedelta(days=30)
+        )
+    return old
+
+
+def test_the_nightly_export_reads_the_end_of_the_copy_only(reads_log: Path) -> None:
+    """A copy grows for ever: the export reads back from its end to an entry
+    two days older than the newest (``read_tail``), never its early lines. An
+    edit there, which only a whole reading sees, goes unnoticed by the export
+    and is caught by ``--verify``."""
+    old = month_old_reads(600)
+    recent = read_at(NOW - timedelta(hours=3))
+    reads_export(now=NOW)
+    text = reads_log.read_text().splitlines()
+    assert len(text) == 601
+    assert reads_log.stat().st_size > 2 * TAIL_BLOCK  # far beyond the first block
+    reads_log.write_text("\n".join([text[0], *_edit(1)(text)[1:]]) + "\n")
+
+    late = read_at(NOW - timedelta(hours=2), channel="api:occupant.retrieve")
+    export = reads_export(now=NOW)
+
+    assert export.copied == 1
+    assert export.entries is None  # not read whole: not counted
+    assert [entry["id"] for entry in lines(reads_log)[-2:]] == [recent, late]
+    tail = read_tail()
+    assert not tail.whole
+    assert old[1].pk not in tail.entries
+    assert {recent, late} <= set(tail.entries)
+    assert tail.head == export.head
+    with pytest.raises(ChainBroken) as broken:
+        reads_verify(now=NOW)
+    assert (broken.value.line, broken.value.offset) == (2, 0)
+    with pytest.raises(CommandError, match="altered: line 2: its content"):
+        call_command("export_reads", "--verify", stdout=StringIO())
+
+
+def test_an_edit_near_the_end_stops_the_export_at_its_byte_offset(
+    reads_log: Path,
+) -> None:
+    """What the export reads it still verifies: an edited recent line, even in
+    a copy too long to read whole, refuses the export, and the error says
+    where the line is (a line counted from a byte offset of the file)."""
+    month_old_reads(600)
+    for hours in (4, 3, 2):
+        read_at(NOW - timedelta(hours=hours))
+    reads_export(now=NOW)
+    text = reads_log.read_text().splitlines()
+    reads_log.write_text("\n".join(_edit(len(text) - 2)(text)) + "\n")
+    before = reads_log.read_text()
+    read_at(NOW - timedelta(hours=2))
+    with pytest.raises(ChainBroken) as broken:
+        reads_export(now=NOW)
+    # The anchor is the last old entry (line 1 from its offset); the edited
+    # line is the second of the three recent ones.
+    assert broken.value.reason == "its content does not match its hash"
+    assert broken.value.line == 3
+    assert broken.value.offset == len("\n".join(text[:599])) + 1
+    assert reads_log.read_text() == before

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
+from buildings.models import Commune
 from buildings.ogc.collections import COLLECTIONS, CRS84
 from buildings.ogc.conformance import CONFORMANCE_CLASSES
-from tests.ogc.conftest import AIX_BOX, MARSEILLE_BOX, Inventory
+from tests.buildings.factories import collectivity_building
+from tests.ogc.conftest import AIX_BOX, MARSEILLE_BOX, Inventory, clockwise
 from tests.ogc.helpers import GEOJSON, body, get, ids, link, links, local, walk
 
 pytestmark = pytest.mark.django_db
@@ -612,3 +614,25 @@ def test_ats_core_crs84(inventory: Inventory, client: Client) -> None:
         "type": "Point",
         "coordinates": [2.3488, 48.8534],
     }
+
+
+def test_the_department_queryable_takes_saint_barthelemy_and_saint_martin(
+    inventory: Inventory, client: Client
+) -> None:
+    """977 and 978 are collectivités d'outre-mer, not départements: their
+    buildings and communes carry no département and are found by commune code
+    (977 matched nothing)."""
+    gustavia = collectivity_building("97701", vacant=True)
+    marigot = collectivity_building("97801", vacant=True)
+    Commune.objects.filter(code__in=["97701", "97801"]).update(
+        geometry=clockwise((-63.2, 17.8, -62.7, 18.2))
+    )
+    assert ids(walk(client, f"{ITEMS}?department=977")) == [gustavia.pk]
+    assert ids(walk(client, f"{ITEMS}?department=978,977")) == sorted(
+        [gustavia.pk, marigot.pk]
+    )
+    both = names(walk(client, f"{ITEMS}?department=977,75"))
+    assert both == {gustavia.designation, "Paris"}
+    communes = "/ogc/collections/communes/items"
+    assert ids(walk(client, f"{communes}?department=978")) == ["97801"]
+    assert ids(walk(client, f"{communes}?department=977,75")) == ["75056", "97701"]

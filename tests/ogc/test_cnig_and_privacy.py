@@ -16,7 +16,8 @@ from buildings.geojson import AGENT_PROPERTIES, PUBLIC_PROPERTIES
 from buildings.importers.cnig import COLUMNS as IMPORTER_COLUMNS
 from buildings.importers.pipeline import import_file
 from buildings.ogc.cnig import COLUMNS, GEOMETRY_COLUMN
-from tests.ogc.conftest import Inventory
+from tests.buildings.test_exports import table_locked
+from tests.ogc.conftest import Inventory, make_inventory
 from tests.ogc.helpers import body, ids, walk
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +141,17 @@ def test_nothing_outside_the_public_stock_or_its_fields_ever_appears(
         text = download(client, extension).decode("utf-8-sig")
         assert not any(name in text for name in hidden_names)
         assert "Ministère" not in text
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("extension", ["csv", "geojson"])
+def test_a_cnig_export_whose_query_times_out_is_a_503_not_a_cut_200(
+    extension: str,
+) -> None:
+    """Both files wrote their head before their query ran (a 200 cut short by
+    a statement timeout); they now start with their first rows."""
+    make_inventory()
+    with table_locked("buildings_commune"):
+        response = Client().get(f"/ogc/exports/friches.{extension}")
+    assert response.status_code == 503
+    assert response.json()["code"] == "ServiceUnavailable"
