@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.forms import OSMWidget
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -36,6 +36,7 @@ from buildings.models import (
     Region,
     Site,
 )
+from buildings.selectors import site_list
 from buildings.services import (
     EDITABLE_FIELDS,
     allowed_transitions,
@@ -160,19 +161,7 @@ class SiteAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: ignore[typ
     autocomplete_fields = ("commune",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
-        sites: QuerySet[Site] = super().get_queryset(request)
-        departments = _scope_departments(request)
-        if departments is None:
-            return sites
-        # A site belongs to a territory through its commune or its buildings.
-        return sites.filter(
-            Q(commune__department_id__in=departments)
-            | Q(
-                pk__in=Building.objects.filter(department_id__in=departments).values(
-                    "site_id"
-                )
-            )
-        )
+        return site_list(departments=_scope_departments(request))
 
 
 class BuildingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
