@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
@@ -48,7 +49,7 @@ from buildings.services import (
 from buildings.views import may_write_inventory
 from config.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin, TransitionAdmin
 from config.errors import DomainError
-from organizations.selectors import scope_for
+from organizations.selectors import scope_for, writable_departments
 
 # Metropolitan France, when a geometry is still empty.
 FRANCE_LON, FRANCE_LAT, FRANCE_ZOOM = 2, 47, 5
@@ -301,6 +302,40 @@ class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
         if not scope.is_state_agent:
             return buildings.none()
         return buildings.visible_to(scope)
+
+    # Staff write as the API's editors do (buildings.api.views): as admin or
+    # editor of a State service, within its territory. Django's model permissions
+    # alone let a viewer edit, and a territorial editor move a building to, or
+    # create one in, any département or site (reliability.md B4, B8).
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and may_write_inventory(
+            scope_for(request.user), request.user
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):
+            return False
+        department = obj.department_id if obj is not None else None
+        return may_write_inventory(
+            scope_for(request.user), request.user, department=department
+        )
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        departments = writable_departments(
+            scope=scope_for(request.user), user=request.user
+        )
+        if departments is not None and db_field.name == "department":
+            kwargs["queryset"] = Department.objects.filter(code__in=departments)
+            # Blanked, the building would leave its editor's territory too.
+            kwargs["required"] = True
+        elif departments is not None and db_field.name == "site":
+            kwargs["queryset"] = site_list(departments=departments)
+        field: forms.ModelChoiceField[Any] | None = super().formfield_for_foreignkey(
+            db_field, request, **kwargs
+        )
+        return field
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A building leaves the inventory through its lifecycle (disposed,
