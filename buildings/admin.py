@@ -165,6 +165,29 @@ class SiteAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: ignore[typ
         return site_list(departments=_scope_departments(request))
 
 
+class InventoryWriteAdminMixin:
+    """Adds and changes for admins and editors of a State service, on rows whose
+    building lies in its territory (``department_of``), as on the pages and the
+    API (buildings.views.may_write_inventory): Django's model permissions alone
+    let a viewer write, or an agent write where it only reads."""
+
+    def department_of(self, obj: Any) -> str | None:
+        raise NotImplementedError
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request) and may_write_inventory(  # type: ignore[misc]
+            scope_for(request.user), request.user
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):  # type: ignore[misc]
+            return False
+        department = self.department_of(obj) if obj is not None else None
+        return may_write_inventory(
+            scope_for(request.user), request.user, department=department
+        )
+
+
 class BuildingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = BuildingStatusChange
     fields = ("changed_at", "changed_by", "from_status", "to_status", "reason")
@@ -207,7 +230,7 @@ class BuildingForm(ModelForm[Building]):
 
 
 @admin.register(Building)
-class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
+class BuildingAdmin(InventoryWriteAdminMixin, TransitionAdmin[Building], MapAdmin):
     form = BuildingForm
     change_form_template = "buildings/admin/building_change_form.html"
     list_display = (
@@ -307,18 +330,8 @@ class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
     # editor of a State service, within its territory. Django's model permissions
     # alone let a viewer edit, and a territorial editor move a building to, or
     # create one in, any département or site (reliability.md B4, B8).
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return super().has_add_permission(request) and may_write_inventory(
-            scope_for(request.user), request.user
-        )
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not super().has_change_permission(request, obj):
-            return False
-        department = obj.department_id if obj is not None else None
-        return may_write_inventory(
-            scope_for(request.user), request.user, department=department
-        )
+    def department_of(self, obj: Building) -> str | None:
+        return obj.department_id
 
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
