@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.forms import OSMWidget
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -36,6 +37,7 @@ from buildings.models import (
     Region,
     Site,
 )
+from buildings.selectors import site_list
 from buildings.services import (
     EDITABLE_FIELDS,
     allowed_transitions,
@@ -47,7 +49,7 @@ from buildings.services import (
 from buildings.views import may_write_inventory
 from config.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin, TransitionAdmin
 from config.errors import DomainError
-from organizations.selectors import scope_for
+from organizations.selectors import scope_for, writable_departments
 
 # Metropolitan France, when a geometry is still empty.
 FRANCE_LON, FRANCE_LAT, FRANCE_ZOOM = 2, 47, 5
@@ -160,18 +162,29 @@ class SiteAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: ignore[typ
     autocomplete_fields = ("commune",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
-        sites: QuerySet[Site] = super().get_queryset(request)
-        departments = _scope_departments(request)
-        if departments is None:
-            return sites
-        # A site belongs to a territory through its commune or its buildings.
-        return sites.filter(
-            Q(commune__department_id__in=departments)
-            | Q(
-                pk__in=Building.objects.filter(department_id__in=departments).values(
-                    "site_id"
-                )
-            )
+        return site_list(departments=_scope_departments(request))
+
+
+class InventoryWriteAdminMixin:
+    """Adds and changes for admins and editors of a State service, on rows whose
+    building lies in its territory (``department_of``), as on the pages and the
+    API (buildings.views.may_write_inventory): Django's model permissions alone
+    let a viewer write, or an agent write where it only reads."""
+
+    def department_of(self, obj: Any) -> str | None:
+        raise NotImplementedError
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request) and may_write_inventory(  # type: ignore[misc]
+            scope_for(request.user), request.user
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not super().has_change_permission(request, obj):  # type: ignore[misc]
+            return False
+        department = self.department_of(obj) if obj is not None else None
+        return may_write_inventory(
+            scope_for(request.user), request.user, department=department
         )
 
 
@@ -217,7 +230,7 @@ class BuildingForm(ModelForm[Building]):
 
 
 @admin.register(Building)
-class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
+class BuildingAdmin(InventoryWriteAdminMixin, TransitionAdmin[Building], MapAdmin):
     form = BuildingForm
     change_form_template = "buildings/admin/building_change_form.html"
     list_display = (
@@ -312,6 +325,30 @@ class BuildingAdmin(TransitionAdmin[Building], MapAdmin):
         if not scope.is_state_agent:
             return buildings.none()
         return buildings.visible_to(scope)
+
+    # Staff write as the API's editors do (buildings.api.views): as admin or
+    # editor of a State service, within its territory. Django's model permissions
+    # alone let a viewer edit, and a territorial editor move a building to, or
+    # create one in, any département or site (reliability.md B4, B8).
+    def department_of(self, obj: Building) -> str | None:
+        return obj.department_id
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        departments = writable_departments(
+            scope=scope_for(request.user), user=request.user
+        )
+        if departments is not None and db_field.name == "department":
+            kwargs["queryset"] = Department.objects.filter(code__in=departments)
+            # Blanked, the building would leave its editor's territory too.
+            kwargs["required"] = True
+        elif departments is not None and db_field.name == "site":
+            kwargs["queryset"] = site_list(departments=departments)
+        field: forms.ModelChoiceField[Any] | None = super().formfield_for_foreignkey(
+            db_field, request, **kwargs
+        )
+        return field
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A building leaves the inventory through its lifecycle (disposed,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from buildings.geometry import DistanceMetres, DWithinMetres
-from buildings.models import Building, BuildingStatusChange, Friche
+from buildings.models import Building, BuildingStatusChange, Friche, Site
 from organizations.selectors import PUBLIC_SCOPE, Scope
 
 NEARBY_DEFAULT_M = 1000
@@ -40,6 +40,22 @@ def building_get(*, scope: Scope, pk: int) -> Building:
         building_list(scope=scope)
         .select_related("site", "commune", "department")
         .get(pk=pk)
+    )
+
+
+def site_list(*, departments: frozenset[str] | None) -> QuerySet[Site]:
+    """The sites of a territory (None: all of them): a site belongs to it through
+    its commune or one of its buildings. A site with neither is no territory's."""
+    sites = Site.objects.order_by("pk")
+    if departments is None:
+        return sites
+    return sites.filter(
+        Q(commune__department_id__in=departments)
+        | Q(
+            pk__in=Building.objects.filter(department_id__in=departments).values(
+                "site_id"
+            )
+        )
     )
 
 

@@ -38,6 +38,29 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class SuperusersOnlyAdminMixin:
+    """Superusers only, whatever model permissions a staff member holds: for the
+    rows that say who may do what (users, groups, organizations and their
+    territories, memberships and their roles). Otherwise a staff member granted
+    those permissions could make itself a member of any service, a national one,
+    or a superuser."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+
 class _AbstractAdminMeta(ABCMeta, MediaDefiningClass):
     """Admin classes' metaclass with abstract methods: a subclass that misses a
     hook cannot be instantiated (registered)."""

@@ -46,6 +46,9 @@ from finance.models import (
 )
 from organizations.models import Organization
 from organizations.selectors import Scope
+from organizations.selectors import (
+    writable_departments as organizations_writable_departments,
+)
 
 ZERO = Decimal(0)
 
@@ -139,19 +142,11 @@ def writable_departments(
 ) -> frozenset[str] | None:
     """Départements where ``user`` may write the State's books; None: everywhere.
 
-    Only State services where the user is admin or editor count (a viewer reads).
-    An empty set means nowhere.
+    The inventory's rule (organizations.selectors.writable_departments): only
+    State services where the user is admin or editor count (a viewer reads). An
+    empty set means nowhere.
     """
-    if getattr(user, "is_superuser", False) and user.is_active:
-        return None
-    departments: set[str] = set()
-    for territory in Organization.objects.filter(
-        pk__in=scope.writable_ids & scope.state_service_ids
-    ).values_list("territory_departments", flat=True):
-        if not territory:
-            return None
-        departments.update(territory)
-    return frozenset(departments)
+    return organizations_writable_departments(scope=scope, user=user)
 
 
 # --- Dashboard ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
+from buildings.admin import InventoryWriteAdminMixin
 from buildings.models import Building
 from buildings.views import may_write_inventory
 from config.admin import CheckedAutocompleteMixin, ReadOnlyAdminMixin, TransitionAdmin
@@ -55,7 +56,7 @@ from occupancy.residents import (
     space_update,
 )
 from occupancy.services import agreement_transition
-from organizations.selectors import scope_for
+from organizations.selectors import scope_for, writable_departments
 
 
 # --- Territory ----------------------------------------------------------------------
@@ -132,9 +133,36 @@ class _TerritoryAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: igno
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class _ServiceAdmin(_TerritoryAdmin):
+class _ServiceAdmin(InventoryWriteAdminMixin, _TerritoryAdmin):
     """Saves through the form's service write (a ``_ServiceForm``); a mistaken row
-    is deleted by a superuser."""
+    is deleted by a superuser.
+
+    Staff write as editors do on the pages and the API: as admin or editor of a
+    State service, on buildings of its territory. Model permissions alone let a
+    viewer record a space or a safety inspection (which sets who may enter), and
+    an agent who reads a territory record one there.
+    """
+
+    def department_of(self, obj: Any) -> str | None:
+        department: str | None = obj.building.department_id
+        return department
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        departments = writable_departments(
+            scope=scope_for(request.user), user=request.user
+        )
+        through = {"building": "department_id", "space": "building__department_id"}
+        if departments is None:  # a national editor, a superuser
+            return field
+        rows = field.queryset if field is not None else None
+        if field is not None and rows is not None and db_field.name in through:
+            field.queryset = rows.filter(
+                **{f"{through[db_field.name]}__in": departments}
+            )
+        return field
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(getattr(request.user, "is_superuser", False))

@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
 
-from organizations.models import OrganizationKind, Role
+from organizations.models import Organization, OrganizationKind, Role
 
 
 class Persona(StrEnum):
@@ -148,3 +148,25 @@ def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
         cursor.execute(_MEMBERSHIP_SQL, [user.pk])
         (rows,) = cursor.fetchone()
     return remember_memberships(user, rows)
+
+
+def writable_departments(
+    *, scope: Scope, user: AbstractBaseUser | AnonymousUser | None
+) -> frozenset[str] | None:
+    """Départements where the caller may change the inventory; None: everywhere
+    (a superuser, or an admin or editor of a national service); empty: nowhere.
+
+    Only services where the caller is admin or editor count: an agent who edits
+    for one service and reads for another writes in the first one's territory
+    only. Scope keeps the départements of all services together, hence the query.
+    """
+    if getattr(user, "is_superuser", False) and getattr(user, "is_active", False):
+        return None
+    departments: set[str] = set()
+    for territory in Organization.objects.filter(
+        pk__in=scope.writable_ids & scope.state_service_ids
+    ).values_list("territory_departments", flat=True):
+        if not territory:
+            return None
+        departments.update(territory)
+    return frozenset(departments)

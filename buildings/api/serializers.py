@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, cast
 
 from django.contrib.gis.gdal import GDALException
@@ -18,6 +19,7 @@ from django.contrib.gis.geos import (
 )
 from django.core.exceptions import SuspiciousOperation
 from django.core.validators import RegexValidator
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
@@ -50,10 +52,12 @@ from buildings.models import (
     BuildingStatus,
     BuildingStatusChange,
     Friche,
+    Site,
 )
-from buildings.selectors import NEARBY_DEFAULT_M, NEARBY_MAX_M
+from buildings.selectors import NEARBY_DEFAULT_M, NEARBY_MAX_M, site_list
 from buildings.services import EDITABLE_FIELDS, allowed_transitions
 from config.forms import DAY_VALIDATORS
+from config.relations import ScopedPrimaryKeyRelatedField
 
 DECIMAL_FIELDS = ("surface_m2", "energy_kwh_ef", "guarding_cost_monthly")
 # Numbers as JSON numbers, as the PostGIS-built list writes them.
@@ -497,6 +501,10 @@ def _in_wgs84(geometry: GEOSGeometry) -> GEOSGeometry:
     return geometry
 
 
+def _writable_sites(context: Mapping[str, Any]) -> QuerySet[Site]:
+    return site_list(departments=context["departments"])
+
+
 class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
     """What an agent sends to create or change a building: shapes only; the
     services (buildings.services) hold the rules.
@@ -529,6 +537,9 @@ class BuildingWriteSerializer(serializers.ModelSerializer[Building]):
         required=False,
         max_length=200,
     )
+    # Sites of the territory the caller writes in: another territory's site is
+    # "does not exist", as a missing one (its designation shows on the page).
+    site = ScopedPrimaryKeyRelatedField(Site, _writable_sites)
     rnb_ids = serializers.ListField(
         child=serializers.CharField(
             validators=[

@@ -78,8 +78,7 @@ from buildings.services import building_create, building_transition, building_up
 from config.database.routing import replica_reads, streamed_reads
 from config.etag import IF_MATCH, ConditionalWriteMixin
 from config.streams import primed
-from organizations.models import Organization
-from organizations.selectors import Scope, scope_for
+from organizations.selectors import Scope, scope_for, writable_departments
 
 # Reads are open data (InventoryAccess): a token or a session narrows nothing away
 # and is optional; drf-spectacular infers that only from AllowAny.
@@ -103,23 +102,9 @@ def _acting(request: Request) -> User | None:
 
 
 def _writable_departments(request: Request) -> frozenset[str] | None:
-    """Départements the caller may write in; None: everywhere.
-
-    Only services where the caller is admin or editor count: an agent who edits
-    for one service and reads for another reads the second one's territory only
-    (as on the pages, buildings.views.may_write_inventory).
-    """
-    if getattr(request.user, "is_superuser", False):
-        return None
-    scope = scope_for(request.user)
-    departments: set[str] = set()
-    for territory in Organization.objects.filter(
-        pk__in=scope.writable_ids & scope.state_service_ids
-    ).values_list("territory_departments", flat=True):
-        if not territory:
-            return None
-        departments.update(territory)
-    return frozenset(departments)
+    """Départements the caller may write in; None: everywhere (as on the pages,
+    buildings.views.may_write_inventory)."""
+    return writable_departments(scope=scope_for(request.user), user=request.user)
 
 
 class InventoryAccess(permissions.BasePermission):

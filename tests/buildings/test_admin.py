@@ -112,6 +112,13 @@ def changeform_data(response: Any) -> dict[str, Any]:
     return data
 
 
+def add_form_data(client: Client, **fields: Any) -> dict[str, Any]:
+    """The add form as posted with a designation, a surface and ``fields``."""
+    data = changeform_data(client.get(reverse("admin:buildings_building_add")))
+    data.update(designation="Ancien tri postal", surface_m2="1200", **fields)
+    return data
+
+
 # --- Map widget: local OpenLayers, configured basemap, no inline script
 HOST = re.compile(r"(?:https?:)?//([a-z0-9.-]+\.[a-z]{2,})", re.I)
 # Attributes that make a browser load or send something (xmlns and the like don't).
@@ -247,14 +254,7 @@ def test_a_building_added_in_the_admin_is_created_by_the_service(
 ) -> None:
     site = SiteFactory.create()
     client = login(make_staff(["13"]))
-    data = changeform_data(client.get(reverse("admin:buildings_building_add")))
-    data.update(
-        site=site.pk,
-        inventory_id="ADMIN-1",
-        designation="Ancien tri postal",
-        department="13",
-        surface_m2="1200",
-    )
+    data = add_form_data(client, site=site.pk, inventory_id="ADMIN-1", department="13")
 
     response = client.post(reverse("admin:buildings_building_add"), data)
 
@@ -410,3 +410,87 @@ def test_a_location_the_services_refuse_is_a_form_error_and_changes_nothing(
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
     assert Building.objects.filter(pk=building.pk).values().get() == before
+
+
+# --- Writes within the staff member's territory (reliability.md B4, B8)
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"department": "75", "commune": "", "point": ""},
+        {"department": ""},
+        {"site": "paris"},
+    ],
+    ids=["another-departement", "no-departement", "another-territorys-site"],
+)
+def test_a_territorial_editor_cannot_move_a_building_out_of_the_territory(
+    make_staff: Callable[..., User], changes: dict[str, str]
+) -> None:
+    """Django's model permissions were the whole check: a staff editor of the
+    Bouches-du-Rhône moved a building to Paris (out of its own reach) or onto a
+    Paris site, which the API refuses."""
+    paris = paris_building()
+    building = BuildingFactory.create()
+    before = Building.objects.filter(pk=building.pk).values().get()
+    client = login(make_staff(["13"]))
+    data = changeform_data(client.get(change_url(building)))
+    data.update(changes)
+    if data.get("site") == "paris":
+        data["site"] = paris.site_id
+
+    response = client.post(change_url(building), data)
+
+    assert response.status_code == 200
+    assert set(changes) & set(response.context["adminform"].form.errors)
+    assert Building.objects.filter(pk=building.pk).values().get() == before
+
+
+def test_a_territorial_editor_cannot_add_a_building_elsewhere(
+    make_staff: Callable[..., User],
+) -> None:
+    paris = paris_building()
+    client = login(make_staff(["13"]))
+    data = add_form_data(
+        client, site=paris.site_id, inventory_id="ADMIN-75", department="75"
+    )
+
+    response = client.post(reverse("admin:buildings_building_add"), data)
+
+    assert response.status_code == 200
+    assert {"site", "department"} <= set(response.context["adminform"].form.errors)
+    assert not Building.objects.filter(inventory_id="ADMIN-75").exists()
+
+
+def test_a_viewer_on_staff_reads_a_building_but_cannot_change_or_add_one(
+    make_staff: Callable[..., User],
+) -> None:
+    """A viewer of a State service, given the model permissions, edited facts
+    (only the status moves were refused)."""
+    building = BuildingFactory.create()
+    before = Building.objects.filter(pk=building.pk).values().get()
+    client = login(make_staff(["13"], role=Role.VIEWER))
+    page = client.get(change_url(building))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+
+    response = client.post(change_url(building), {"designation": "Changé"})
+
+    assert response.status_code == 403
+    assert Building.objects.filter(pk=building.pk).values().get() == before
+    assert client.get(reverse("admin:buildings_building_add")).status_code == 403
+
+
+def test_a_national_editor_on_staff_places_a_building_anywhere(
+    make_staff: Callable[..., User],
+) -> None:
+    paris = paris_building()
+    building = BuildingFactory.create()
+    client = login(make_staff([]))
+    data = changeform_data(client.get(change_url(building)))
+    data.update(site=paris.site_id, department="75", commune="75056")
+    data["point"] = "SRID=4326;POINT (2.35 48.85)"
+
+    response = client.post(change_url(building), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    building.refresh_from_db()
+    assert (building.department_id, building.site_id) == ("75", paris.site_id)

@@ -442,6 +442,63 @@ def test_moving_a_building_out_of_the_territory_is_a_400_on_department(
     assert set(response.json()["errors"]) == {"department"}
 
 
+def test_a_site_of_another_territory_is_refused_as_a_missing_one(
+    editor: APIClient, paris_building: Building
+) -> None:
+    """A territorial editor named any site: its building joined a Paris site, whose
+    designation the building page then showed, and a 400 or a 200 told which ids
+    exist (reliability.md B4)."""
+    building = BuildingFactory.create()
+    before = snapshot(building)
+    foreign = editor.patch(
+        detail(building),
+        {"site": paris_building.site_id},
+        format="json",
+        HTTP_IF_MATCH="*",
+    )
+    missing = editor.patch(
+        detail(building), {"site": 999_999}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert (foreign.status_code, missing.status_code) == (400, 400), foreign.content
+    assert set(foreign.json()["errors"]) == {"site"}
+    assert foreign.json()["errors"]["site"] == [
+        message.replace("999999", str(paris_building.site_id))
+        for message in missing.json()["errors"]["site"]
+    ]
+    assert snapshot(building) == before
+    created = editor.post(LIST, new_building(paris_building.site), format="json")
+    assert created.status_code == 400
+    assert set(created.json()["errors"]) == {"site"}
+    assert not Building.objects.filter(inventory_id=INVENTORY_ID).exists()
+
+
+def test_a_site_is_the_territorys_through_its_commune_or_one_of_its_buildings(
+    editor: APIClient,
+) -> None:
+    building = BuildingFactory.create()
+    without_commune = SiteFactory.create(commune=None)
+    BuildingFactory.create(site=without_commune, department=building.department)
+    response = editor.patch(
+        detail(building), {"site": without_commune.pk}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert response.status_code == 200, response.content
+    building.refresh_from_db()
+    assert building.site_id == without_commune.pk
+
+
+def test_a_national_editor_may_name_the_site_of_any_territory(
+    national: APIClient, paris_building: Building
+) -> None:
+    building = BuildingFactory.create()
+    response = national.patch(
+        detail(building),
+        {"site": paris_building.site_id},
+        format="json",
+        HTTP_IF_MATCH="*",
+    )
+    assert response.status_code == 200, response.content
+
+
 def test_a_viewer_here_and_editor_elsewhere_may_read_but_not_change(
     make_member: Callable[..., User], paris_building: Building
 ) -> None:

@@ -22,7 +22,7 @@ from occupancy.models import (
     SafetyInspection,
     Space,
 )
-from organizations.models import OrganizationKind, Role
+from organizations.models import Membership, Organization, OrganizationKind, Role
 from tests.occupancy.factories import (
     AgreementFactory,
     BuildingFactory,
@@ -287,6 +287,66 @@ def test_a_space_cannot_be_added_to_a_building_of_another_territory(
     )  # fmt: skip
     assert response.status_code == 200
     assert not Space.objects.filter(name="X").exists()
+
+
+def test_a_viewer_on_staff_records_no_space_and_no_inspection(
+    make_staff: Callable[..., User],
+) -> None:
+    """Model permissions were the only check: a viewer of a State service added
+    spaces and safety inspections (an inspection sets who may enter)."""
+    space = SpaceFactory.create()
+    client = login(make_staff(["13"], role=Role.VIEWER))
+
+    added = client.post(
+        admin_url("space_add"),
+        {"building": space.building_id, "name": "X", "kind": "room",
+         "use": "sleeping", "capacity": 1},
+    )  # fmt: skip
+    changed = client.post(
+        admin_url("space_change", space.pk),
+        {"name": space.name, "kind": space.kind, "use": space.use, "capacity": 99},
+    )
+    inspected = client.post(
+        admin_url("safetyinspection_add"),
+        {"building": space.building_id, "kind": InspectionKind.SAFETY_COMMISSION,
+         "result": InspectionResult.FAVOURABLE, "max_headcount": 90,
+         "date": days(-1).isoformat()},
+    )  # fmt: skip
+
+    assert (added.status_code, changed.status_code, inspected.status_code) == (
+        403,
+        403,
+        403,
+    )
+    assert client.get(admin_url("space_change", space.pk)).status_code == 200
+    assert not Space.objects.filter(name="X").exists()
+    space.refresh_from_db()
+    assert space.capacity != 99
+    assert not SafetyInspection.objects.exists()
+
+
+def test_an_editor_here_records_no_inspection_where_it_only_reads(
+    make_staff: Callable[..., User],
+) -> None:
+    paris = in_paris().building
+    user = make_staff(["13"])
+    service = Organization.objects.create(
+        name="DRFiP Île-de-France",
+        kind=OrganizationKind.STATE_SERVICE,
+        territory_departments=["75"],
+    )
+    Membership.objects.create(user=user, organization=service, role=Role.VIEWER)
+
+    response = login(user).post(
+        admin_url("safetyinspection_add"),
+        {"building": paris.pk, "kind": InspectionKind.SAFETY_COMMISSION,
+         "result": InspectionResult.FAVOURABLE, "max_headcount": 900,
+         "date": days(-1).isoformat()},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "building" in response.context["adminform"].form.errors
+    assert not SafetyInspection.objects.exists()
 
 
 def test_an_inspection_is_recorded_through_the_service_and_not_rewritten(

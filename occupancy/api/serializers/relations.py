@@ -1,22 +1,26 @@
 """What each writable relation of a request may point at, per caller.
 
-Every relation a request may name is a ``ScopedPrimaryKeyRelatedField`` whose
-queryset is built from the caller's scope (occupancy/api/scopes.py): another
-tenant's id is refused on its field with the message a missing id gets, so a 400
-never tells whether the row exists. The functions below build those querysets
-from the serializer context (``scope``, ``superuser``, ``departments``).
+Every relation a request may name is a ``ScopedPrimaryKeyRelatedField``
+(config/relations.py) whose queryset is built from the caller's scope
+(occupancy/api/scopes.py): another tenant's id is refused on its field with the
+message a missing id gets, so a 400 never tells whether the row exists. The
+functions below build those querysets from the serializer context (``scope``,
+``superuser``, ``departments``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-from django.db import models
 from django.db.models import QuerySet
-from rest_framework import serializers
 
 from buildings.models import Building
+
+# Re-exported: the serializers of this package name it from here.
+from config.relations import (
+    ScopedPrimaryKeyRelatedField as ScopedPrimaryKeyRelatedField,
+)
 from occupancy.api import scopes
 from occupancy.models import (
     Agreement,
@@ -24,30 +28,6 @@ from occupancy.models import (
     Space,
 )
 from organizations.models import Organization
-
-M = TypeVar("M", bound=models.Model)
-
-
-class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField[M]):
-    """A relation whose choices are the caller's: ``scoped(context)`` builds them
-    per request from the serializer context (``scope``, ``departments``…).
-
-    An id outside them gets DRF's "object does not exist" on the field, exactly as a
-    missing id does.
-    """
-
-    def __init__(
-        self,
-        model: type[M],
-        scoped: Callable[[Mapping[str, Any]], QuerySet[M]],
-        **kwargs: Any,
-    ) -> None:
-        self.scoped = scoped
-        # The empty queryset tells the schema the model (and so the id's type).
-        super().__init__(queryset=model._default_manager.none(), **kwargs)
-
-    def get_queryset(self) -> QuerySet[M]:
-        return self.scoped(self.context)
 
 
 def editable_buildings(context: Mapping[str, Any]) -> QuerySet[Building]:
