@@ -467,6 +467,18 @@ class Space(models.Model):
         _("surface (m²)"), max_digits=10, decimal_places=2, null=True, blank=True
     )
     capacity = models.PositiveIntegerField(_("capacity (places)"))
+    # The operator that added the space (the API); None for a space a State agent
+    # added (the admin, the importers). While no agreement claims the space, that
+    # operator alone changes it: two operators sharing a building never both hold
+    # the pen on a free room (occupancy/api/scopes.py).
+    created_by = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="spaces_created",
+        verbose_name=_("created by (operator)"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -29,6 +29,7 @@ from occupancy.residents.base import (
     error,
     localdate_or,
 )
+from organizations.models import Organization
 
 
 class _Unset(Enum):
@@ -47,9 +48,13 @@ def space_create(
     capacity: int,
     floor: int | None = None,
     surface_m2: Decimal | None = None,
+    created_by: Organization | None = None,
 ) -> Space:
+    """A space of ``building``; ``created_by`` is the operator adding it (None: a
+    State agent), which alone changes it while no agreement claims it."""
     space = Space(
         building=building,
+        created_by=created_by,
         name=name,
         kind=kind,
         use=use,

@@ -8,14 +8,20 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from occupancy.models import Agreement
-from tests.occupancy.factories import AgreementFactory
+from occupancy.models import Agreement, AgreementStatus, Space
+from tests.occupancy.factories import (
+    AgreementFactory,
+    BuildingFactory,
+    OperatorFactory,
+    SpaceFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 FREE_HAS_NO_FEE = importlib.import_module(
     "occupancy.migrations.0007_free_agreement_has_no_fee"
 )
+SPACE_CREATED_BY = importlib.import_module("occupancy.migrations.0009_space_created_by")
 
 
 def _stored_before_the_constraint(**fields: object) -> Agreement:
@@ -53,3 +59,38 @@ def test_the_leftovers_of_a_free_agreement_are_cleared() -> None:
         cursor.execute(FREE_HAS_NO_FEE.CLEAR_LEFTOVERS)
     agreement.refresh_from_db()
     assert (agreement.fee_amount, agreement.fee_period) == (None, "")
+
+
+def test_free_spaces_go_to_the_only_operator_of_their_building() -> None:
+    """Before 0009 every operator of the building changed a free space: where
+    there was one operator, it keeps that; where several shared the building,
+    none can be told to have added it."""
+    operator_a, operator_b = OperatorFactory.create(), OperatorFactory.create()
+    alone, shared, drafted = BuildingFactory.create_batch(3)
+    held = SpaceFactory.create(building=alone)
+    released = SpaceFactory.create(building=alone)
+    free_alone = SpaceFactory.create(building=alone)
+    AgreementFactory.create(
+        building=alone, operator=operator_a, active=True, spaces=[held]
+    )
+    AgreementFactory.create(
+        building=alone,
+        operator=operator_b,
+        status=AgreementStatus.WITHDRAWN,
+        spaces=[released],
+    )
+    free_shared = SpaceFactory.create(building=shared)
+    for operator in (operator_a, operator_b):
+        AgreementFactory.create(building=shared, operator=operator, active=True)
+    free_drafted = SpaceFactory.create(building=drafted)
+    AgreementFactory.create(building=drafted, operator=operator_a)
+
+    with connection.cursor() as cursor:
+        cursor.execute(SPACE_CREATED_BY.GIVE_FREE_SPACES_TO_THE_ONLY_OPERATOR)
+
+    creators = dict(Space.objects.values_list("pk", "created_by_id"))
+    assert creators[free_alone.pk] == operator_a.pk
+    assert creators[released.pk] == operator_a.pk  # its claim was withdrawn
+    assert creators[held.pk] is None  # its agreement's claim governs it
+    assert creators[free_shared.pk] is None
+    assert creators[free_drafted.pk] is None  # a draft occupies nothing
