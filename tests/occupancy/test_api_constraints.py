@@ -515,3 +515,77 @@ def test_an_application_is_withdrawn_without_a_reason(status: str) -> None:
     assert response.status_code == 200, response.content
     world.draft.refresh_from_db()
     assert world.draft.status == AgreementStatus.WITHDRAWN
+
+
+# --- A household that grows in a running stay ---------------------------------------
+def family_in_room_2(world: World, *, size: int = 2) -> Stay:
+    family = OccupantFactory.create(
+        operator=world.operator_a,
+        kind="household",
+        category="household",
+        household_size=size,
+    )
+    return Stay.objects.create(
+        occupant=family,
+        space=world.room_2,
+        agreement=world.active,
+        period=DateRange(days(-10), None),
+        places=size,
+        household_size=size,
+        structure_type="insertion",
+    )
+
+
+def grow(world: World, stay: Stay, size: int) -> Any:
+    return world.client("operator_a").patch(
+        f"/api/v1/occupants/{stay.occupant_id}/",
+        {"household_size": size},
+        format="json",
+        **if_match(stay.occupant),
+    )
+
+
+@pytest.mark.django_db
+def test_a_household_that_no_longer_fits_its_room_is_409_on_household_size() -> None:
+    """The household grew and its stay kept its old places: the room of four held
+    five people. Now the change is refused, as a stay in a full room is."""
+    world = build_world()
+    stay = family_in_room_2(world)
+    Stay.objects.create(
+        occupant=OccupantFactory.create(operator=world.operator_a),
+        space=world.room_2,
+        agreement=world.active,
+        period=DateRange(days(-5), None),
+        places=2,
+        structure_type="insertion",
+    )
+    before = counts()
+
+    response = grow(world, stay, 3)
+
+    conflict_on(response, "household_size")
+    assert counts() == before
+    stay.refresh_from_db()
+    stay.occupant.refresh_from_db()
+    assert stay.occupant.household_size == 2
+    assert (stay.places, stay.period.upper, stay.status) == (2, None, "active")
+
+
+@pytest.mark.django_db
+def test_a_household_that_grows_goes_on_in_a_stay_of_its_new_size() -> None:
+    world = build_world()
+    stay = family_in_room_2(world)
+
+    response = grow(world, stay, 4)
+
+    assert response.status_code == 200, response.content
+    listed = world.client("operator_a").get(
+        "/api/v1/stays/", {"occupant": stay.occupant_id}
+    )
+    rows = sorted(listed.json()["results"], key=lambda row: row["entry"])
+    today = days(0).isoformat()
+    assert [(r["entry"], r["exit"], r["places"], r["status"]) for r in rows] == [
+        (days(-10).isoformat(), today, 2, "exited"),
+        (today, None, 4, "active"),
+    ]
+    assert rows[0]["exit_destination"] == "household_change"

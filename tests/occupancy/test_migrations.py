@@ -8,12 +8,14 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from occupancy.models import Agreement, AgreementStatus, Space
+from occupancy.models import Agreement, AgreementStatus, Space, Stay
 from tests.occupancy.factories import (
     AgreementFactory,
     BuildingFactory,
+    OccupantFactory,
     OperatorFactory,
     SpaceFactory,
+    StayFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +24,9 @@ FREE_HAS_NO_FEE = importlib.import_module(
     "occupancy.migrations.0007_free_agreement_has_no_fee"
 )
 SPACE_CREATED_BY = importlib.import_module("occupancy.migrations.0009_space_created_by")
+STAY_HOUSEHOLD_SIZE = importlib.import_module(
+    "occupancy.migrations.0010_stay_household_size"
+)
 
 
 def _stored_before_the_constraint(**fields: object) -> Agreement:
@@ -94,3 +99,16 @@ def test_free_spaces_go_to_the_only_operator_of_their_building() -> None:
     assert creators[held.pk] is None  # its agreement's claim governs it
     assert creators[free_shared.pk] is None
     assert creators[free_drafted.pk] is None  # a draft occupies nothing
+
+
+def test_stays_stored_before_take_their_occupants_size() -> None:
+    family = OccupantFactory.create(kind="household", household_size=3)
+    stay = StayFactory.create(occupant=family, agreement__operator=family.operator)
+    alone = StayFactory.create()
+    Stay.objects.filter(pk=stay.pk).update(household_size=1)  # the column's default
+
+    with connection.cursor() as cursor:
+        cursor.execute(STAY_HOUSEHOLD_SIZE.COPY_THE_OCCUPANTS_SIZE)
+
+    sizes = dict(Stay.objects.values_list("pk", "household_size"))
+    assert sizes == {stay.pk: 3, alone.pk: 1}
