@@ -326,7 +326,9 @@ class SpaceAdmin(_ServiceAdmin):
         self, request: HttpRequest, obj: Any = None
     ) -> tuple[str, ...]:
         # A space belongs to its building for good: stays and agreements point at it.
-        return ("building",) if obj is not None else ()
+        # Its creator is shown (an operator's free space is that operator's to
+        # change through the API), never set here: an agent's space has none.
+        return ("building", "created_by") if obj is not None else ()
 
 
 # --- Safety inspections -------------------------------------------------------------

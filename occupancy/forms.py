@@ -91,7 +91,10 @@ class AgreementTransitionForm(forms.Form):
     to = forms.ChoiceField(choices=AgreementStatus.choices, widget=forms.HiddenInput)
     reason = forms.CharField(
         label=_("Reason (kept in the status history)"),
-        help_text=_("Required for a refusal, a suspension, a termination."),
+        help_text=_(
+            "Required for a refusal, a suspension, a termination, and to withdraw "
+            "an agreement already approved or signed."
+        ),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"class": "fr-input", "rows": 2}),

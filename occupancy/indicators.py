@@ -12,7 +12,10 @@ Conventions, published with every figure (``METHODOLOGY``):
 - Nights provided ``N = Σ_s |[entry, exit) ∩ [start, end)|``; occupancy rate ``N / A``
   (above 1 flags a data error).
 - People housed: households = distinct occupants (a person alone is a one-person
-  household) present at least one night; persons = the sum of their household sizes.
+  household) present at least one night; persons = the sum of their household sizes,
+  each the size the household had during its stays in the period (its largest, when
+  it changed within the period: every one of its members was housed). A change of
+  size ends the running stay and goes on in a new one, so past periods keep theirs.
   Hosted organizations are not people: they count in nights, never in people.
 - A move (an exit and an entry of the same occupant on the same day, ``stay_move``)
   continues one stay: it is neither an exit nor an entry, and lengths of stay run
@@ -241,7 +244,7 @@ segments AS (
            lower(s.period) AS entry, upper(s.period) AS exit,
            lag(upper(s.period)) OVER w AS previous_exit,
            lead(lower(s.period)) OVER w AS next_entry,
-           sp.building_id, sp.use, o.category, o.kind, o.household_size
+           sp.building_id, sp.use, o.category, o.kind, s.household_size
     FROM occupancy_stay s
     JOIN occupancy_space sp ON sp.id = s.space_id
     JOIN occupancy_occupant o ON o.id = s.occupant_id
@@ -263,7 +266,8 @@ episodes AS (
 _PRESENCE_SQL = """
 WITH buckets AS ({buckets}), {segments},
 present AS (
-    SELECT {key} AS key, b.b0, b.b1, o.occupant_id, o.kind, o.household_size,
+    SELECT {key} AS key, b.b0, b.b1, o.occupant_id, o.kind,
+           MAX(o.household_size) AS household_size,
            SUM(upper(o.period * daterange(b.b0, b.b1))
                - lower(o.period * daterange(b.b0, b.b1))) AS nights,
            COUNT(*) FILTER (
@@ -272,7 +276,7 @@ present AS (
            ) AS entries
     FROM buckets b
     JOIN episodes o ON o.period && daterange(b.b0, b.b1)
-    GROUP BY 1, b.b0, b.b1, o.occupant_id, o.kind, o.household_size
+    GROUP BY 1, b.b0, b.b1, o.occupant_id, o.kind
 )
 SELECT key, b0, b1,
        SUM(nights)::bigint AS nights,

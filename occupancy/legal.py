@@ -119,6 +119,9 @@ REASON_REQUIRED = _("Give the reason.")
 REJECTION_REASON_REQUIRED = _(
     "A refusal of an occupation permit must be motivated (CRPA L.211-2)."
 )
+WITHDRAWAL_REASON_REQUIRED = _(
+    "An agreement already approved or signed is withdrawn only with its reason."
+)
 SIGNED_ON_REQUIRED = _("Record the date of signature.")
 DATE_IN_FUTURE = _("This date ({value}) is after {on}.")
 INSURANCE_REQUIRED = _(
@@ -445,6 +448,16 @@ def _guard_reason(agreement: Agreement, on: date, reason: str) -> None:
         raise fail(REASON_REQUIRED, "reason")
 
 
+def _guard_withdrawal(agreement: Agreement, on: date, reason: str) -> None:
+    """APPROVED/SIGNED → WITHDRAWN: the State approved these terms, and the parties
+    may have signed them (a title is withdrawn early only on a legitimate motive,
+    §B.1 [V 9]): the reason is kept in the status history, as for a refusal or a
+    termination. A draft or an application under review is the applicant's own to
+    drop before any decision: nothing was granted, no reason is asked."""
+    if not reason.strip():
+        raise fail(WITHDRAWAL_REASON_REQUIRED, "reason")
+
+
 def _guard_signature(agreement: Agreement, on: date, reason: str) -> None:
     """APPROVED → SIGNED: the date of signature and insurance from the start."""
     signed_on = agreement.signed_on
@@ -579,6 +592,8 @@ GUARDS: dict[tuple[str, str], Guard] = {
     (_A.UNDER_REVIEW, _A.APPROVED): _guard_approval,
     (_A.UNDER_REVIEW, _A.REJECTED): _guard_rejection,
     (_A.APPROVED, _A.SIGNED): _guard_signature,
+    (_A.APPROVED, _A.WITHDRAWN): _guard_withdrawal,
+    (_A.SIGNED, _A.WITHDRAWN): _guard_withdrawal,
     (_A.SIGNED, _A.ACTIVE): _guard_activation,
     (_A.ACTIVE, _A.SUSPENDED): _guard_reason,
     (_A.SUSPENDED, _A.ACTIVE): _guard_resumption,

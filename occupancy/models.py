@@ -467,6 +467,18 @@ class Space(models.Model):
         _("surface (m²)"), max_digits=10, decimal_places=2, null=True, blank=True
     )
     capacity = models.PositiveIntegerField(_("capacity (places)"))
+    # The operator that added the space (the API); None for a space a State agent
+    # added (the admin, the importers). While no agreement claims the space, that
+    # operator alone changes it: two operators sharing a building never both hold
+    # the pen on a free room (occupancy/api/scopes.py).
+    created_by = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="spaces_created",
+        verbose_name=_("created by (operator)"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -702,6 +714,12 @@ class ExitDestination(models.TextChoices):
     INSTITUTION = "institution", _("Institution")
     DECEASED = "deceased", _("Deceased")
     INTERNAL_MOVE = "internal_move", _("Moved to another space of the site")
+    # Not a departure: the stay goes on from that day in a new row carrying the
+    # household's new size (occupancy/residents/stays.py, stays_follow_household).
+    HOUSEHOLD_CHANGE = (
+        "household_change",
+        _("Household size changed (the stay goes on)"),
+    )
     UNKNOWN = "unknown", _("Unknown")
 
 
@@ -724,6 +742,10 @@ class Stay(models.Model):
     )
     period = DateRangeField()
     places = models.PositiveSmallIntegerField(default=1)
+    # The occupant's household size over this stay: a change of size ends the
+    # running stay and goes on in a new one, so that the persons housed in a past
+    # period stay what they were (occupancy/indicators.py).
+    household_size = models.PositiveSmallIntegerField(_("household size"), default=1)
     structure_type = models.CharField(
         max_length=15, choices=StructureType.choices, default=StructureType.NOT_SHELTER
     )
@@ -746,6 +768,10 @@ class Stay(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(places__gte=1), name="stay_places_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(household_size__gte=1, household_size__lte=20),
+                name="stay_household_size_range",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=StayStatus.values), name="stay_status_valid"

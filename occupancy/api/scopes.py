@@ -9,8 +9,9 @@ request body answers 400 on its field. The agreements themselves are scoped by
 - State agents read the spaces and safety inspections of their territory, and
   record inspections where they edit for a State service; they never read a
   resident row (they get indicators).
-- Operators read and manage the spaces of the buildings where they hold a live
-  agreement (not the spaces another operator's live agreement holds there), and
+- Operators read the spaces of the buildings where they hold a live agreement
+  (not the spaces another operator's agreement holds or claims there) and change
+  those their own agreements claim, and the free ones they created; they manage
   their own occupants, stays and residence contracts.
 - Funders and the public reach none of these.
 
@@ -92,23 +93,34 @@ def _live_buildings(
     )
 
 
-def _operator_spaces(operator_ids: frozenset[int]) -> Q:
+def _operator_spaces(operator_ids: frozenset[int], *, to_change: bool = False) -> Q:
     """Spaces of the buildings where ``operator_ids`` hold a live agreement, less
     those another operator's agreement claims and ours does not hold: two
     operators may share a building, never a space's name or capacity. A claim
     lasts from the draft (the space is promised to that operator) until the
     agreement is closed, rejected or withdrawn (its residents may still be there
     after it ended). (A space held by both, over successive periods, stays each
-    one's.)"""
+    one's.)
+
+    ``to_change``: of the free spaces (claimed by no agreement), only those
+    ``operator_ids`` created. Every operator of the building reads them, but a free
+    room belongs to nobody's agreement yet: the other operator sharing the building
+    (or any operator, for a space a State agent added) must not rename it or cut
+    its capacity. State agents change those in the admin, or attach them to an
+    agreement, whose operator then changes them."""
     held_by_us = AgreementSpace.objects.filter(
         is_live=True, agreement__operator_id__in=operator_ids
     )
-    claimed_by_others = AgreementSpace.objects.exclude(
-        agreement__operator_id__in=operator_ids
-    ).exclude(agreement__status__in=RELEASED_STATUSES)
+    claims = AgreementSpace.objects.exclude(agreement__status__in=RELEASED_STATUSES)
+    claimed_by_others = claims.exclude(agreement__operator_id__in=operator_ids)
+    not_claimed_by_others = ~Q(pk__in=claimed_by_others.values("space_id"))
+    if to_change:
+        claimed_by_us = claims.filter(agreement__operator_id__in=operator_ids)
+        not_claimed_by_others &= Q(pk__in=claimed_by_us.values("space_id")) | Q(
+            created_by_id__in=operator_ids
+        )
     return Q(building_id__in=_live_buildings(operator_ids)) & (
-        ~Q(pk__in=claimed_by_others.values("space_id"))
-        | Q(pk__in=held_by_us.values("space_id"))
+        not_claimed_by_others | Q(pk__in=held_by_us.values("space_id"))
     )
 
 
@@ -129,11 +141,14 @@ def space_list(*, scope: Scope) -> QuerySet[Space]:
 
 
 def space_list_writable(*, scope: Scope) -> QuerySet[Space]:
-    """Spaces the caller may change: an operator's, as an admin or editor."""
+    """Spaces the caller may change (or name in a stay): an operator's, as an
+    admin or editor; a free one only if that operator created it."""
     operators = writable_operator_ids(scope=scope)
     if not operators:
         return Space.objects.none()
-    return Space.objects.filter(_operator_spaces(operators)).order_by("pk")
+    return Space.objects.filter(_operator_spaces(operators, to_change=True)).order_by(
+        "pk"
+    )
 
 
 def building_list_for_spaces(*, scope: Scope) -> QuerySet[Building]:
@@ -143,6 +158,19 @@ def building_list_for_spaces(*, scope: Scope) -> QuerySet[Building]:
     if not operators:
         return Building.objects.none()
     return Building.objects.filter(pk__in=_live_buildings(operators)).order_by("pk")
+
+
+def operator_list_for_space(
+    *, scope: Scope, building: Building
+) -> QuerySet[Organization]:
+    """Operators the caller writes for that hold a live agreement in ``building``:
+    who may add a space there (and then change it while it is free)."""
+    holders = Agreement.objects.live().filter(building=building).values("operator_id")
+    return (
+        Organization.objects.filter(pk__in=writable_operator_ids(scope=scope))
+        .filter(pk__in=holders)
+        .order_by("pk")
+    )
 
 
 def building_list_editable(*, departments: frozenset[str] | None) -> QuerySet[Building]:

@@ -630,8 +630,11 @@ def _name_taken_on_name() -> Iterator[None]:
     serializer=s.SpaceSerializer,
 )
 class SpaceViewSet(_TerritoryViewSet[Space]):
-    """Rooms, dormitories, workshops… of a building. Operators manage the spaces of
-    the buildings where they hold a live agreement; State agents read them."""
+    """Rooms, dormitories, workshops… of a building. Operators add spaces to the
+    buildings where they hold a live agreement and change those their agreements
+    claim and the free ones they added (a free space another operator or a State
+    agent added is theirs to read only: 403); State agents read them and change
+    them in the admin."""
 
     queryset = Space.objects.none()
     serializer_class = s.SpaceSerializer

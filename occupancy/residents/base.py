@@ -126,6 +126,14 @@ CAPACITY_EXCEEDED = gettext_noop(
     "The space has {capacity} places and {used} are taken on {night}: {places} more "
     "do not fit."
 )
+HOUSEHOLD_DOES_NOT_FIT = gettext_noop(
+    "The household's stay would take {places} places, but its space has "
+    "{capacity} places and the other stays take {used} of them on {night}."
+)
+STAYS_BUSY = gettext_noop(
+    "Another change to this resident's stay, its agreement or its space is under "
+    "way: try again."
+)
 OCCUPANT_BUSY = gettext_noop("This occupant already has a stay over these dates.")
 STAY_TRANSITION = gettext_noop("A stay cannot move from {old} to {new}.")
 MOVE_SAME_SPACE = gettext_noop("A move goes to another space.")

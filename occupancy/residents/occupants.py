@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -31,6 +32,7 @@ from occupancy.residents.base import (
     error,
 )
 from occupancy.residents.contracts import check_running_fees
+from occupancy.residents.stays import stays_follow_household
 from organizations.models import Organization, OrganizationKind
 
 
@@ -119,8 +121,14 @@ def occupant_update(
     age_band: str | None = None,
     orientation_source: str | None = None,
     homeless_l345_2_2: bool | None = None,
+    today: date | None = None,
 ) -> Occupant:
-    """Rectify an occupant's attributes (GDPR art. 16)."""
+    """Rectify an occupant's attributes (GDPR art. 16).
+
+    A new household size applies from ``today`` (the local date by default): the
+    running stays follow it (``stays_follow_household``), or the change is refused
+    when the household no longer fits its space; past nights keep the size they had.
+    """
     changes = {
         "category": category,
         "household_size": household_size,
@@ -132,6 +140,7 @@ def occupant_update(
         occupant = Occupant.objects.select_for_update(no_key=True).get(pk=occupant.pk)
         if occupant.anonymised_at is not None:
             raise error(ANONYMISED, field="occupant")
+        size_before = occupant.household_size
         fields = [name for name, value in changes.items() if value is not None]
         for name in fields:
             setattr(occupant, name, changes[name])
@@ -142,6 +151,13 @@ def occupant_update(
             check_running_fees(occupant)
         occupant.full_clean(validate_constraints=False)
         occupant.save(update_fields=[*fields, "updated_at"])
+        if occupant.household_size != size_before:
+            stays_follow_household(
+                occupant=occupant,
+                old=size_before,
+                new=occupant.household_size,
+                today=today,
+            )
     return occupant
 
 

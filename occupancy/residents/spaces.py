@@ -29,6 +29,7 @@ from occupancy.residents.base import (
     error,
     localdate_or,
 )
+from organizations.models import Organization
 
 
 class _Unset(Enum):
@@ -47,9 +48,13 @@ def space_create(
     capacity: int,
     floor: int | None = None,
     surface_m2: Decimal | None = None,
+    created_by: Organization | None = None,
 ) -> Space:
+    """A space of ``building``; ``created_by`` is the operator adding it (None: a
+    State agent), which alone changes it while no agreement claims it."""
     space = Space(
         building=building,
+        created_by=created_by,
         name=name,
         kind=kind,
         use=use,
@@ -183,20 +188,27 @@ def busiest_night(
 
 
 def check_capacity(
-    *, space: Space, nights: DateRange, places: int, exclude_stay_id: int | None = None
+    *,
+    space: Space,
+    nights: DateRange,
+    places: int,
+    exclude_stay_id: int | None = None,
+    field: str = "places",
+    message: str = CAPACITY_EXCEEDED,
 ) -> None:
-    """Refuse ``places`` more in ``space`` over ``nights``. The caller holds the lock
-    on the space row, so two writers never both see the last free place."""
+    """Refuse ``places`` more in ``space`` over ``nights`` (a Conflict on ``field``).
+    The caller holds the lock on the space row, so two writers never both see the
+    last free place."""
     night, used = busiest_night(
         space_id=space.pk, nights=nights, exclude_stay_id=exclude_stay_id
     )
     if used + places > space.capacity:
         raise Conflict(
-            _(CAPACITY_EXCEEDED).format(
+            _(message).format(
                 capacity=space.capacity,
                 used=used,
                 night=night or nights.lower,
                 places=places,
             ),
-            field="places",
+            field=field,
         )

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from config.errors import Conflict, InvalidTransition
+from occupancy.legal import RUNNING_STAY_STATUSES
 from occupancy.models import (
     Agreement,
     AgreementSpace,
@@ -38,6 +41,7 @@ from occupancy.residents.base import (
     EXIT_IN_FUTURE,
     EXIT_NOT_AFTER_ENTRY,
     EXIT_PLANNED_IN_PAST,
+    HOUSEHOLD_DOES_NOT_FIT,
     MOVE_SAME_SPACE,
     NO_SAFETY_OPINION,
     OCCUPANT_BUSY,
@@ -47,6 +51,7 @@ from occupancy.residents.base import (
     SPACE_NOT_COVERED,
     SPACE_OTHER_BUILDING,
     STAY_TRANSITION,
+    STAYS_BUSY,
     constraint_name,
     error,
     localdate_or,
@@ -56,6 +61,10 @@ from occupancy.residents.spaces import (
     check_capacity,
     safety_opinion_is_favourable,
 )
+
+M = TypeVar("M", bound=Model)
+# PostgreSQL's SQLSTATE for a lock NOWAIT could not take.
+LOCK_NOT_AVAILABLE = "55P03"
 
 # domain.md §D.4. ORIENTED/ADMITTED/REFUSED stay in SI-SIAO (purpose limitation, §F.1).
 STAY_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -158,6 +167,7 @@ def stay_start(
             agreement=agreement,
             period=DateRange(entry, exit),
             places=places if places is not None else occupant.household_size,
+            household_size=occupant.household_size,
             structure_type=structure_type,
             status=StayStatus.EXIT_PLANNED if exit is not None else StayStatus.ACTIVE,
         )
@@ -296,3 +306,88 @@ def stay_move(
             places=places if places is not None else current.places,
             structure_type=structure_type or current.structure_type,
         )
+
+
+def _lock_now(rows: QuerySet[M], *, field: str) -> list[M]:
+    """``rows`` locked (NO KEY UPDATE) without waiting: a Conflict on ``field`` if
+    another transaction holds one of them."""
+    try:
+        return list(rows.select_for_update(no_key=True, nowait=True).order_by("pk"))
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise Conflict(_(STAYS_BUSY), field=field) from exc
+
+
+def stays_follow_household(
+    *, occupant: Occupant, old: int, new: int, today: date | None = None
+) -> None:
+    """The running stays of ``occupant``, whose household size goes from ``old``
+    to ``new`` today: from today on they take the new size, and the places that
+    were the household's size (the default of ``stay_start``) follow it; a number
+    of places set apart from it (a hosted organization's desks, a household in
+    fewer beds) is kept. A grown household that no longer fits its space is a
+    Conflict on ``household_size``, and nothing changes.
+
+    The nights before today keep what they were: a stay that began earlier ends
+    today (``household_change``) and goes on in a new stay from today, as a move
+    does, so that the indicators count neither an exit nor an entry and the
+    persons of past periods stay as they were. A stay that has not begun changes
+    in place; one whose planned exit is past has no night left to change.
+
+    The caller holds the occupant's lock (the API locks the row it writes first),
+    where stay_start and stay_move take the agreement, the space or the stay before
+    the occupant: so the stays, their agreements and their spaces are locked here
+    without waiting, and a concurrent write on them is a Conflict to retry, never a
+    deadlock.
+    """
+    on = localdate_or(today)
+    stays = _lock_now(
+        Stay.objects.filter(occupant=occupant, status__in=RUNNING_STAY_STATUSES),
+        field="household_size",
+    )
+    _lock_now(
+        Agreement.objects.filter(pk__in={stay.agreement_id for stay in stays}),
+        field="household_size",
+    )
+    spaces = {
+        space.pk: space
+        for space in _lock_now(
+            Space.objects.filter(pk__in={stay.space_id for stay in stays}),
+            field="household_size",
+        )
+    }
+    for stay in stays:
+        entry, exit = stay.period.lower, stay.period.upper
+        if exit is not None and exit <= on:
+            continue
+        places = new if stay.places == old else stay.places
+        nights = DateRange(max(entry, on), exit)
+        if places > stay.places:
+            check_capacity(
+                space=spaces[stay.space_id],
+                nights=nights,
+                places=places,
+                exclude_stay_id=stay.pk,
+                field="household_size",
+                message=HOUSEHOLD_DOES_NOT_FIT,
+            )
+        if entry >= on:
+            stay.places, stay.household_size = places, new
+            stay.save(update_fields=["places", "household_size", "updated_at"])
+            continue
+        going_on = Stay(
+            occupant_id=stay.occupant_id,
+            space_id=stay.space_id,
+            agreement_id=stay.agreement_id,
+            period=nights,
+            places=places,
+            household_size=new,
+            structure_type=stay.structure_type,
+            status=stay.status,
+        )
+        stay.period = DateRange(entry, on)
+        stay.status = StayStatus.EXITED
+        stay.exit_destination = ExitDestination.HOUSEHOLD_CHANGE
+        stay.save(update_fields=["period", "status", "exit_destination", "updated_at"])
+        going_on.save()

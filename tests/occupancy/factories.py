@@ -399,6 +399,7 @@ class StayFactory(DjangoModelFactory[Stay]):
     space = SubFactory(SpaceFactory, building=SelfAttribute("..agreement.building"))
     period = LazyFunction(lambda: DateRange(days(-20), None))
     places = 1
+    household_size = SelfAttribute("occupant.household_size")
     status = StayStatus.ACTIVE
 
 

@@ -16,10 +16,18 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django.utils import translation
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from occupancy.models import Agreement, AgreementStatus, Space, Stay
+from occupancy import legal
+from occupancy.models import (
+    Agreement,
+    AgreementStatus,
+    AgreementStatusChange,
+    Space,
+    Stay,
+)
 from tests.occupancy.factories import AgreementFactory, OccupantFactory
 from tests.occupancy.test_api_support import (
     PDF,
@@ -439,3 +447,145 @@ def test_a_duplicate_name_found_by_the_service_is_named_on_name() -> None:
             capacity=1,
         )
     assert set(refused.value.detail) == {"name"}
+
+
+# --- Withdrawal: approved or signed terms are given up with a reason ---------------
+def withdraw(world: World, status: str, **body: str) -> Any:
+    Agreement.objects.filter(pk=world.draft.pk).update(status=status)
+    return world.client("agent_13").post(
+        f"/api/v1/agreements/{world.draft.pk}/transition/",
+        {"to": "withdrawn", **body},
+        format="json",
+        **if_match(world.draft),
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [AgreementStatus.APPROVED, AgreementStatus.SIGNED])
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_withdrawing_approved_or_signed_terms_without_a_reason_is_400_on_reason(
+    status: str, reason: str | None
+) -> None:
+    """The State approved these terms (and the parties may have signed them): the
+    move was taken with no reason at all, where a refusal, a suspension or a
+    termination needs one."""
+    world = build_world()
+    world.building_13.refresh_from_db()
+    building_before = world.building_13.status
+
+    response = withdraw(world, status, **({} if reason is None else {"reason": reason}))
+
+    conflict_on(response, "reason", status=400)
+    with translation.override("fr"):
+        assert response.json()["errors"] == {
+            "reason": [str(legal.WITHDRAWAL_REASON_REQUIRED)]
+        }
+    world.draft.refresh_from_db()
+    assert world.draft.status == status
+    assert not AgreementStatusChange.objects.filter(agreement=world.draft).exists()
+    world.building_13.refresh_from_db()
+    assert world.building_13.status == building_before
+
+
+@pytest.mark.django_db
+def test_a_signed_agreement_withdrawn_with_its_reason_keeps_it_in_its_history() -> None:
+    world = build_world()
+
+    response = withdraw(
+        world, AgreementStatus.SIGNED, reason="Cession du bâtiment avancée."
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "withdrawn"
+    assert body["status_changes"][-1]["reason"] == "Cession du bâtiment avancée."
+    change = AgreementStatusChange.objects.get(agreement=world.draft)
+    assert (change.from_status, change.to_status) == ("signed", "withdrawn")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "status", [AgreementStatus.DRAFT, AgreementStatus.UNDER_REVIEW]
+)
+def test_an_application_is_withdrawn_without_a_reason(status: str) -> None:
+    world = build_world()
+
+    response = withdraw(world, status)
+
+    assert response.status_code == 200, response.content
+    world.draft.refresh_from_db()
+    assert world.draft.status == AgreementStatus.WITHDRAWN
+
+
+# --- A household that grows in a running stay ---------------------------------------
+def family_in_room_2(world: World, *, size: int = 2) -> Stay:
+    family = OccupantFactory.create(
+        operator=world.operator_a,
+        kind="household",
+        category="household",
+        household_size=size,
+    )
+    return Stay.objects.create(
+        occupant=family,
+        space=world.room_2,
+        agreement=world.active,
+        period=DateRange(days(-10), None),
+        places=size,
+        household_size=size,
+        structure_type="insertion",
+    )
+
+
+def grow(world: World, stay: Stay, size: int) -> Any:
+    return world.client("operator_a").patch(
+        f"/api/v1/occupants/{stay.occupant_id}/",
+        {"household_size": size},
+        format="json",
+        **if_match(stay.occupant),
+    )
+
+
+@pytest.mark.django_db
+def test_a_household_that_no_longer_fits_its_room_is_409_on_household_size() -> None:
+    """The household grew and its stay kept its old places: the room of four held
+    five people. Now the change is refused, as a stay in a full room is."""
+    world = build_world()
+    stay = family_in_room_2(world)
+    Stay.objects.create(
+        occupant=OccupantFactory.create(operator=world.operator_a),
+        space=world.room_2,
+        agreement=world.active,
+        period=DateRange(days(-5), None),
+        places=2,
+        structure_type="insertion",
+    )
+    before = counts()
+
+    response = grow(world, stay, 3)
+
+    conflict_on(response, "household_size")
+    assert counts() == before
+    stay.refresh_from_db()
+    stay.occupant.refresh_from_db()
+    assert stay.occupant.household_size == 2
+    assert (stay.places, stay.period.upper, stay.status) == (2, None, "active")
+
+
+@pytest.mark.django_db
+def test_a_household_that_grows_goes_on_in_a_stay_of_its_new_size() -> None:
+    world = build_world()
+    stay = family_in_room_2(world)
+
+    response = grow(world, stay, 4)
+
+    assert response.status_code == 200, response.content
+    listed = world.client("operator_a").get(
+        "/api/v1/stays/", {"occupant": stay.occupant_id}
+    )
+    rows = sorted(listed.json()["results"], key=lambda row: row["entry"])
+    today = days(0).isoformat()
+    assert [(r["entry"], r["exit"], r["places"], r["status"]) for r in rows] == [
+        (days(-10).isoformat(), today, 2, "exited"),
+        (today, None, 4, "active"),
+    ]
+    assert rows[0]["exit_destination"] == "household_change"

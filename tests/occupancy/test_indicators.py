@@ -46,7 +46,7 @@ from occupancy.models import (
     OccupantKind,
     SpaceUse,
 )
-from occupancy.residents import stay_exit, stay_move, stay_start
+from occupancy.residents import occupant_update, stay_exit, stay_move, stay_start
 from organizations.models import Organization, OrganizationKind
 from organizations.selectors import Persona, Scope
 from tests.occupancy.factories import (
@@ -479,3 +479,49 @@ def test_the_api_says_how_many_sites_its_figures_leave_out(
     assert body["rows"][0]["households_housed"] == {"value": 8, "suppressed": False}
     assert body["sites_left_out"] == 2
     assert "left out of these totals: 2 sites" in body["note"]
+
+
+def test_a_household_that_grows_keeps_the_size_it_had_in_past_periods() -> None:
+    """The persons housed were counted with the household's size of today: a
+    family of two that became four in May had been four people in March too."""
+    space = SpaceFactory.create(capacity=6)
+    agreement = AgreementFactory.create(
+        building=space.building,
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2026, 1, 1), date(2027, 1, 1)),
+        sleeping_allowed=True,
+        spaces=[space],
+    )
+    SafetyInspectionFactory.create(building=space.building, date=date(2025, 12, 1))
+    family = OccupantFactory.create(
+        operator=agreement.operator,
+        kind=OccupantKind.HOUSEHOLD,
+        category="household",
+        household_size=2,
+    )
+    stay_start(
+        occupant=family,
+        space=space,
+        agreement=agreement,
+        entry=date(2026, 3, 1),
+        structure_type="insertion",
+        today=date(2026, 3, 1),
+    )
+    occupant_update(occupant=family, household_size=4, today=date(2026, 5, 1))
+
+    march = single(report(agreement))
+    assert (march.persons_housed, march.households_housed) == (Figure(2), Figure(1))
+    assert march.nights_provided == Figure(31)
+    assert (march.entries, march.exits) == (Figure(1), Figure(0))
+    may = single(report(agreement, start=date(2026, 5, 1), end=date(2026, 6, 1)))
+    assert (may.persons_housed, may.households_housed) == (Figure(4), Figure(1))
+    assert may.nights_provided == Figure(31)
+    assert (may.entries, may.exits) == (Figure(0), Figure(0))
+    # Across the change: one household, all four housed, one stay going on.
+    spring = single(report(agreement, start=date(2026, 3, 1), end=date(2026, 6, 1)))
+    assert (spring.persons_housed, spring.households_housed) == (
+        Figure(4),
+        Figure(1),
+    )
+    assert spring.nights_provided == Figure(92)
+    assert (spring.entries, spring.exits) == (Figure(1), Figure(0))

@@ -382,6 +382,27 @@ def test_a_refused_move_shows_the_rule_as_an_alert(
     assert draft.status == _A.APPROVED
 
 
+def test_the_page_asks_for_the_reason_of_withdrawing_a_signed_agreement(
+    agent: User, draft: Agreement
+) -> None:
+    Agreement.objects.filter(pk=draft.pk).update(status=_A.SIGNED)
+    client = login(agent)
+
+    refused = client.post(transition(draft), {"to": _A.WITHDRAWN, "reason": ""})
+
+    assert refused.status_code == 400
+    alert = refused.content.decode().split('data-testid="transition-error"', 1)[1]
+    assert "avec son motif" in alert.split("</div>")[0]
+    draft.refresh_from_db()
+    assert draft.status == _A.SIGNED
+
+    done = client.post(transition(draft), {"to": _A.WITHDRAWN, "reason": "Abandon."})
+
+    assert done.status_code == 302
+    change = AgreementStatusChange.objects.get(agreement=draft)
+    assert (change.to_status, change.reason) == (_A.WITHDRAWN, "Abandon.")
+
+
 def test_a_move_the_lifecycle_forbids_is_refused(agent: User, draft: Agreement) -> None:
     response = login(agent).post(transition(draft), {"to": _A.ACTIVE})
 

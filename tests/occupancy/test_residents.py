@@ -43,7 +43,11 @@ from occupancy.residents import (
     stay_plan_exit,
     stay_start,
 )
-from occupancy.residents.base import NO_SAFETY_OPINION, SLEEPING_NOT_ALLOWED
+from occupancy.residents.base import (
+    HOUSEHOLD_DOES_NOT_FIT,
+    NO_SAFETY_OPINION,
+    SLEEPING_NOT_ALLOWED,
+)
 from tests.occupancy.factories import (
     AgreementFactory,
     BuildingFactory,
@@ -295,6 +299,145 @@ def test_occupant_update_rectifies_the_household() -> None:
         household_size=3,
     )
     assert occupant_update(occupant=occupant, household_size=4).household_size == 4
+
+
+# --- A household that changes size while it stays --------------------------------
+def household(agreement: Agreement, size: int) -> Occupant:
+    return OccupantFactory.create(
+        operator=agreement.operator,
+        kind=OccupantKind.HOUSEHOLD,
+        category=OccupantCategory.HOUSEHOLD,
+        household_size=size,
+    )
+
+
+def stays_of(occupant: Occupant) -> list[Stay]:
+    return list(Stay.objects.filter(occupant=occupant).order_by("period"))
+
+
+def test_a_running_stay_follows_the_household_from_today() -> None:
+    """The household grew from 2 to 3: its stay kept 2 places, and the space
+    looked one place emptier than it was."""
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 2)
+    stay = start(agreement, space, date(2026, 2, 1), occupant=family, places=None)
+
+    occupant_update(occupant=family, household_size=3, today=TODAY)
+
+    before, after = stays_of(family)
+    assert before.pk == stay.pk
+    assert before.period == DateRange(date(2026, 2, 1), TODAY)
+    assert (before.places, before.household_size) == (2, 2)
+    assert before.status == StayStatus.EXITED
+    assert before.exit_destination == ExitDestination.HOUSEHOLD_CHANGE
+    assert after.period == DateRange(TODAY, None)
+    assert (after.places, after.household_size) == (3, 3)
+    assert after.status == StayStatus.ACTIVE
+    assert (after.space_id, after.agreement_id, after.structure_type) == (
+        space.pk,
+        agreement.pk,
+        stay.structure_type,
+    )
+
+
+def test_a_planned_exit_goes_on_with_the_new_stay() -> None:
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 3)
+    start(
+        agreement,
+        space,
+        date(2026, 2, 1),
+        occupant=family,
+        places=None,
+        exit=date(2026, 9, 1),
+    )
+
+    occupant_update(occupant=family, household_size=2, today=TODAY)
+
+    after = stays_of(family)[-1]
+    assert after.period == DateRange(TODAY, date(2026, 9, 1))
+    assert after.status == StayStatus.EXIT_PLANNED
+    assert (after.places, after.household_size) == (2, 2)
+
+
+def test_a_household_that_no_longer_fits_its_space_is_refused() -> None:
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 2)
+    start(agreement, space, date(2026, 2, 1), occupant=family, places=None)
+    start(agreement, space, date(2026, 5, 1), places=2)  # the space is full
+
+    with pytest.raises(Conflict) as caught:
+        occupant_update(occupant=family, household_size=3, today=TODAY)
+
+    assert caught.value.field == "household_size"
+    assert caught.value.message == _(HOUSEHOLD_DOES_NOT_FIT).format(
+        places=3, capacity=4, used=2, night=TODAY
+    )
+    family.refresh_from_db()
+    assert family.household_size == 2
+    (stay,) = stays_of(family)
+    assert (stay.period.upper, stay.places, stay.status) == (None, 2, "active")
+
+
+def test_past_stays_keep_what_they_were() -> None:
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 2)
+    past = start(agreement, space, date(2026, 2, 1), occupant=family, places=None)
+    stay_exit(stay=past, exit_date=date(2026, 3, 1), destination="street", today=TODAY)
+
+    occupant_update(occupant=family, household_size=4, today=TODAY)
+
+    (stay,) = stays_of(family)
+    assert stay.period == DateRange(date(2026, 2, 1), date(2026, 3, 1))
+    assert (stay.places, stay.household_size, stay.exit_destination) == (
+        2,
+        2,
+        "street",
+    )
+
+
+def test_places_set_apart_from_the_household_size_are_kept() -> None:
+    """A household of three in two beds: the operator's number stands; the size
+    the indicators count changes from today all the same."""
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 3)
+    start(agreement, space, date(2026, 2, 1), occupant=family, places=2)
+
+    occupant_update(occupant=family, household_size=4, today=TODAY)
+
+    before, after = stays_of(family)
+    assert (before.places, before.household_size) == (2, 3)
+    assert (after.places, after.household_size) == (2, 4)
+
+
+def test_a_stay_not_yet_begun_changes_in_place() -> None:
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 2)
+    stay = stay_start(
+        occupant=family,
+        space=space,
+        agreement=agreement,
+        entry=date(2026, 7, 1),
+        structure_type=StructureType.INSERTION,
+        today=TODAY,
+    )
+
+    occupant_update(occupant=family, household_size=3, today=TODAY)
+
+    (again,) = stays_of(family)
+    assert again.pk == stay.pk
+    assert (again.period, again.places, again.household_size) == (
+        DateRange(date(2026, 7, 1), None),
+        3,
+        3,
+    )
+
+
+def test_a_stay_records_the_household_size_it_starts_with() -> None:
+    agreement, space = shelter(capacity=4)
+    family = household(agreement, 3)
+    stay = start(agreement, space, date(2026, 2, 1), occupant=family, places=1)
+    assert (stay.places, stay.household_size) == (1, 3)
 
 
 # --- Stays ---------------------------------------------------------------------------

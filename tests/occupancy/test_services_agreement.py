@@ -564,6 +564,7 @@ MOVE_INPUTS: dict[str, dict[str, Any]] = {
     _A.TERMINATED: {"reason": "Résiliation amiable."},
     _A.ENDING: {"reason": "Notification de non-renouvellement."},
     _A.CLOSED: {"exit_inventory_on": TODAY},
+    _A.WITHDRAWN: {"reason": "Le projet d'occupation est abandonné."},
 }
 ALLOWED_MOVES = [
     (old, new)
@@ -729,6 +730,24 @@ def _no_spaces(agreement: Agreement) -> None:
             "reason",
             legal.REJECTION_REASON_REQUIRED,
             id="unmotivated refusal",
+        ),
+        pytest.param(
+            _A.APPROVED,
+            _A.WITHDRAWN,
+            {},
+            {"reason": ""},
+            "reason",
+            legal.WITHDRAWAL_REASON_REQUIRED,
+            id="approved terms withdrawn without reason",
+        ),
+        pytest.param(
+            _A.SIGNED,
+            _A.WITHDRAWN,
+            {},
+            {"reason": "  "},
+            "reason",
+            legal.WITHDRAWAL_REASON_REQUIRED,
+            id="signed agreement withdrawn without reason",
         ),
         pytest.param(
             _A.APPROVED,
@@ -899,6 +918,29 @@ def test_guards_refuse_with_a_clear_message_on_the_right_field(
     assert refreshed(agreement).status == old
     assert building_status(agreement) == building_before
     assert not AgreementStatusChange.objects.filter(agreement=agreement).exists()
+
+
+@pytest.mark.parametrize("old", [_A.DRAFT, _A.UNDER_REVIEW])
+def test_an_application_is_withdrawn_without_a_reason(old: str) -> None:
+    """Before any decision the applicant drops its own application: nothing was
+    granted, so no reason is asked (the history keeps the move all the same)."""
+    agreement = agreement_in(old)
+    assert move(agreement, _A.WITHDRAWN, reason="").status == _A.WITHDRAWN
+    change = AgreementStatusChange.objects.get(agreement=agreement)
+    assert (change.from_status, change.to_status, change.reason) == (
+        old,
+        _A.WITHDRAWN,
+        "",
+    )
+
+
+@pytest.mark.parametrize("old", [_A.APPROVED, _A.SIGNED])
+def test_withdrawing_approved_terms_records_the_reason(old: str) -> None:
+    agreement = agreement_in(old)
+    move(agreement, _A.WITHDRAWN, reason="Le bâtiment est cédé plus tôt que prévu.")
+    change = AgreementStatusChange.objects.get(agreement=agreement)
+    assert change.reason == "Le bâtiment est cédé plus tôt que prévu."
+    assert refreshed(agreement).status == _A.WITHDRAWN
 
 
 def test_a_submission_without_spaces_is_refused() -> None:

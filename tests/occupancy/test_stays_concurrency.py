@@ -12,13 +12,13 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
 from pytest_django.fixtures import Settings
 
 from config.errors import Conflict
 from occupancy.models import Agreement, AgreementStatus, Occupant, Space, Stay
-from occupancy.residents import stay_start
+from occupancy.residents import occupant_update, stay_start
 from tests.occupancy.factories import (
     AgreementFactory,
     OccupantFactory,
@@ -122,3 +122,47 @@ def test_one_occupant_entering_four_rooms_at_once_gets_exactly_one_stay() -> Non
     assert (len(committed), len(refused)) == (1, 3), outcomes
     assert all(error.field == "occupant" for error in refused)
     assert Stay.objects.filter(occupant=occupant).count() == 1
+
+
+def test_a_household_change_while_its_stay_is_being_written_is_a_conflict() -> None:
+    """The API locks the occupant before the service runs, where stay_move locks
+    the stay first and the occupant after: waiting for the stay while holding the
+    occupant could deadlock (a 500). The change is refused at once instead."""
+    space = SpaceFactory.create(capacity=4)
+    agreement = shelter(spaces=[space])
+    family = OccupantFactory.create(
+        operator=agreement.operator, kind="household", household_size=2
+    )
+    stay = stay_start(
+        occupant=family,
+        space=space,
+        agreement=agreement,
+        entry=date(2026, 2, 1),
+        structure_type="insertion",
+        today=date(2026, 2, 1),
+    )
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_stay() -> object:
+        with transaction.atomic():
+            Stay.objects.select_for_update(no_key=True).get(pk=stay.pk)
+            held.set()
+            release.wait(timeout=10)
+        return None
+
+    def change_the_size() -> object:
+        held.wait(timeout=10)
+        try:
+            return occupant_update(
+                occupant=family, household_size=3, today=date(2026, 6, 1)
+            )
+        finally:
+            release.set()
+
+    outcomes = race([hold_the_stay, change_the_size])
+
+    assert isinstance(outcomes[1], Conflict), outcomes
+    assert outcomes[1].field == "household_size"
+    family.refresh_from_db()
+    assert family.household_size == 2
+    assert Stay.objects.filter(occupant=family).count() == 1

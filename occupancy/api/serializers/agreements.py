@@ -302,7 +302,15 @@ class RecordSerializer(FactsSerializer):
 class AgreementTransitionSerializer(FactsSerializer):
     to = _agreement_status()
     reason = serializers.CharField(
-        max_length=2000, allow_blank=True, required=False, default=""
+        max_length=2000,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text=_(
+            "Kept in the status history. Required to reject, suspend or terminate "
+            "an agreement, and to withdraw one already approved or signed (400 on "
+            "`reason` otherwise)."
+        ),
     )
 
 

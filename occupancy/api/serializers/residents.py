@@ -91,7 +91,17 @@ class OccupantUpdateSerializer(StrictSerializer):
     }
 
     category = _occupant_category(required=False)
-    household_size = serializers.IntegerField(min_value=1, max_value=20, required=False)
+    household_size = serializers.IntegerField(
+        min_value=1,
+        max_value=20,
+        required=False,
+        help_text=_(
+            "From today on: the running stay ends today and goes on in a new one "
+            "of the new size (its places follow when they were the household's "
+            "size); 409 on `household_size` when the household no longer fits its "
+            "space. Past nights keep the size they had."
+        ),
+    )
     age_band = _age_band(required=False)
     orientation_source = _orientation(required=False)
     homeless_l345_2_2 = serializers.BooleanField(required=False)
@@ -267,7 +277,10 @@ class StayExitSerializer(StrictSerializer):
         choices=[
             choice
             for choice in ExitDestination.choices
-            if choice[0] != ExitDestination.INTERNAL_MOVE
+            # Continuations, written by the services: a move, a household's
+            # new size (its occupant's PATCH).
+            if choice[0]
+            not in (ExitDestination.INTERNAL_MOVE, ExitDestination.HOUSEHOLD_CHANGE)
         ],
         help_text=_("Where the person went (a move is POST …/move/)."),
     )

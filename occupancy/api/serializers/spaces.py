@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from buildings.models import Building
 from config.forms import DayField
+from occupancy.api import scopes
 from occupancy.api.serializers import relations
 from occupancy.api.serializers.fields import (
     NamedChoiceField,
@@ -24,6 +25,7 @@ from occupancy.models import (
     SpaceKind,
     SpaceUse,
 )
+from organizations.models import Organization
 
 
 class SpaceSerializer(serializers.ModelSerializer[Space]):
@@ -90,6 +92,40 @@ class SpaceCreateSerializer(SpaceUpdateSerializer):
     kind = NamedChoiceField(SpaceKind, component="SpaceKindEnum")
     use = NamedChoiceField(SpaceUse, component="SpaceUseEnum")
     capacity = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+    operator = ScopedPrimaryKeyRelatedField(
+        Organization,
+        relations.writable_operators,
+        required=False,
+        help_text=_(
+            "The operator adding the space, which alone changes it while no "
+            "agreement claims it. Needed only when you write for several "
+            "operators holding a live agreement in the building."
+        ),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        holders = scopes.operator_list_for_space(
+            scope=self.context["scope"], building=attrs["building"]
+        )
+        operator = attrs.pop("operator", None)
+        if operator is None:
+            found = list(holders[:2])
+            if len(found) != 1:
+                raise serializers.ValidationError(
+                    {"operator": [_("Say which operator adds this space.")]}
+                )
+            operator = found[0]
+        elif not holders.filter(pk=operator.pk).exists():
+            raise serializers.ValidationError(
+                {
+                    "operator": [
+                        _("This operator holds no live agreement in this building.")
+                    ]
+                }
+            )
+        attrs["created_by"] = operator
+        return attrs
 
 
 class SafetyInspectionSerializer(serializers.ModelSerializer[SafetyInspection]):
