@@ -3,14 +3,13 @@ and how writes fail (reliability.md §1, B1–B4, E2–E4)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
@@ -22,16 +21,8 @@ from tests.finance.conftest import Case
 from tests.finance.factories import DisbursementFactory
 from tests.occupancy.factories import BuildingFactory, DepartmentFactory, FunderFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_empty_cache")]
 LIST = BASE + "commitments/"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    """Throttle counters live in the cache: no test inherits another's requests."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def detail(commitment: Commitment) -> str:
@@ -41,11 +32,6 @@ def detail(commitment: Commitment) -> str:
 def ids(response: Any) -> set[int]:
     assert response.status_code == 200, response.content
     return {row["id"] for row in response.json()["results"]}
-
-
-@pytest.fixture
-def editor(agent: User) -> APIClient:
-    return client_for(agent)
 
 
 def new_commitment(case: Case, **fields: Any) -> dict[str, Any]:
