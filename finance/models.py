@@ -4,7 +4,9 @@
 - ``Commitment``: a funder's decision to contribute to an agreement or a building,
   in cash, in kind, as a loan or as a fee waiver; ``Disbursement``: what was paid
   against it. Σ disbursements ≤ commitment and every disbursement dated inside its
-  commitment's period are enforced by a trigger (below), whatever the write path.
+  commitment's period are enforced by a trigger (below), whatever the write path;
+  every disbursement dated on or after its commitment's decision, by the two
+  constraint triggers of migration 0004 (which pgtrigger.ignore does not lift).
 - ``CostLine``: what the site costs, by category and payer; ``FeePayment``: the
   occupation fee actually paid; ``SecurityBaseline``: what guarding the empty
   building would cost (the counterfactual of indicator 9); ``SubLetting``: space an

@@ -5,7 +5,8 @@ naming the input at fault; pghistory triggers audit every row (finance/models.py
 Disbursements race: two agents (or one client retrying after a timeout) may pay
 against the same commitment at once. ``disbursement_record`` locks the commitment
 row first, so writers queue there; the trigger on ``finance_disbursement`` holds
-the same invariants for any other writer. Lock order: the commitment, nothing else.
+the same invariants for any other writer (and migration 0004's constraint triggers
+the decision date's). Lock order: the commitment, nothing else.
 Fee payments race the same way on their agreement: ``fee_payment_record`` locks
 the agreement row first. Both are recorded once per Idempotency-Key (``_recorded``).
 Periods are ``[start, end)``: ``end`` is the day after the last day.
@@ -115,6 +116,12 @@ DISBURSED_IN_FUTURE = _("A disbursement is a payment made: dated today at the la
 DISBURSED_BEFORE_DECISION = _(
     "A disbursement is dated on or after its commitment's decision ({decision})."
 )
+DISBURSED_BEFORE_DECISION_UNKNOWN = _(
+    "A disbursement is dated on or after its commitment's decision."
+)
+DECIDED_AFTER_PAID_UNKNOWN = _(
+    "A disbursement is dated before this day: the decision cannot be dated after it."
+)
 NOT_IN_FORCE = _("No fee is due on an agreement that never came into force.")
 PAYMENT_OUTSIDE = _(
     "A payment falls within the agreement ({start} to {last}) and not after today."
@@ -147,6 +154,13 @@ CONSTRAINT_ERRORS.update(
             ("disbursement_key_present", "idempotency_key", KEY_REQUIRED),
             ("disbursement_within_commitment", "amount", OVERDRAFT_UNKNOWN),
             ("disbursement_date_in_period", "date", DATE_OUTSIDE_UNKNOWN),
+            # Constraint triggers of migration 0004, for the decision date.
+            ("disbursement_after_decision", "date", DISBURSED_BEFORE_DECISION_UNKNOWN),
+            (
+                "commitment_decided_before_paid",
+                "decision_date",
+                DECIDED_AFTER_PAID_UNKNOWN,
+            ),
             ("cost_line_amount_not_negative", "amount", AMOUNT_NEGATIVE),
             ("cost_line_period_bounded", "end", END_NOT_AFTER_START),
             ("fee_payment_amount_positive", "amount", AMOUNT_NOT_POSITIVE),

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
+import finance.services  # noqa: F401 (registers the constraints' fields at import)
 from config.api import exception_handler
 from finance.models import Commitment, Nature
 from organizations.models import OrganizationKind, Role
@@ -274,6 +275,8 @@ class TestWrites:
             ("overdraft", "amount"),
             ("outside", "date"),
             ("below", "amount"),
+            ("before_decision", "date"),
+            ("decided_after_paid", "decision_date"),
         ],
     )
     def test_the_databases_refusals_become_409_with_their_field(
@@ -292,6 +295,13 @@ class TestWrites:
             "below": lambda: Commitment.objects.filter(pk=commitment.pk).update(
                 amount=Decimal(5)
             ),
+            # Decided on 10 January 2024, paid on 1 May.
+            "before_decision": lambda: DisbursementFactory.create(
+                commitment=commitment, date=date(2024, 1, 9)
+            ),
+            "decided_after_paid": lambda: Commitment.objects.filter(
+                pk=commitment.pk
+            ).update(decision_date=date(2024, 5, 2)),
         }
         with pytest.raises(IntegrityError) as refused, transaction.atomic():
             writes[write]()
