@@ -173,7 +173,12 @@ def _populate(*, commitments: int, per_commitment: int, seed: int) -> dict[str, 
             )
         CostLine.objects.bulk_create(lines)
         FeePayment.objects.bulk_create(
-            FeePayment(agreement=a, date=date(2024, 3, 1), amount=Decimal("12000.00"))
+            FeePayment(
+                agreement=a,
+                date=date(2024, 3, 1),
+                amount=Decimal("12000.00"),
+                idempotency_key="bench-fee-2024",
+            )
             for a in agreements
         )
         SubLetting.objects.bulk_create(

@@ -219,6 +219,7 @@ def _fees(agreement: Agreement) -> None:
             amount=_d("12000.00"),
             reference=f"DEMO-TITRE-{year} {NOTE}",
             illustrative=True,
+            idempotency_key=f"demo-fee-{year}",
         )
 
 

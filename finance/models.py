@@ -4,7 +4,9 @@
 - ``Commitment``: a funder's decision to contribute to an agreement or a building,
   in cash, in kind, as a loan or as a fee waiver; ``Disbursement``: what was paid
   against it. Σ disbursements ≤ commitment and every disbursement dated inside its
-  commitment's period are enforced by a trigger (below), whatever the write path.
+  commitment's period are enforced by a trigger (below), whatever the write path;
+  every disbursement dated on or after its commitment's decision, by the two
+  constraint triggers of migration 0004 (which pgtrigger.ignore does not lift).
 - ``CostLine``: what the site costs, by category and payer; ``FeePayment``: the
   occupation fee actually paid; ``SecurityBaseline``: what guarding the empty
   building would cost (the counterfactual of indicator 9); ``SubLetting``: space an
@@ -73,6 +75,19 @@ def from_state(prefix: str = "") -> Q:
 def is_state(kind: str, legal_form: str) -> bool:
     """``from_state`` for one organisation's kind and legal form."""
     return kind == OrganizationKind.STATE_SERVICE or legal_form == LegalForm.STATE
+
+
+def _keyed(name: str, parent: str) -> list[models.BaseConstraint]:
+    """A payment's ``idempotency_key``: present, and one payment per key under its
+    ``parent`` (the row whose lock retries queue on, finance/services.py)."""
+    return [
+        models.CheckConstraint(
+            condition=~Q(idempotency_key=""), name=f"{name}_key_present"
+        ),
+        models.UniqueConstraint(
+            fields=[parent, "idempotency_key"], name=f"{name}_key_unique"
+        ),
+    ]
 
 
 def _bounded(name: str) -> models.CheckConstraint:
@@ -270,14 +285,9 @@ class Disbursement(models.Model):
                 condition=~Q(evidence_reference="") | ~Q(evidence_file=""),
                 name="disbursement_has_evidence",
             ),
-            models.CheckConstraint(
-                condition=~Q(idempotency_key=""), name="disbursement_key_present"
-            ),
-            # Also the index of "disbursements of this commitment" (sums, lists).
-            models.UniqueConstraint(
-                fields=["commitment", "idempotency_key"],
-                name="disbursement_key_unique",
-            ),
+            # The key's unique index is also that of "disbursements of this
+            # commitment" (sums, lists).
+            *_keyed("disbursement", "commitment"),
         ]
         indexes = [
             # Dashboards: a commitment's disbursements within a year. Reads always
@@ -402,6 +412,10 @@ class FeePayment(models.Model):
     amount = models.DecimalField(_("amount (€)"), max_digits=14, decimal_places=2)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     illustrative = models.BooleanField(_("illustrative amount"), default=False)
+    # As a disbursement's: a retry with the same key returns the first payment.
+    # Payments recorded before keys were asked for carry "before-keys-<id>"
+    # (migration 0003).
+    idempotency_key = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -413,6 +427,7 @@ class FeePayment(models.Model):
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="fee_payment_amount_positive"
             ),
+            *_keyed("fee_payment", "agreement"),
         ]
         indexes = [
             models.Index(fields=["agreement", "date"], name="fee_payment_idx"),

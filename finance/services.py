@@ -5,7 +5,10 @@ naming the input at fault; pghistory triggers audit every row (finance/models.py
 Disbursements race: two agents (or one client retrying after a timeout) may pay
 against the same commitment at once. ``disbursement_record`` locks the commitment
 row first, so writers queue there; the trigger on ``finance_disbursement`` holds
-the same invariants for any other writer. Lock order: the commitment, nothing else.
+the same invariants for any other writer (and migration 0004's constraint triggers
+the decision date's). Lock order: the commitment, nothing else.
+Fee payments race the same way on their agreement: ``fee_payment_record`` locks
+the agreement row first. Both are recorded once per Idempotency-Key (``_recorded``).
 Periods are ``[start, end)``: ``end`` is the day after the last day.
 """
 
@@ -15,13 +18,13 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
-from django.db.models import Min, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -88,7 +91,7 @@ OVERDRAFT_UNKNOWN = _("Disbursements cannot exceed their commitment.")
 KEY_REQUIRED = _("An idempotency key is required (the Idempotency-Key header).")
 KEY_TOO_LONG = _("The idempotency key is longer than 255 characters.")
 KEY_REUSED = _(
-    "This idempotency key already recorded another disbursement ({amount} € on "
+    "This idempotency key already recorded another payment ({amount} € on "
     "{date}): use a new key for a new payment."
 )
 EVIDENCE_REQUIRED = _("Give the evidence of the payment: a reference or a document.")
@@ -112,6 +115,12 @@ DECISION_IN_FUTURE = _("A funding decision is dated today at the latest.")
 DISBURSED_IN_FUTURE = _("A disbursement is a payment made: dated today at the latest.")
 DISBURSED_BEFORE_DECISION = _(
     "A disbursement is dated on or after its commitment's decision ({decision})."
+)
+DISBURSED_BEFORE_DECISION_UNKNOWN = _(
+    "A disbursement is dated on or after its commitment's decision."
+)
+DECIDED_AFTER_PAID_UNKNOWN = _(
+    "A disbursement is dated before this day: the decision cannot be dated after it."
 )
 NOT_IN_FORCE = _("No fee is due on an agreement that never came into force.")
 PAYMENT_OUTSIDE = _(
@@ -145,9 +154,17 @@ CONSTRAINT_ERRORS.update(
             ("disbursement_key_present", "idempotency_key", KEY_REQUIRED),
             ("disbursement_within_commitment", "amount", OVERDRAFT_UNKNOWN),
             ("disbursement_date_in_period", "date", DATE_OUTSIDE_UNKNOWN),
+            # Constraint triggers of migration 0004, for the decision date.
+            ("disbursement_after_decision", "date", DISBURSED_BEFORE_DECISION_UNKNOWN),
+            (
+                "commitment_decided_before_paid",
+                "decision_date",
+                DECIDED_AFTER_PAID_UNKNOWN,
+            ),
             ("cost_line_amount_not_negative", "amount", AMOUNT_NEGATIVE),
             ("cost_line_period_bounded", "end", END_NOT_AFTER_START),
             ("fee_payment_amount_positive", "amount", AMOUNT_NOT_POSITIVE),
+            ("fee_payment_key_present", "idempotency_key", KEY_REQUIRED),
             ("baseline_amount_not_negative", "monthly_amount", AMOUNT_NEGATIVE),
             ("baseline_hourly_product", "monthly_amount", HOURLY_FACTORS),
             ("baseline_hours_range", "hours_per_month", HOURS_RANGE),
@@ -318,6 +335,37 @@ def commitment_update(
     return locked
 
 
+# --- Payments recorded once: disbursements and fees ---------------------------------
+Payment = TypeVar("Payment", Disbursement, FeePayment)
+
+
+def _key(idempotency_key: str) -> str:
+    """The client's Idempotency-Key, checked."""
+    key = idempotency_key.strip()
+    if not key:
+        raise _fail(KEY_REQUIRED, "idempotency_key")
+    if len(key) > 255:
+        raise _fail(KEY_TOO_LONG, "idempotency_key")
+    return key
+
+
+def _recorded(
+    payments: QuerySet[Payment], *, key: str, amount: Decimal, on: date
+) -> Payment | None:
+    """The payment recorded under ``key`` among ``payments`` (one parent's), for a
+    retry to return; None on a first try. Read after locking the parent: READ
+    COMMITTED then sees every payment committed by the writers that held the lock
+    before, a first try with this key included, so racing retries write one row.
+    The same key for another amount or date is a conflict."""
+    first = payments.filter(idempotency_key=key).first()
+    if first is not None and (first.amount, first.date) != (amount, on):
+        raise Conflict(
+            str(KEY_REUSED).format(amount=first.amount, date=first.date),
+            field="idempotency_key",
+        )
+    return first
+
+
 # --- Disbursements --------------------------------------------------------------------
 def _evidence(
     evidence: str | File[bytes],
@@ -349,26 +397,13 @@ def disbursement_record(
     The sum of disbursements never exceeds the commitment: concurrent calls queue
     on the commitment's row lock and each sums what the previous ones committed.
     """
-    key = idempotency_key.strip()
-    if not key:
-        raise _fail(KEY_REQUIRED, "idempotency_key")
-    if len(key) > 255:
-        raise _fail(KEY_TOO_LONG, "idempotency_key")
+    key = _key(idempotency_key)
     _money(amount, field="amount")
     reference, document, digest = _evidence(evidence)
     with transaction.atomic():
         locked = Commitment.objects.select_for_update().get(pk=commitment.pk)
-        # After the lock, READ COMMITTED sees every disbursement committed by the
-        # writers that held it before us, including a first try with this key.
-        first = Disbursement.objects.filter(
-            commitment=locked, idempotency_key=key
-        ).first()
+        first = _recorded(locked.disbursements.all(), key=key, amount=amount, on=date)
         if first is not None:
-            if (first.amount, first.date) != (amount, date):
-                raise Conflict(
-                    str(KEY_REUSED).format(amount=first.amount, date=first.date),
-                    field="idempotency_key",
-                )
             return first, False
         if not locked.period.lower <= date < locked.period.upper:
             raise _fail(
@@ -468,33 +503,43 @@ def fee_payment_record(
     agreement: Agreement,
     date: date,
     amount: Decimal,
+    idempotency_key: str,
     reference: str = "",
     illustrative: bool = False,
-) -> FeePayment:
+) -> tuple[FeePayment, bool]:
+    """Record a fee paid under ``agreement``; ``(payment, created)``.
+
+    As disbursement_record: a retry with the same ``idempotency_key`` returns the
+    first payment and ``created=False`` (also when the retries race each other:
+    they queue on the agreement's row lock), provided it asks for the same amount
+    and date; the same key for another payment is a conflict.
+    """
+    key = _key(idempotency_key)
     _money(amount, field="amount")
-    # A fee is paid for an occupation (domain.md §B.2): on an agreement that came
-    # into force, within its period, and a payment received is in the past.
-    if agreement.status not in IN_FORCE_STATUSES:
-        raise _fail(NOT_IN_FORCE, "agreement")
-    if (
-        not agreement.start
-        <= date
-        <= min(_last_day(agreement.end), timezone.localdate())
-    ):
-        raise _fail(
-            PAYMENT_OUTSIDE,
-            "date",
-            start=agreement.start,
-            last=_last_day(agreement.end),
-        )
     with transaction.atomic():
-        return FeePayment.objects.create(
-            agreement=agreement,
+        # FOR NO KEY UPDATE: fee writers queue; the agreement's other children
+        # (stays, spaces…) still take their foreign-key share lock meanwhile.
+        locked = Agreement.objects.select_for_update(no_key=True).get(pk=agreement.pk)
+        first = _recorded(locked.fee_payments.all(), key=key, amount=amount, on=date)
+        if first is not None:
+            return first, False
+        # A fee is paid for an occupation (domain.md §B.2): on an agreement that
+        # came into force, within its period, and a payment received is past.
+        if locked.status not in IN_FORCE_STATUSES:
+            raise _fail(NOT_IN_FORCE, "agreement")
+        if not locked.start <= date <= min(_last_day(locked.end), timezone.localdate()):
+            raise _fail(
+                PAYMENT_OUTSIDE, "date", start=locked.start, last=_last_day(locked.end)
+            )
+        payment = FeePayment.objects.create(
+            agreement=locked,
             date=date,
             amount=amount,
             reference=reference,
             illustrative=illustrative,
+            idempotency_key=key,
         )
+    return payment, True
 
 
 def security_baseline_set(

@@ -5,8 +5,9 @@ commitments and disbursements, operators those of their agreements, State agents
 their territory's, and anything else answers 404. Writes are for admins and
 editors of a State service, within its territory; they call the services, which
 hold the rules. Updates need the ETag of the version read (If-Match: 428 without,
-412 when stale); disbursements need an ``Idempotency-Key`` header, and a retry with
-the same key returns the first disbursement (200) instead of paying twice.
+412 when stale); disbursements and fee payments need an ``Idempotency-Key`` header,
+and a retry with the same key returns the first payment (200) instead of recording
+it twice.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=True,
     description=(
         "A key of yours for this payment (a UUID): a retry with the same key "
-        "returns the first disbursement (200) instead of recording a second."
+        "returns the payment first recorded with it (200) instead of recording a "
+        "second; the same key for another amount or date is a 409."
     ),
 )
 NOT_AUTHENTICATED = {401: OpenApiResponse(description="Not authenticated.")}
@@ -139,6 +141,27 @@ def create_schema(
     """A create that takes ``write`` and answers 201 with ``read``."""
     return extend_schema(
         summary=summary, request=write, responses={201: read, **WRITE_ERRORS}
+    )
+
+
+def payment_schema(
+    write: type[BaseSerializer[Any]],
+    read: type[BaseSerializer[Any]],
+    *,
+    media: tuple[str, ...] = ("application/json",),
+) -> Callable[[F], F]:
+    """A payment's create under Idempotency-Key: 201 with ``read``, or 200 with the
+    payment a retry's key recorded first."""
+    return extend_schema(
+        request=dict.fromkeys(media, write),
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: read,
+            200: OpenApiResponse(
+                read, description="A retry: the payment first recorded with this key."
+            ),
+            **WRITE_ERRORS,
+        },
     )
 
 
@@ -281,6 +304,21 @@ class _RowViewSet(
         row = service(by=_acting(self.request), **self._input(serializer_class))
         return self._one(row, status.HTTP_201_CREATED)
 
+    def _payment(self, service: Callable[..., tuple[M, bool]], **data: Any) -> Response:
+        """201 with the payment ``service`` records under the request's
+        Idempotency-Key, or 200 (``Idempotent-Replayed``) with the one a retry's
+        key recorded first."""
+        row, created = service(
+            by=_acting(self.request),
+            idempotency_key=self.request.headers.get("Idempotency-Key", ""),
+            **data,
+        )
+        if created:
+            return self._one(row, status.HTTP_201_CREATED)
+        response = self._one(row)
+        response["Idempotent-Replayed"] = "true"
+        return response
+
     @contextmanager
     def _updating(
         self, serializer_class: type[BaseSerializer[Any]]
@@ -349,37 +387,20 @@ class DisbursementViewSet(_RowViewSet[Disbursement]):
     def building_of(self, obj: Disbursement) -> Building:
         return obj.commitment.site
 
-    @extend_schema(
-        request={
-            "application/json": DisbursementWriteSerializer,
-            "multipart/form-data": DisbursementWriteSerializer,
-        },
-        parameters=[IDEMPOTENCY_KEY],
-        responses={
-            201: DisbursementSerializer,
-            200: OpenApiResponse(
-                DisbursementSerializer,
-                description="A retry: the disbursement first recorded with this key.",
-            ),
-            **WRITE_ERRORS,
-        },
+    @payment_schema(
+        DisbursementWriteSerializer,
+        DisbursementSerializer,
+        media=("application/json", "multipart/form-data"),
     )
     def create(self, request: Request) -> Response:
         data = self._input(DisbursementWriteSerializer)
         document = data.pop("evidence_file", None)
         reference = data.pop("evidence_reference", "")
-        disbursement, created = services.disbursement_record(
-            by=_acting(request),
+        return self._payment(
+            services.disbursement_record,
             evidence=document if document is not None else reference,
-            idempotency_key=request.headers.get("Idempotency-Key", ""),
             **data,
         )
-        response = self._one(
-            disbursement, status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
-        if not created:
-            response["Idempotent-Replayed"] = "true"
-        return response
 
 
 # --- The State's books: cost lines, baselines, fees, sub-lettings
@@ -455,7 +476,8 @@ class SecurityBaselineViewSet(_RowViewSet[SecurityBaseline]):
 
 @rows_schema(FeePaymentSerializer)
 class FeePaymentViewSet(_RowViewSet[FeePayment]):
-    """Occupation fees actually paid (State agents of the territory)."""
+    """Occupation fees actually paid (State agents of the territory), recorded
+    once per Idempotency-Key as disbursements are."""
 
     queryset = FeePayment.objects.none()
     serializer_class = FeePaymentSerializer
@@ -466,9 +488,11 @@ class FeePaymentViewSet(_RowViewSet[FeePayment]):
     def building_of(self, obj: FeePayment) -> Building:
         return obj.agreement.building
 
-    @create_schema(FeePaymentWriteSerializer, FeePaymentSerializer)
+    @payment_schema(FeePaymentWriteSerializer, FeePaymentSerializer)
     def create(self, request: Request) -> Response:
-        return self._create(FeePaymentWriteSerializer, services.fee_payment_record)
+        return self._payment(
+            services.fee_payment_record, **self._input(FeePaymentWriteSerializer)
+        )
 
 
 @rows_schema(SubLettingSerializer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
@@ -27,6 +28,15 @@ def funder_client(
             OrganizationKind.FUNDER, role=Role.VIEWER, organization=organization
         )
     )
+
+
+def post_payment(
+    client: APIClient, url: str, body: dict[str, Any], key: str | None
+) -> Any:
+    """POST a payment (disbursement, fee) with ``key`` as its Idempotency-Key
+    header, or without the header when ``key`` is None."""
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    return client.post(url, body, format="json", **headers)
 
 
 def etag(client: APIClient, url: str) -> str:

@@ -5,13 +5,17 @@ year 2024 as window. Every figure the tests expect is worked out in test_indicat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db.backends.postgresql.psycopg_any import DateRange
 from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 from buildings.models import Building
 from finance.models import (
@@ -23,6 +27,7 @@ from finance.models import (
 )
 from occupancy.models import Agreement, AgreementStatus, OccupantKind
 from organizations.models import LegalForm, Organization
+from tests.finance.api import client_for
 from tests.finance.factories import (
     CommitmentFactory,
     CostLineFactory,
@@ -54,6 +59,21 @@ class Case:
 
 def d(text: str) -> Decimal:
     return Decimal(text)
+
+
+@pytest.fixture
+def _empty_cache() -> Iterator[None]:
+    """Throttle counters live in the cache: no test inherits another's requests.
+    (The API tests' ``pytestmark`` asks for it.)"""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def editor(agent: User) -> APIClient:
+    """An editor of the State service of the case's territory (the Bouches-du-Rhône)."""
+    return client_for(agent)
 
 
 @pytest.fixture(autouse=True)

@@ -94,6 +94,7 @@ class FeePaymentFactory(DjangoModelFactory[FeePayment]):
     agreement = SubFactory(AgreementFactory)
     date = date(2024, 3, 1)
     amount = Decimal("12000.00")
+    idempotency_key = Sequence(lambda n: f"fee-key-{n}")
 
 
 class SecurityBaselineFactory(DjangoModelFactory[SecurityBaseline]):

@@ -3,37 +3,24 @@ books: State agents of the territory only) and the indicators endpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from finance.models import CostLine, SecurityBaseline, SubLetting
 from organizations.models import OrganizationKind
-from tests.finance.api import BASE, client_for, etag, funder_client
+from tests.finance.api import BASE, client_for, etag, funder_client, post_payment
 from tests.finance.conftest import Case
 from tests.finance.factories import CommitmentFactory, StateFunderFactory
 from tests.occupancy.factories import BuildingFactory, FunderFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def editor(agent: User) -> APIClient:
-    return client_for(agent)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_empty_cache")]
 
 
 MAX_AMOUNT = "999999999999.99"  # DecimalField(14, 2)
@@ -163,10 +150,11 @@ def test_a_sub_letting_outside_its_agreement_is_a_400(
 
 
 def test_a_fee_payment_is_recorded(case: Case, editor: APIClient) -> None:
-    response = editor.post(
+    response = post_payment(
+        editor,
         f"{BASE}fee-payments/",
         {"agreement": case.agreement.pk, "date": "2024-09-01", "amount": "500.00"},
-        format="json",
+        "fee-2024-09",
     )
     assert response.status_code == 201, response.content
 
@@ -288,7 +276,8 @@ def test_the_books_dates_follow_the_disbursements_rules(
     }
     url = f"{BASE}{resource}/"
     before = len(editor.get(url).json()["results"])
-    response = editor.post(url, {**bodies[resource], **fields}, format="json")
+    # The key is the fee payments' (the other books ignore the header).
+    response = post_payment(editor, url, {**bodies[resource], **fields}, "k")
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
     assert len(editor.get(url).json()["results"]) == before

@@ -3,17 +3,17 @@ and how writes fail (reliability.md §1, B1–B4, E2–E4)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
+import finance.services  # noqa: F401 (registers the constraints' fields at import)
 from config.api import exception_handler
 from finance.models import Commitment, Nature
 from organizations.models import OrganizationKind, Role
@@ -22,16 +22,8 @@ from tests.finance.conftest import Case
 from tests.finance.factories import DisbursementFactory
 from tests.occupancy.factories import BuildingFactory, DepartmentFactory, FunderFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_empty_cache")]
 LIST = BASE + "commitments/"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    """Throttle counters live in the cache: no test inherits another's requests."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def detail(commitment: Commitment) -> str:
@@ -41,11 +33,6 @@ def detail(commitment: Commitment) -> str:
 def ids(response: Any) -> set[int]:
     assert response.status_code == 200, response.content
     return {row["id"] for row in response.json()["results"]}
-
-
-@pytest.fixture
-def editor(agent: User) -> APIClient:
-    return client_for(agent)
 
 
 def new_commitment(case: Case, **fields: Any) -> dict[str, Any]:
@@ -288,6 +275,8 @@ class TestWrites:
             ("overdraft", "amount"),
             ("outside", "date"),
             ("below", "amount"),
+            ("before_decision", "date"),
+            ("decided_after_paid", "decision_date"),
         ],
     )
     def test_the_databases_refusals_become_409_with_their_field(
@@ -306,6 +295,13 @@ class TestWrites:
             "below": lambda: Commitment.objects.filter(pk=commitment.pk).update(
                 amount=Decimal(5)
             ),
+            # Decided on 10 January 2024, paid on 1 May.
+            "before_decision": lambda: DisbursementFactory.create(
+                commitment=commitment, date=date(2024, 1, 9)
+            ),
+            "decided_after_paid": lambda: Commitment.objects.filter(
+                pk=commitment.pk
+            ).update(decision_date=date(2024, 5, 2)),
         }
         with pytest.raises(IntegrityError) as refused, transaction.atomic():
             writes[write]()

@@ -1,10 +1,10 @@
-"""/api/v1/finance/disbursements/: the Idempotency-Key header, overdrafts as 409,
-and reads within the commitments' scope."""
+"""/api/v1/finance/disbursements/: overdrafts as 409, dates, evidence, and reads
+within the commitments' scope. The Idempotency-Key header, which fee payments take
+too, is tested for both in test_api_payments.py."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils import timezone
@@ -21,26 +20,14 @@ from rest_framework.test import APIClient
 
 from finance.models import Disbursement
 from organizations.models import OrganizationKind
-from tests.finance.api import BASE, client_for, funder_client
+from tests.finance.api import BASE, client_for, funder_client, post_payment
 from tests.finance.conftest import Case
 from tests.finance.factories import CommitmentFactory
 from tests.finance.test_services_disbursement import PDF
 from tests.occupancy.factories import BuildingFactory, DepartmentFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_empty_cache")]
 LIST = BASE + "disbursements/"
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def editor(agent: User) -> APIClient:
-    return client_for(agent)
 
 
 def payment(case: Case, **fields: Any) -> dict[str, Any]:
@@ -54,36 +41,7 @@ def payment(case: Case, **fields: Any) -> dict[str, Any]:
 
 
 def post(client: APIClient, body: dict[str, Any], key: str | None) -> Any:
-    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
-    return client.post(LIST, body, format="json", **headers)
-
-
-def test_a_payment_is_recorded_once_whatever_the_retries(
-    case: Case, editor: APIClient
-) -> None:
-    key = str(uuid.uuid4())
-    first = post(editor, payment(case), key)
-    assert first.status_code == 201, first.content
-    again = post(editor, payment(case), key)
-    assert again.status_code == 200
-    assert again["Idempotent-Replayed"] == "true"
-    assert again.json()["id"] == first.json()["id"]
-    assert Disbursement.objects.filter(idempotency_key=key).count() == 1
-
-
-def test_the_idempotency_key_is_required(case: Case, editor: APIClient) -> None:
-    response = post(editor, payment(case), None)
-    assert response.status_code == 400
-    assert "idempotency_key" in response.json()["errors"]
-
-
-def test_reusing_a_key_for_another_payment_is_a_409(
-    case: Case, editor: APIClient
-) -> None:
-    post(editor, payment(case), "k-1")
-    response = post(editor, payment(case, amount="4000.01"), "k-1")
-    assert response.status_code == 409
-    assert "idempotency_key" in response.json()["errors"]
+    return post_payment(client, LIST, body, key)
 
 
 def test_an_overdraft_is_a_409_on_amount_and_records_nothing(
@@ -193,30 +151,3 @@ def test_disbursements_are_never_edited(case: Case, editor: APIClient) -> None:
     assert editor.delete(url).status_code == 405
     row.refresh_from_db()
     assert row.amount == Decimal("20000.00")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_payment_whose_connection_dies_is_a_503_and_its_retry_records_it_once(
-    case: Case,
-    editor: APIClient,
-    kill_session_on: Callable[[str, str], Callable[[], None]],
-) -> None:
-    """reliability.md L2 (b): the session ends in the middle of the INSERT; the
-    client is told to retry, nothing was written, and the retry with the same
-    Idempotency-Key records the payment once."""
-    before = Disbursement.objects.count()
-    lift = kill_session_on("finance_disbursement", "INSERT")
-    key = str(uuid.uuid4())
-
-    lost = post(editor, payment(case), key)
-
-    assert lost.status_code == 503, lost.content
-    assert lost["Retry-After"] == "30"
-    assert lost.json()["code"] == "unavailable"
-    lift()
-    assert Disbursement.objects.count() == before
-    retried = post(editor, payment(case), key)
-    assert retried.status_code == 201, retried.content
-    assert post(editor, payment(case), key).status_code == 200  # a replay
-    assert Disbursement.objects.filter(idempotency_key=key).count() == 1
-    assert Disbursement.objects.count() == before + 1

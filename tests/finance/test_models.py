@@ -99,6 +99,10 @@ def test_valued_contributions_with_their_method_are_accepted() -> None:
             lambda: FeePaymentFactory.create(amount=Decimal("0.00")),
         ),
         (
+            "fee_payment_key_present",
+            lambda: FeePaymentFactory.create(idempotency_key=""),
+        ),
+        (
             "subletting_area_positive",
             lambda: SubLettingFactory.create(area_m2=Decimal("0.00")),
         ),
@@ -121,13 +125,20 @@ def test_other_constraints(constraint: str, make: Any) -> None:
     refused(constraint, make)
 
 
-def test_one_idempotency_key_per_commitment() -> None:
-    first = DisbursementFactory.create(idempotency_key="k")
+@pytest.mark.parametrize(
+    ("constraint", "factory", "parent"),
+    [
+        ("disbursement_key_unique", DisbursementFactory, "commitment"),
+        ("fee_payment_key_unique", FeePaymentFactory, "agreement"),
+    ],
+)
+def test_one_idempotency_key_per_parent(
+    constraint: str, factory: Any, parent: str
+) -> None:
+    first = factory.create(idempotency_key="k")
     refused(
-        "disbursement_key_unique",
-        lambda: DisbursementFactory.create(
-            commitment=first.commitment, idempotency_key="k"
-        ),
+        constraint,
+        lambda: factory.create(idempotency_key="k", **{parent: getattr(first, parent)}),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -9,21 +11,31 @@ import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
 from django.utils import timezone
 
-from config.errors import DomainError
+from config.errors import Conflict, DomainError
 from finance.models import Commitment, FeePayment, SubLetting
 from finance.services import commitment_create, fee_payment_record, subletting_create
 from occupancy.models import AgreementStatus
 from tests.finance.conftest import Case
+from tests.finance.test_services_disbursement import race
 from tests.occupancy.factories import AgreementFactory, OperatorFactory, SpaceFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def pay(case: Case, **changes: object) -> FeePayment:
+    return record(case, **changes)[0]
+
+
+def record(
+    case: Case, key: str | None = None, /, **changes: object
+) -> tuple[FeePayment, bool]:
+    """fee_payment_record of 500 € on 1 September 2024 under the case's agreement,
+    with ``key`` (a new one when None)."""
     values: dict[str, object] = {
         "agreement": case.agreement,
         "date": date(2024, 9, 1),
         "amount": Decimal("500.00"),
+        "idempotency_key": key if key is not None else str(uuid.uuid4()),
     }
     return fee_payment_record(by=None, **{**values, **changes})  # type: ignore[arg-type]
 
@@ -66,8 +78,87 @@ def test_a_fee_on_a_future_day_of_a_running_agreement_waits_for_the_day() -> Non
             agreement=running,
             date=today + timedelta(days=1),
             amount=Decimal("10.00"),
+            idempotency_key="tomorrow",
         )
-    fee_payment_record(by=None, agreement=running, date=today, amount=Decimal("10.00"))
+    fee_payment_record(
+        by=None,
+        agreement=running,
+        date=today,
+        amount=Decimal("10.00"),
+        idempotency_key="today",
+    )
+
+
+class TestFeePaymentsAreRecordedOnce:
+    """As disbursements (test_services_disbursement.py): one payment per
+    Idempotency-Key under an agreement, however often and however concurrently it
+    is retried."""
+
+    def test_a_retry_with_the_same_key_returns_the_first_and_creates_nothing(
+        self, case: Case
+    ) -> None:
+        before = FeePayment.objects.count()
+        first, created = record(case, "retry-me")
+        again, created_again = record(case, "retry-me")
+        assert (created, created_again) == (True, False)
+        assert again.pk == first.pk
+        assert again.idempotency_key == "retry-me"
+        assert FeePayment.objects.count() == before + 1
+
+    @pytest.mark.parametrize(
+        "changes", [{"amount": Decimal("600.00")}, {"date": date(2024, 9, 2)}]
+    )
+    def test_the_same_key_for_another_payment_is_a_conflict(
+        self, case: Case, changes: dict[str, object]
+    ) -> None:
+        record(case, "k")
+        with pytest.raises(Conflict) as refused:
+            record(case, "k", **changes)
+        assert refused.value.field == "idempotency_key"
+        assert "500.00 € on 2024-09-01" in refused.value.message
+        assert case.agreement.fee_payments.filter(idempotency_key="k").count() == 1
+
+    def test_keys_are_per_agreement(self, case: Case) -> None:
+        other = AgreementFactory.create(
+            status=AgreementStatus.ACTIVE, period=case.agreement.period
+        )
+        record(case, "same")
+        _, created = record(case, "same", agreement=other)
+        assert created
+
+    @pytest.mark.parametrize("key", ["", "   ", "k" * 256])
+    def test_a_usable_idempotency_key_is_required(self, case: Case, key: str) -> None:
+        before = FeePayment.objects.count()
+        with pytest.raises(DomainError) as refused:
+            record(case, key)
+        assert refused.value.field == "idempotency_key"
+        assert FeePayment.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_retries_of_one_fee_payment_record_it_once() -> None:
+    agreement = AgreementFactory.create(
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2024, 3, 1), date(2025, 3, 1)),
+    )
+    outcomes = race(
+        [
+            functools.partial(
+                fee_payment_record,
+                by=None,
+                agreement=agreement,
+                date=date(2024, 9, 1),
+                amount=Decimal("500.00"),
+                idempotency_key="the-same-key",
+            )
+            for _ in range(50)
+        ]
+    )
+    results = [o for o in outcomes if isinstance(o, tuple)]
+    assert len(results) == 50, outcomes
+    assert sum(created for _, created in results) == 1
+    assert len({payment.pk for payment, _ in results}) == 1
+    assert agreement.fee_payments.count() == 1
 
 
 def sublet(case: Case, **changes: object) -> SubLetting:

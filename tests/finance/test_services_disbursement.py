@@ -7,16 +7,19 @@ import functools
 import hashlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 
+import pgtrigger
 import pytest
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateRange
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Sum
 from django.utils import timezone
 from pytest_django.fixtures import Settings
@@ -234,6 +237,121 @@ class TestTheDatabaseHoldsTheInvariants:
             DisbursementFactory.create(evidence_reference="")
 
 
+@contextmanager
+def refused_by(constraint: str) -> Iterator[CursorWrapper]:
+    """A cursor for raw SQL, in a savepoint the write must fail on ``constraint``."""
+    with (
+        pytest.raises(IntegrityError) as refused,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        yield cursor
+    diag = getattr(refused.value.__cause__, "diag", None)
+    assert getattr(diag, "constraint_name", None) == constraint
+
+
+@pytest.mark.django_db
+class TestNoPaymentBeforeTheDecision:
+    """Migration 0004's constraint triggers: a disbursement dated before its
+    commitment's decision, or a decision moved past a disbursement, is refused
+    whoever writes it (raw SQL, a queryset update, triggers lifted)."""
+
+    def test_a_payment_before_the_decision_written_directly_is_refused(self) -> None:
+        commitment = CommitmentFactory.create(decision_date=date(2024, 6, 1))
+        with refused_by("disbursement_after_decision"):
+            DisbursementFactory.create(commitment=commitment, date=date(2024, 5, 31))
+        with refused_by("disbursement_after_decision") as cursor:
+            cursor.execute(
+                "INSERT INTO finance_disbursement (commitment_id, date, amount, "
+                "evidence_reference, evidence_file, evidence_sha256, "
+                "idempotency_key, created_at, updated_at) VALUES "
+                "(%s, '2024-05-31', 10, 'OP-1', '', '', 'raw', now(), now())",
+                [commitment.pk],
+            )
+        assert not commitment.disbursements.exists()
+        # The decision's own day is allowed.
+        DisbursementFactory.create(commitment=commitment, date=date(2024, 6, 1))
+
+    def test_a_payment_moved_before_the_decision_is_refused(self) -> None:
+        commitment = CommitmentFactory.create(decision_date=date(2024, 6, 1))
+        paid = DisbursementFactory.create(commitment=commitment, date=date(2024, 6, 3))
+        with refused_by("disbursement_after_decision") as cursor:
+            cursor.execute(
+                "UPDATE finance_disbursement SET date = '2024-05-31' WHERE id = %s",
+                [paid.pk],
+            )
+        decided_later = CommitmentFactory.create(decision_date=date(2024, 7, 1))
+        with refused_by("disbursement_after_decision"):
+            Disbursement.objects.filter(pk=paid.pk).update(commitment=decided_later)
+        paid.refresh_from_db()
+        assert (paid.commitment_id, paid.date) == (commitment.pk, date(2024, 6, 3))
+
+    def test_a_decision_moved_past_a_payment_directly_is_refused(self) -> None:
+        commitment = CommitmentFactory.create()  # decided on 15 December 2023
+        DisbursementFactory.create(commitment=commitment, date=date(2024, 3, 1))
+        with refused_by("commitment_decided_before_paid") as cursor:
+            cursor.execute(
+                "UPDATE finance_commitment SET decision_date = '2024-03-02' "
+                "WHERE id = %s",
+                [commitment.pk],
+            )
+        commitment.refresh_from_db()
+        assert commitment.decision_date == date(2023, 12, 15)
+        # Up to the first payment's day, or earlier, it moves.
+        for day in (date(2024, 3, 1), date(2023, 1, 1)):
+            Commitment.objects.filter(pk=commitment.pk).update(decision_date=day)
+
+    def test_lifting_the_pgtrigger_triggers_does_not_lift_the_guard(self) -> None:
+        """pgtrigger.ignore is a session variable any connection may set; these
+        are plain triggers, as occupancy's 0008."""
+        commitment = CommitmentFactory.create(decision_date=date(2024, 6, 1))
+        with pgtrigger.ignore(), refused_by("disbursement_after_decision"):
+            DisbursementFactory.create(commitment=commitment, date=date(2024, 5, 31))
+
+    def test_the_services_paths_still_pass(self) -> None:
+        commitment = CommitmentFactory.create(decision_date=date(2024, 2, 1))
+        _, created = pay(commitment, "10.00", key="a", on=date(2024, 2, 1))
+        assert created
+        pay(commitment, "10.00", key="b", on=date(2024, 3, 1))
+        for day in (date(2024, 2, 1), date(2023, 11, 1), date(2024, 1, 15)):
+            moved = commitment_update(commitment=commitment, by=None, decision_date=day)
+            assert moved.decision_date == day
+        with pytest.raises(Conflict) as refused:
+            commitment_update(
+                commitment=commitment, by=None, decision_date=date(2024, 2, 2)
+            )
+        assert refused.value.field == "decision_date"
+
+    def test_a_correction_of_both_dates_may_defer_the_check_to_the_commit(
+        self,
+    ) -> None:
+        """A decision and its payment moved later together, in either order: the
+        triggers are DEFERRABLE, checked at COMMIT when the correction defers
+        them ("SET CONSTRAINTS ALL IMMEDIATE" runs that check here, in the test's
+        transaction)."""
+        commitment = CommitmentFactory.create()  # decided on 15 December 2023
+        paid = DisbursementFactory.create(commitment=commitment, date=date(2024, 3, 1))
+        defer = (
+            "SET CONSTRAINTS disbursement_after_decision, "
+            "commitment_decided_before_paid DEFERRED"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(defer)
+            Commitment.objects.filter(pk=commitment.pk).update(
+                decision_date=date(2024, 6, 1)
+            )
+            Disbursement.objects.filter(pk=paid.pk).update(date=date(2024, 6, 3))
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with refused_by("commitment_decided_before_paid") as cursor:
+            cursor.execute(defer)
+            Commitment.objects.filter(pk=commitment.pk).update(
+                decision_date=date(2024, 7, 1)
+            )
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        commitment.refresh_from_db()
+        assert commitment.decision_date == date(2024, 6, 1)
+
+
 # --- Concurrency: each thread has its own connection and transaction.
 def race(workers: list[Callable[[], object]]) -> list[object]:
     """Run the workers at once (a barrier), each in its own thread and so its own
@@ -338,3 +456,33 @@ class TestConcurrentDisbursements:
         outcomes = race([functools.partial(insert, i) for i in range(10)])
         assert sum(isinstance(o, Disbursement) for o in outcomes) == 3, outcomes
         assert paid(commitment) == Decimal("90.00")
+
+    def test_raw_writes_racing_on_the_decision_never_leave_a_payment_before_it(
+        self,
+    ) -> None:
+        """A payment inserted and a decision moved past it at once, by writers
+        that skip the services and lift the pgtrigger triggers (the commitment's
+        row lock of disbursement_within with them): the constraint triggers still
+        serialise them, and whichever comes second is refused."""
+        for _ in range(5):
+            commitment = CommitmentFactory.create()  # decided on 15 December 2023
+
+            def insert(commitment: Commitment = commitment) -> object:
+                with pgtrigger.ignore(), transaction.atomic():
+                    return DisbursementFactory.create(
+                        commitment=commitment, date=date(2024, 3, 1)
+                    )
+
+            def move(commitment: Commitment = commitment) -> object:
+                with pgtrigger.ignore(), transaction.atomic():
+                    return Commitment.objects.filter(pk=commitment.pk).update(
+                        decision_date=date(2024, 6, 1)
+                    )
+
+            outcomes = race([insert, move])
+            refused = [o for o in outcomes if isinstance(o, IntegrityError)]
+            assert len(refused) == 1, outcomes
+            commitment.refresh_from_db()
+            assert not commitment.disbursements.filter(
+                date__lt=commitment.decision_date
+            ).exists()
