@@ -49,28 +49,6 @@ NOWHERE: frozenset[str] = frozenset()
 
 
 # --- Who writes what ------------------------------------------------------------------
-def editable_departments(*, scope: Scope, superuser: bool) -> frozenset[str] | None:
-    """Départements where the caller edits as a State agent; None: all of them.
-
-    Only services where the caller is admin or editor count: an agent who edits for
-    one service and reads for another writes in the first one's territory only (as
-    buildings.api.views does for the inventory).
-    """
-    if superuser:
-        return None
-    services = scope.writable_ids & scope.state_service_ids
-    if not services:
-        return NOWHERE
-    departments: set[str] = set()
-    for territory in Organization.objects.filter(pk__in=services).values_list(
-        "territory_departments", flat=True
-    ):
-        if not territory:  # a national service (DIE)
-            return None
-        departments.update(territory)
-    return frozenset(departments)
-
-
 def writable_operator_ids(*, scope: Scope) -> frozenset[int]:
     """Operators the caller writes for (admin or editor); viewers only read."""
     return scope.writable_ids & scope.operator_ids
@@ -174,7 +152,8 @@ def operator_list_for_space(
 
 
 def building_list_editable(*, departments: frozenset[str] | None) -> QuerySet[Building]:
-    """Buildings of the territory a State agent edits (see editable_departments)."""
+    """Buildings of the territory a State agent edits
+    (``organizations.selectors.writable_departments``)."""
     if departments == NOWHERE:
         return Building.objects.none()
     return Building.objects.filter(

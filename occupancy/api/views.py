@@ -91,7 +91,7 @@ from occupancy.services import (
     document_add,
     insurance_add,
 )
-from organizations.selectors import Persona, Scope, scope_for
+from organizations.selectors import Persona, Scope, scope_for, writable_departments
 
 M = TypeVar("M", bound=models.Model)
 R = TypeVar("R")
@@ -253,7 +253,7 @@ class _ScopedViewSet(
     @cached_property
     def departments(self) -> frozenset[str] | None:
         """Where the caller edits as a State agent (one query, on demand)."""
-        return scopes.editable_departments(scope=self.scope, superuser=self.superuser)
+        return writable_departments(scope=self.scope, user=self.request.user)
 
     @abstractmethod
     def may(self, action: str | None) -> bool:
