@@ -22,7 +22,7 @@ from django.db.models import Max, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django_stubs_ext import StrOrPromise
 
 from buildings.models import Building
@@ -49,7 +49,6 @@ from occupancy.indicators import (
     GroupBy,
     IndicatorReport,
     indicators_get,
-    left_out_note,
 )
 from occupancy.models import Agreement, AgreementStatus
 from occupancy.rules import rules
@@ -188,7 +187,15 @@ class Impact:
     @property
     def note(self) -> str:
         """What the totals leave out, in a sentence ("" when nothing)."""
-        return left_out_note(self.sites_left_out, threshold=self.threshold)
+        if not self.sites_left_out:
+            return ""
+        return ngettext(
+            "Sites under %(threshold)s people, and those withheld with them, are "
+            "left out of these totals: %(count)s site.",
+            "Sites under %(threshold)s people, and those withheld with them, are "
+            "left out of these totals: %(count)s sites.",
+            self.sites_left_out,
+        ) % {"threshold": self.threshold, "count": self.sites_left_out}
 
     @property
     def occupancy_percent(self) -> Figure:

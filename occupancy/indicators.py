@@ -33,20 +33,21 @@ Conventions, published with every figure (``METHODOLOGY``):
   next smallest is withheld too, so it cannot be recovered by subtraction from the
   total. The exits' destinations (to housing, to another known destination,
   unknown) are three counts of people: the split is shown only when each of them
-  reaches the threshold. Every grouping but by site (the whole selection, by use,
-  category or month) adds up only the sites whose figures are published: sites
-  withheld by site, and those withheld with them, are left out, and counted.
+  reaches the threshold. Over several agreements, each of these counts (and the
+  figures it carries) adds up only the agreements where it is published on its own,
+  as on the agreement's page: a total, a site's row or a breakdown, less the
+  agreements shown one by one, gives none away. Places add up every agreement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, Final, Literal
 
 from django.conf import settings
 from django.db import connection
@@ -135,27 +136,25 @@ class IndicatorReport:
     threshold: int
     rows: tuple[IndicatorRow, ...]
     methodology: str = field(default=METHODOLOGY, repr=False)
-    # Sites whose figures are withheld, which the rows leave out (0 when exact, and
-    # by site, where each site has its row).
-    sites_left_out: int = 0
+    # Agreements whose households are withheld on their own, which the people,
+    # nights and occupancy rate of the rows leave out (0 when exact or for one
+    # agreement).
+    agreements_left_out: int = 0
 
     @property
     def note(self) -> str:
-        return left_out_note(self.sites_left_out, threshold=self.threshold)
-
-
-def left_out_note(count: int, *, threshold: int) -> str:
-    """What totals built from published sites leave out, in a sentence ("" when
-    nothing)."""
-    if not count:
-        return ""
-    return ngettext(
-        "Sites under %(threshold)s people, and those withheld with them, are "
-        "left out of these totals: %(count)s site.",
-        "Sites under %(threshold)s people, and those withheld with them, are "
-        "left out of these totals: %(count)s sites.",
-        count,
-    ) % {"threshold": threshold, "count": count}
+        """What the rows leave out, in a sentence ("" when nothing)."""
+        if not self.agreements_left_out:
+            return ""
+        return ngettext(
+            "Each count adds up the agreements where it reaches %(threshold)s: "
+            "%(count)s agreement under %(threshold)s households is left out of "
+            "the people, nights and occupancy rate.",
+            "Each count adds up the agreements where it reaches %(threshold)s: "
+            "%(count)s agreements under %(threshold)s households are left out of "
+            "the people, nights and occupancy rate.",
+            self.agreements_left_out,
+        ) % {"threshold": self.threshold, "count": self.agreements_left_out}
 
 
 # SQL snippets. Only these constants and the GroupBy keys below reach the SQL text;
@@ -171,18 +170,26 @@ _BUCKETS_MONTH = """
 """
 _BUCKETS_WHOLE = "SELECT %(start)s::date AS b0, %(end)s::date AS b1"
 
-_SPACE_KEYS = {
+# Agreement by agreement: the cells every figure outside an operator's own sites is
+# built from (``indicators_get``); not a grouping the API offers.
+_AGREEMENT: Final = "agreement"
+Grouping = GroupBy | Literal["agreement"] | None
+Key = tuple[str, date, date]  # group, first night, end of the bucket
+
+_SPACE_KEYS: dict[Grouping, str] = {
     None: "''",
     GroupBy.SITE: "sp.building_id::text",
     GroupBy.USE: "sp.use",
     GroupBy.MONTH: "b.b0::text",
+    _AGREEMENT: "asp.agreement_id::text",
 }
-_STAY_KEYS = {
+_STAY_KEYS: dict[Grouping, str] = {
     None: "''",
     GroupBy.SITE: "o.building_id::text",
     GroupBy.USE: "o.use",
     GroupBy.MONTH: "b.b0::text",
     GroupBy.CATEGORY: "o.category",
+    _AGREEMENT: "o.agreement_id::text",
 }
 
 # Suspension intervals from the status history: each change governs until the next.
@@ -240,7 +247,7 @@ GROUP BY key, b0, b1
 # occupant's previous stay (a move) continues that episode.
 _SEGMENTS = """
 segments AS (
-    SELECT s.id, s.occupant_id, s.period, s.status, s.exit_destination,
+    SELECT s.id, s.occupant_id, s.agreement_id, s.period, s.status, s.exit_destination,
            lower(s.period) AS entry, upper(s.period) AS exit,
            lag(upper(s.period)) OVER w AS previous_exit,
            lead(lower(s.period)) OVER w AS next_entry,
@@ -421,40 +428,114 @@ def indicators_get(
     """Indicators 1–7 over the stays and spaces of ``agreements``, on ``[start, end)``.
 
     ``agreements`` comes already scoped to the caller (the agreements selector);
-    ``for_scope`` decides whether small cells are withheld. When they are, every
-    grouping but the sites' own is built from the sites whose figures are
-    published: a total, or a row by use, category or month, over every site, less
-    the sites shown one by one, would give the withheld ones away (domain.md §F.5).
-    ``sites_left_out`` counts the others.
+    ``for_scope`` decides whether small cells are withheld. When they are and the
+    selection holds several agreements, each count of people (households, entries,
+    exits, their destinations, stays under way) adds up only the agreements where
+    that count is published on its own (domain.md §F.5); ``agreements_left_out``
+    counts those left out of the households.
     """
     if end <= start:
         raise DomainError(_("The period must end after it starts."), field="end")
     threshold = rules().small_cell_threshold
-    selection = list(agreements.values_list("pk", "operator_id", "building_id"))
-    agreement_ids = [pk for pk, _, _ in selection]
-    buildings = {building for _, _, building in selection}
+    selection = list(agreements.values_list("pk", "operator_id"))
+    agreement_ids = [pk for pk, _ in selection]
     exact = sees_exact_figures(
-        for_scope=for_scope, operator_ids={operator for _, operator, _ in selection}
+        for_scope=for_scope, operator_ids={operator for _, operator in selection}
     )
-    measure = partial(_measure, start=start, end=end, exact=exact, threshold=threshold)
+    measured: dict[tuple[Grouping, tuple[int, ...]], dict[Key, IndicatorRow]] = {}
+
+    def measure(ids: list[int], grouping: Grouping) -> dict[Key, IndicatorRow]:
+        if (grouping, tuple(ids)) not in measured:
+            measured[grouping, tuple(ids)] = _measure(
+                ids,
+                start=start,
+                end=end,
+                group_by=grouping,
+                exact=exact,
+                threshold=threshold,
+            )
+        return measured[grouping, tuple(ids)]
+
+    rows = measure(agreement_ids, group_by)
     left_out = 0
-    # One site has nothing to subtract from: its whole is its own row (its places
-    # shown, its people withheld or not).
-    if not exact and group_by is not GroupBy.SITE and len(buildings) > 1:
-        sites = measure(agreement_ids, group_by=GroupBy.SITE)
-        published = {row.group for row in sites if not row.households_housed.suppressed}
-        left_out = len(sites) - len(published)
-        agreement_ids = [
-            pk for pk, _, building in selection if str(building) in published
-        ]
+    # Outside an operator's own sites, every count of people adds up only the
+    # agreements where it is published on its own (as on the agreement's page):
+    # a total, a site's row or a breakdown over several agreements, less those
+    # shown one by one, would otherwise give a withheld one away. Places are not
+    # people: they add up every agreement. One agreement is its own whole.
+    if not exact and len(agreement_ids) > 1:
+        cells = measure(agreement_ids, _AGREEMENT).values()
+        zero = partial(
+            _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
+        )
+        by_family = {}
+        for family in _FAMILIES:
+            published = sorted(
+                int(row.group) for row in cells if not getattr(row, family).suppressed
+            )
+            if family == "households_housed":
+                left_out = len(agreement_ids) - len(published)
+            by_family[family] = measure(published, group_by)
+        rows = _assemble(rows, by_family, zero=zero)
+    ordered = [rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))]
+    if not exact and group_by is not None:
+        ordered = _complementary(ordered)
     return IndicatorReport(
         start=start,
         end=end,
         group_by=group_by,
         exact=exact,
         threshold=threshold,
-        rows=tuple(measure(agreement_ids, group_by=group_by)),
-        sites_left_out=left_out,
+        rows=tuple(ordered),
+        agreements_left_out=left_out,
+    )
+
+
+# The figures each count of people carries along: a total of that count adds up the
+# agreements where it is published, and these figures come with it.
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
+    "entries": (),
+    "exits": ("length_of_stay_mean_days", "length_of_stay_median_days"),
+    "exits_to_housing": (
+        "exits_known_destination",
+        "exits_to_housing_rate",
+        "unknown_destination_share",
+    ),
+    "ongoing_at_end": ("ongoing_mean_days",),
+}
+
+
+def _assemble(
+    every: dict[Key, IndicatorRow],
+    by_family: dict[str, dict[Key, IndicatorRow]],
+    *,
+    zero: Callable[[Key], IndicatorRow],
+) -> dict[Key, IndicatorRow]:
+    """The rows of ``every`` agreement (their places), each count with its figures
+    taken from that count's own measure (over the agreements where it is
+    published); a key absent from a measure has zeros there."""
+    keys = set(every).union(*by_family.values())
+    rows = {}
+    for key in keys:
+        row = every.get(key) or zero(key)
+        for family, figures in _FAMILIES.items():
+            source = by_family[family].get(key) or zero(key)
+            row = replace(
+                row, **{name: getattr(source, name) for name in (family, *figures)}
+            )
+        rows[key] = row
+    return rows
+
+
+def _zero(key: Key, *, with_capacity: bool, threshold: int) -> IndicatorRow:
+    return _row(
+        key=key,
+        capacity=(0, 0) if with_capacity else None,
+        presence=(0, 0, 0, 0),
+        ended=[0, 0, 0, None, None, 0, None],
+        exact=False,
+        threshold=threshold,
     )
 
 
@@ -463,12 +544,13 @@ def _measure(
     *,
     start: date,
     end: date,
-    group_by: GroupBy | None,
+    group_by: Grouping,
     exact: bool,
     threshold: int,
-) -> list[IndicatorRow]:
-    """The rows of one grouping over ``agreement_ids``, small cells withheld
-    unless ``exact``."""
+) -> dict[Key, IndicatorRow]:
+    """The rows of one grouping over ``agreement_ids`` by key, each cell under the
+    threshold withheld unless ``exact`` (the breakdown's complementary cells are
+    the caller's)."""
     buckets = _BUCKETS_MONTH if group_by is GroupBy.MONTH else _BUCKETS_WHOLE
     params: dict[str, Any] = {
         "start": start,
@@ -483,7 +565,7 @@ def _measure(
         "unknown": ExitDestination.UNKNOWN,
     }
     with_capacity = group_by is not GroupBy.CATEGORY
-    capacity: dict[tuple[str, date, date], tuple[int, int]] = {}
+    capacity: dict[Key, tuple[int, int]] = {}
     if with_capacity:
         sql = _CAPACITY_SQL.format(
             buckets=buckets,
@@ -499,21 +581,21 @@ def _measure(
     )
     presence = {(k, b0, b1): rest for k, b0, b1, *rest in _fetch(presence_sql, params)}
     exits_sql = _EXITS_SQL.format(buckets=buckets, segments=_SEGMENTS, key=stay_key)
-    ended: dict[tuple[str, date, date], list[Any]] = {}
+    ended: dict[Key, list[Any]] = {}
     for k, b0, b1, *values in _fetch(exits_sql, params):
         current = ended.setdefault((k, b0, b1), [0, 0, 0, None, None, 0, None])
         if values[0]:
             current[:5] = values[:5]
         if values[5]:
             current[5:] = values[5:]
-    keys: set[tuple[str, date, date]] = set(capacity) | set(presence) | set(ended)
+    keys: set[Key] = set(capacity) | set(presence) | set(ended)
     # Every month (or the whole period) has its row, even without any stay.
     if group_by is GroupBy.MONTH:
         keys |= {(b0.isoformat(), b0, b1) for b0, b1 in _months(start, end)}
     elif group_by is None:
         keys.add(("", start, end))
-    rows = [
-        _row(
+    return {
+        key: _row(
             key=key,
             capacity=capacity.get(key, (0, 0)) if with_capacity else None,
             presence=presence.get(key, (0, 0, 0, 0)),
@@ -521,11 +603,8 @@ def _measure(
             exact=exact,
             threshold=threshold,
         )
-        for key in sorted(keys, key=lambda k: (k[1], k[0]))
-    ]
-    if not exact and group_by is not None:
-        rows = _complementary(rows)
-    return rows
+        for key in keys
+    }
 
 
 def _row(

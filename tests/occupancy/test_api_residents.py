@@ -294,15 +294,19 @@ def period(**extra: str) -> dict[str, str]:
 def test_a_state_agent_gets_the_territorys_figures_with_small_cells_withheld(
     world: World,
 ) -> None:
-    response = world.client("agent_13").get("/api/v1/indicators/", period())
+    response = world.client("agent_13").get(
+        "/api/v1/indicators/", period(), HTTP_ACCEPT_LANGUAGE="en"
+    )
     report = response.json()
     assert report["exact"] is False
     (row,) = report["rows"]
     assert row["households_housed"] == {"value": None, "suppressed": True}
     assert row["nights_provided"] == {"value": None, "suppressed": True}
     assert row["place_nights_available"] > 0
-    # One site: its own whole, nothing left out.
-    assert (report["sites_left_out"], report["note"]) == (0, "")
+    # Its two agreements each hold fewer than 5 households: neither is counted in
+    # the people, and the report says so.
+    assert report["agreements_left_out"] == 2
+    assert "2 agreements under 5 households are left out" in report["note"]
 
 
 def test_an_operator_gets_its_own_exact_figures(world: World) -> None:

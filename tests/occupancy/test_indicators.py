@@ -30,6 +30,7 @@ from django.utils import translation
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
+from buildings.models import Building
 from occupancy.indicators import (
     WITHHELD,
     Figure,
@@ -43,8 +44,10 @@ from occupancy.models import (
     Agreement,
     AgreementStatus,
     AgreementStatusChange,
+    ExitDestination,
     OccupantKind,
     SpaceUse,
+    StayStatus,
 )
 from occupancy.residents import occupant_update, stay_exit, stay_move, stay_start
 from organizations.models import Organization, OrganizationKind
@@ -319,22 +322,35 @@ def test_the_destinations_split_is_withheld_when_one_of_its_cells_is_small(
         assert row.length_of_stay_mean_days.value is not None
 
 
-def housing(households: int, **occupant: object) -> Agreement:
-    """A site of its own, in force all of 2026, with ``households`` occupants (people
-    alone unless ``occupant`` says otherwise) present from March on."""
-    space = SpaceFactory.create(capacity=10)
+def housing(
+    households: int,
+    *,
+    exits: int = 0,
+    building: Building | None = None,
+    **occupant: object,
+) -> Agreement:
+    """An agreement in force all of 2026 on a space of 10 places (in a building of
+    its own unless given), with ``households`` occupants (people alone unless
+    ``occupant`` says otherwise) present from March on, the first ``exits`` of them
+    gone on 15 March to an unknown destination."""
+    space = SpaceFactory.create(
+        capacity=10, **({"building": building} if building else {})
+    )
     agreement = AgreementFactory.create(
         building=space.building,
         status=AgreementStatus.ACTIVE,
         period=DateRange(date(2026, 1, 1), date(2027, 1, 1)),
         spaces=[space],
     )
-    for _ in range(households):
+    for number in range(households):
+        gone = number < exits
         StayFactory.create(
             agreement=agreement,
             space=space,
             occupant=OccupantFactory.create(operator=agreement.operator, **occupant),
-            period=DateRange(date(2026, 3, 1), None),
+            period=DateRange(date(2026, 3, 1), date(2026, 3, 15) if gone else None),
+            status=StayStatus.EXITED if gone else StayStatus.ACTIVE,
+            exit_destination=ExitDestination.UNKNOWN if gone else "",
         )
     return agreement
 
@@ -408,45 +424,68 @@ def test_an_empty_selection_gives_zeros() -> None:
     assert isinstance(operator, Organization)
 
 
-# --- Every grouping from the published sites -----------------------------------------
-def test_a_total_adds_up_the_published_sites_only_so_no_subtraction_reveals_one() -> (
+# --- Every count from the agreements where it is published ----------------------------
+def test_a_total_adds_up_published_agreements_only_so_no_subtraction_reveals_one() -> (
     None
 ):
-    """Found by review: sites of 6, 7, 8 and 2 households. By site, 2 is withheld
-    and 6 with it; 6 is published on its own agreement's page; the total was 23, so
-    23 − 7 − 8 − 6 gave the small site away (2 households)."""
+    """Found by review: agreements of 6, 7, 8 and 2 households. By site, 2 is
+    withheld and 6 with it; 6 is published on its own agreement's page; the total
+    was 23, so 23 − 7 − 8 − 6 gave the small one away (2 households)."""
     six, seven, eight, two = (housing(n) for n in (6, 7, 8, 2))
+    everyone = [six, seven, eight, two]
     by_site = {
         row.group: row.households_housed
-        for row in across([six, seven, eight, two], group_by=GroupBy.SITE).rows
+        for row in across(everyone, group_by=GroupBy.SITE).rows
     }
     assert by_site == {
-        str(six.building_id): WITHHELD,
+        str(six.building_id): WITHHELD,  # with the small one
         str(seven.building_id): Figure(7),
         str(eight.building_id): Figure(8),
         str(two.building_id): WITHHELD,
     }
     assert single(report(six, scope=AGENT)).households_housed == Figure(6)
 
-    total = across([six, seven, eight, two])
+    total = across(everyone)
     row = single(total)
-    assert row.households_housed == Figure(15)  # 7 + 8: the published sites
-    assert row.place_nights_available == 2 * 10 * 31
-    assert total.sites_left_out == 2
+    assert row.households_housed == Figure(21)  # 6 + 7 + 8: the small one is not in
+    assert row.place_nights_available == 4 * 10 * 31  # places are not people
+    assert total.agreements_left_out == 1
     with translation.override("en"):
         assert total.note == (
-            "Sites under 5 people, and those withheld with them, are left out of "
-            "these totals: 2 sites."
+            "Each count adds up the agreements where it reaches 5: 1 agreement under "
+            "5 households is left out of the people, nights and occupancy rate."
         )
-    # By month too: March is the published sites' March.
-    (march,) = across([six, seven, eight, two], group_by=GroupBy.MONTH).rows
-    assert march.households_housed == Figure(15)
+    (march,) = across(everyone, group_by=GroupBy.MONTH).rows
+    assert march.households_housed == Figure(21)
 
 
-def test_one_site_is_its_own_whole_and_an_operator_sees_every_site() -> None:
+def test_a_count_withheld_on_an_agreement_it_is_published_beside_stays_out() -> None:
+    """Found by review: the rule looked at households only. A (20 households, 1
+    exit) and B (20, 10 exits): B's page shows 10 exits, and the total showed 11."""
+    a = housing(20, exits=1)
+    b = housing(20, exits=10)
+    assert single(report(a, scope=AGENT)).exits == WITHHELD
+    assert single(report(b, scope=AGENT)).exits == Figure(10)
+    total = single(across([a, b]))
+    assert total.exits == Figure(10)
+    assert total.households_housed == Figure(40)  # both published
+
+
+def test_agreements_sharing_a_building_are_cells_of_their_own() -> None:
+    """Found by review: X (17 households) and Y (3) in one building: X's page
+    showed 17, the site's row 20."""
+    x = housing(17)
+    y = housing(3, building=x.building)
+    assert single(report(x, scope=AGENT)).households_housed == Figure(17)
+    (site,) = across([x, y], group_by=GroupBy.SITE).rows
+    assert site.households_housed == Figure(17)
+    assert site.place_nights_available == 2 * 10 * 31
+
+
+def test_one_agreement_is_its_own_whole_and_an_operator_sees_every_one() -> None:
     two = housing(2)
     alone = report(two, scope=AGENT)
-    assert alone.sites_left_out == 0
+    assert alone.agreements_left_out == 0
     assert alone.note == ""
     row = single(alone)
     assert row.households_housed == WITHHELD
@@ -457,11 +496,11 @@ def test_one_site_is_its_own_whole_and_an_operator_sees_every_site() -> None:
     two.save(update_fields=["operator"])
     exact = across([two, seven], scope=own(seven))
     assert exact.exact
-    assert exact.sites_left_out == 0
+    assert exact.agreements_left_out == 0
     assert single(exact).households_housed == Figure(9)
 
 
-def test_the_api_says_how_many_sites_its_figures_leave_out(
+def test_the_api_says_how_many_agreements_its_figures_leave_out(
     make_member: Callable[..., User],
 ) -> None:
     for households in (7, 8, 2):
@@ -475,10 +514,9 @@ def test_the_api_says_how_many_sites_its_figures_leave_out(
     )
     assert response.status_code == 200, response.content
     body = response.json()
-    # 2 withheld by site, 7 with it: 8 alone is published, and is the whole.
-    assert body["rows"][0]["households_housed"] == {"value": 8, "suppressed": False}
-    assert body["sites_left_out"] == 2
-    assert "left out of these totals: 2 sites" in body["note"]
+    assert body["rows"][0]["households_housed"] == {"value": 15, "suppressed": False}
+    assert body["agreements_left_out"] == 1
+    assert "1 agreement under 5 households is left out" in body["note"]
 
 
 def test_a_household_that_grows_keeps_the_size_it_had_in_past_periods() -> None:

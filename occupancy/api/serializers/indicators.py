@@ -97,11 +97,11 @@ class IndicatorReportSerializer(serializers.Serializer[Any]):
         help_text=_("Counts of people under this are withheld when not exact.")
     )
     rows = IndicatorRowSerializer(many=True)
-    sites_left_out = serializers.IntegerField(
+    agreements_left_out = serializers.IntegerField(
         help_text=_(
-            "Sites whose figures are withheld, which the rows leave out: when not "
-            "exact, every grouping but by site adds up the published sites only "
-            "(0 when exact or by site)."
+            "Agreements whose households are withheld on their own: when not "
+            "exact, each count of people adds up the agreements where it is "
+            "published (0 when exact or for one agreement)."
         )
     )
     note = serializers.CharField(
