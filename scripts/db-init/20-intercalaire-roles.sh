@@ -2,7 +2,7 @@
 # Run by the postgis image on a new volume (/docker-entrypoint-initdb.d, after its
 # own 10_postgis.sh), as the image's superuser; idempotent, so it can be run again
 # by hand on an older volume (README, "Running in production"):
-#   docker compose exec db sh /docker-entrypoint-initdb.d/20-intercalaire-roles.sh
+#   docker compose exec -u postgres db sh /docker-entrypoint-initdb.d/20-intercalaire-roles.sh
 # It creates the extensions the migrations need (only a superuser may create
 # postgis), then two roles that are not superusers: the tables' owner, which
 # migrates (and so owns the SECURITY DEFINER functions of the GDPR paths: they run
@@ -15,7 +15,10 @@ set -eu
 OWNER_ROLE="${OWNER_ROLE:-intercalaire_owner}"
 APP_ROLE="${APP_ROLE:-intercalaire_app}"
 
-psql -v ON_ERROR_STOP=1 --no-psqlrc --dbname="$POSTGRES_DB" \
+# As the image's superuser (the entrypoint's POSTGRES_USER, `postgres` by default),
+# whoever runs the script.
+psql -v ON_ERROR_STOP=1 --no-psqlrc --username="${POSTGRES_USER:-postgres}" \
+    --dbname="$POSTGRES_DB" \
     -v db="$POSTGRES_DB" -v owner="$OWNER_ROLE" -v app="$APP_ROLE" \
     -v owner_password="$OWNER_DATABASE_PASSWORD" \
     -v app_password="$APP_DATABASE_PASSWORD" <<'EOSQL'
