@@ -227,6 +227,12 @@ class SiteAdmin(
             or site_list(departments=departments).filter(pk=obj.pk).exists()
         )
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A site no building holds any more (PROTECT): deleting it is a change.
+        return super().has_delete_permission(
+            request, obj
+        ) and self.has_change_permission(request, obj)
+
     def get_form(
         self,
         request: HttpRequest,

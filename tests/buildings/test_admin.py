@@ -599,6 +599,30 @@ def test_an_agent_cannot_change_a_site_it_only_reads(
     assert paris.designation != "Changé"
 
 
+def test_an_agent_cannot_delete_a_site_it_only_reads(
+    make_site_staff: Callable[..., User],
+) -> None:
+    """With delete_site, an editor of the 13 who reads Paris for another service
+    deleted an empty Paris site."""
+    paris = SiteFactory.create(commune=paris_building().commune)
+    editor = make_site_staff(["13"])
+    editor.user_permissions.add(*Permission.objects.filter(codename="delete_site"))
+    paris_service = Organization.objects.create(
+        name="DDFiP de Paris",
+        kind=OrganizationKind.STATE_SERVICE,
+        territory_departments=["75"],
+    )
+    Membership.objects.create(user=editor, organization=paris_service, role=Role.VIEWER)
+    client = login(editor)
+    assert client.get(site_url(paris)).status_code == 200  # it reads the site
+    delete_url = reverse("admin:buildings_site_delete", args=[paris.pk])
+
+    response = client.post(delete_url, {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Site.objects.filter(pk=paris.pk).exists()
+
+
 def test_a_site_here_through_a_building_keeps_its_commune_elsewhere(
     make_site_staff: Callable[..., User],
 ) -> None:
