@@ -529,6 +529,16 @@ def marseille_site() -> Site:
     return SiteFactory.create(commune=CommuneFactory.create(aix=True))
 
 
+def reads_paris_too(user: User) -> None:
+    """Makes ``user`` a viewer of a Paris service besides its own membership."""
+    paris_service = Organization.objects.create(
+        name="DDFiP de Paris",
+        kind=OrganizationKind.STATE_SERVICE,
+        territory_departments=["75"],
+    )
+    Membership.objects.create(user=user, organization=paris_service, role=Role.VIEWER)
+
+
 @pytest.mark.parametrize("commune", ["75056", ""], ids=["paris", "no-commune"])
 def test_a_territorial_editor_cannot_add_a_site_elsewhere(
     make_site_staff: Callable[..., User], commune: str
@@ -581,12 +591,7 @@ def test_an_agent_cannot_change_a_site_it_only_reads(
     saw the Paris site's change form, and saved it."""
     paris = paris_building().site
     user = make_site_staff(["13"])
-    paris_service = Organization.objects.create(
-        name="DDFiP de Paris",
-        kind=OrganizationKind.STATE_SERVICE,
-        territory_departments=["75"],
-    )
-    Membership.objects.create(user=user, organization=paris_service, role=Role.VIEWER)
+    reads_paris_too(user)
     client = login(user)
     page = client.get(site_url(paris))
     assert page.status_code == 200
@@ -607,12 +612,7 @@ def test_an_agent_cannot_delete_a_site_it_only_reads(
     paris = SiteFactory.create(commune=paris_building().commune)
     editor = make_site_staff(["13"])
     editor.user_permissions.add(*Permission.objects.filter(codename="delete_site"))
-    paris_service = Organization.objects.create(
-        name="DDFiP de Paris",
-        kind=OrganizationKind.STATE_SERVICE,
-        territory_departments=["75"],
-    )
-    Membership.objects.create(user=editor, organization=paris_service, role=Role.VIEWER)
+    reads_paris_too(editor)
     client = login(editor)
     assert client.get(site_url(paris)).status_code == 200  # it reads the site
     delete_url = reverse("admin:buildings_site_delete", args=[paris.pk])
