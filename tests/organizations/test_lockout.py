@@ -134,6 +134,26 @@ def test_failures_from_many_addresses_lock_the_account_at_the_login_page(
     assert int(response["Retry-After"]) >= 3600
 
 
+def test_the_admins_login_is_capped_too(
+    operator: User, addresses: Iterator[str]
+) -> None:
+    operator.is_staff = True
+    operator.save()
+
+    def admin_attempt(username: str, password: str, address: str) -> Any:
+        return Client().post(
+            "/admin/login/",
+            {"username": username, "password": password},
+            REMOTE_ADDR=address,
+        )
+
+    statuses = spread_failures(admin_attempt, operator.username, addresses)
+    assert statuses[-1] == 429
+    assert admin_attempt(operator.username, PASSWORD, next(addresses)).status_code == (
+        429
+    )
+
+
 def test_the_token_endpoint_and_the_login_page_share_the_count(
     operator: User, addresses: Iterator[str]
 ) -> None:
