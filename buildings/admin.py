@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.forms import OSMWidget
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -130,6 +130,25 @@ class CommuneAdmin(ReferenceLayerAdmin):
     list_filter = ("department",)
     search_fields = ("code", "name")
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Commune], search_term: str
+    ) -> tuple[QuerySet[Commune], bool]:
+        communes, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        # The site form's autocomplete offers a territorial editor the communes
+        # it may name (SiteAdmin.get_form), not the whole of France.
+        if (request.GET.get("model_name"), request.GET.get("field_name")) == (
+            "site",
+            "commune",
+        ):
+            departments = writable_departments(
+                scope=scope_for(request.user), user=request.user
+            )
+            if departments is not None:
+                communes = communes.filter(department_id__in=departments)
+        return communes, may_have_duplicates
+
 
 @admin.register(Friche)
 class FricheAdmin(MapAdmin):
@@ -154,25 +173,20 @@ def _scope_departments(request: HttpRequest) -> frozenset[str] | None:
     return scope.departments
 
 
-@admin.register(Site)
-class SiteAdmin(CheckedAutocompleteMixin, admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("code", "designation", "commune")
-    list_select_related = ("commune",)
-    search_fields = ("code", "designation")
-    autocomplete_fields = ("commune",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
-        return site_list(departments=_scope_departments(request))
-
-
 class InventoryWriteAdminMixin:
     """Adds and changes for admins and editors of a State service, on rows whose
-    building lies in its territory (``department_of``), as on the pages and the
-    API (buildings.views.may_write_inventory): Django's model permissions alone
-    let a viewer write, or an agent write where it only reads."""
+    building lies in its territory (``department_of``, or ``may_change`` where a
+    row has no single département), as on the pages and the API
+    (buildings.views.may_write_inventory): Django's model permissions alone let a
+    viewer write, or an agent write where it only reads."""
 
     def department_of(self, obj: Any) -> str | None:
         raise NotImplementedError
+
+    def may_change(self, request: HttpRequest, obj: Any) -> bool:
+        return may_write_inventory(
+            scope_for(request.user), request.user, department=self.department_of(obj)
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_add_permission(request) and may_write_inventory(  # type: ignore[misc]
@@ -182,10 +196,67 @@ class InventoryWriteAdminMixin:
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if not super().has_change_permission(request, obj):  # type: ignore[misc]
             return False
-        department = self.department_of(obj) if obj is not None else None
-        return may_write_inventory(
-            scope_for(request.user), request.user, department=department
+        if obj is None:
+            return may_write_inventory(scope_for(request.user), request.user)
+        return self.may_change(request, obj)
+
+
+@admin.register(Site)
+class SiteAdmin(
+    InventoryWriteAdminMixin,
+    CheckedAutocompleteMixin,
+    admin.ModelAdmin,  # type: ignore[type-arg]
+):
+    list_display = ("code", "designation", "commune")
+    list_select_related = ("commune",)
+    search_fields = ("code", "designation")
+    autocomplete_fields = ("commune",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
+        return site_list(departments=_scope_departments(request))
+
+    # A site lies in a territory through its commune or one of its buildings
+    # (site_list). Model permissions alone let a territorial editor create a site
+    # anywhere, or rename and move any site its read scope shows.
+    def may_change(self, request: HttpRequest, obj: Site) -> bool:
+        departments = writable_departments(
+            scope=scope_for(request.user), user=request.user
         )
+        return (
+            departments is None
+            or site_list(departments=departments).filter(pk=obj.pk).exists()
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A site no building holds any more (PROTECT): deleting it is a change.
+        return super().has_delete_permission(
+            request, obj
+        ) and self.has_change_permission(request, obj)
+
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Site | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[ModelForm[Site]]:
+        form: type[ModelForm[Site]] = super().get_form(
+            request, obj, change=change, **kwargs
+        )
+        departments = writable_departments(
+            scope=scope_for(request.user), user=request.user
+        )
+        field = form.base_fields.get("commune")
+        if departments is not None and isinstance(field, forms.ModelChoiceField):
+            # A commune of the territory; a site's current commune elsewhere (it
+            # is here through a building) may stay. Blanked, a new site would be
+            # no territory's, out of its editor's reach at once.
+            within = Q(department_id__in=departments)
+            if obj is not None and obj.commune_id is not None:
+                within |= Q(pk=obj.commune_id)
+            field.queryset = Commune.objects.filter(within)
+            field.required = True
+        return form
 
 
 class BuildingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]

@@ -223,6 +223,12 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if NUM_PROXIES else ["REMOTE_ADDR"]
 )
 AXES_LOCKOUT_CALLABLE = "organizations.views.lockout_response"
+# And a cap per account whatever the address, within an hour (OWASP ASVS 2.2.1:
+# 100 at most), counted in the cache: organizations/lockout.py.
+AXES_HANDLER = "organizations.lockout.LockoutHandler"
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int(
+    "LOGIN_ACCOUNT_FAILURE_LIMIT", 100, minimum=1, maximum=100
+)
 
 # Idle agents are logged out after 30 minutes, everyone after 12 hours at most.
 SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE_SECONDS", 12 * 3600, minimum=300)
@@ -332,7 +338,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
-    "DEFAULT_METADATA_CLASS": None,
+    "DEFAULT_METADATA_CLASS": "config.metadata.AllowOnly",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from axes.helpers import get_client_username
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from occupancy import views as occupancy_views
 from organizations.forms import LoginForm
+from organizations.lockout import account_locked_for
 from organizations.selectors import Persona, scope_for
 
 # The landing page of each persona, by URL slug.
@@ -59,8 +62,14 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None, credentials: Any
 ) -> HttpResponse:
-    """django-axes' lockout answer: JSON on the API, a page elsewhere, 429 both."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    """django-axes' lockout answer: JSON on the API, a page elsewhere, 429 both;
+    the same words for the per-account cap (organizations.lockout), with its wait
+    when that is the longer one."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    username = get_client_username(request, credentials)
+    if username is not None:
+        seconds = max(seconds, account_locked_for(username))
+    minutes = math.ceil(seconds / 60)
     message = _(
         "Too many failed attempts: this account is locked for %(minutes)d minutes."
     ) % {"minutes": minutes}
@@ -71,5 +80,5 @@ def lockout_response(
         response = render(
             request, "registration/locked_out.html", {"message": message}, status=429
         )
-    response["Retry-After"] = str(minutes * 60)
+    response["Retry-After"] = str(seconds)
     return response

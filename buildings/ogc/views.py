@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from rest_framework import permissions, renderers
+from rest_framework import exceptions, permissions, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle
@@ -76,8 +76,8 @@ PREFLIGHT_MAX_AGE_SECONDS = 86400  # browsers cap it lower (Chromium: 2 hours)
 
 
 class ReadOnly(permissions.BasePermission):
-    """Open data: anyone reads, nobody writes (a write is a 403 before any
-    handler runs)."""
+    """Open data: anyone reads, nobody writes. (OgcView answers a method it does
+    not serve with a 405 first: this stays as a second lock.)"""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return request.method in permissions.SAFE_METHODS
@@ -153,6 +153,14 @@ class OgcView(APIView):
             return self.format()
         except InvalidParameter:
             return Format.JSON
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method no handler serves is a 405 with its Allow header (RFC 9110
+        # §15.5.6) before the permission check: DRF checks permissions first,
+        # and ReadOnly answered POST, PUT, DELETE and TRACE with a 403.
+        if request.method not in self.allowed_methods:
+            raise exceptions.MethodNotAllowed(str(request.method))
+        super().initial(request, *args, **kwargs)
 
     def get_throttles(self) -> list[BaseThrottle]:
         # A CORS preflight is the browser asking, not a read, and costs a

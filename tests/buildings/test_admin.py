@@ -18,9 +18,9 @@ from django.test import Client
 from django.urls import reverse
 
 from buildings.admin import BasemapWidget
-from buildings.models import Building, BuildingStatus, BuildingStatusChange
+from buildings.models import Building, BuildingStatus, BuildingStatusChange, Site
 from buildings.services import DOMANIALITY_REQUIRED
-from organizations.models import OrganizationKind, Role
+from organizations.models import Membership, Organization, OrganizationKind, Role
 from tests.buildings.factories import (
     BuildingFactory,
     CommuneFactory,
@@ -494,3 +494,194 @@ def test_a_national_editor_on_staff_places_a_building_anywhere(
     assert response.status_code == 302, response.context["adminform"].form.errors
     building.refresh_from_db()
     assert (building.department_id, building.site_id) == ("75", paris.site_id)
+
+
+# --- Sites: writes within the territory, as for buildings
+SITE_ADD = reverse("admin:buildings_site_add")
+
+
+def site_url(site: Site) -> str:
+    return reverse("admin:buildings_site_change", args=[site.pk])
+
+
+@pytest.fixture
+def make_site_staff(make_staff: Callable[..., User]) -> Callable[..., User]:
+    """Staff holding the model permissions to add and change sites."""
+
+    def make(departments: list[str], role: str = Role.EDITOR) -> User:
+        user = make_staff(departments, role=role)
+        user.user_permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="buildings",
+                codename__in=("add_site", "change_site"),
+            )
+        )
+        return user
+
+    return make
+
+
+def site_data(commune: str) -> dict[str, str]:
+    return {"code": "SITE-ADMIN", "designation": "Cité des arts", "commune": commune}
+
+
+def marseille_site() -> Site:
+    return SiteFactory.create(commune=CommuneFactory.create(aix=True))
+
+
+def reads_paris_too(user: User) -> None:
+    """Makes ``user`` a viewer of a Paris service besides its own membership."""
+    paris_service = Organization.objects.create(
+        name="DDFiP de Paris",
+        kind=OrganizationKind.STATE_SERVICE,
+        territory_departments=["75"],
+    )
+    Membership.objects.create(user=user, organization=paris_service, role=Role.VIEWER)
+
+
+@pytest.mark.parametrize("commune", ["75056", ""], ids=["paris", "no-commune"])
+def test_a_territorial_editor_cannot_add_a_site_elsewhere(
+    make_site_staff: Callable[..., User], commune: str
+) -> None:
+    """Model permissions were the whole check: a staff editor of the
+    Bouches-du-Rhône created a site in Paris, or in no territory at all."""
+    paris_building()
+    client = login(make_site_staff(["13"]))
+
+    response = client.post(SITE_ADD, site_data(commune))
+
+    assert response.status_code == 200
+    assert "commune" in response.context["adminform"].form.errors
+    assert not Site.objects.filter(code="SITE-ADMIN").exists()
+
+
+def test_a_territorial_editor_adds_a_site_in_its_territory(
+    make_site_staff: Callable[..., User],
+) -> None:
+    CommuneFactory.create(aix=True)
+    client = login(make_site_staff(["13"]))
+
+    response = client.post(SITE_ADD, site_data("13001"))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Site.objects.get(code="SITE-ADMIN").commune_id == "13001"
+
+
+def test_a_territorial_editor_cannot_move_a_site_out_of_the_territory(
+    make_site_staff: Callable[..., User],
+) -> None:
+    paris_building()
+    site = marseille_site()
+    before = Site.objects.filter(pk=site.pk).values().get()
+    client = login(make_site_staff(["13"]))
+    data = changeform_data(client.get(site_url(site)))
+
+    data["commune"] = "75056"
+    response = client.post(site_url(site), data)
+
+    assert response.status_code == 200
+    assert "commune" in response.context["adminform"].form.errors
+    assert Site.objects.filter(pk=site.pk).values().get() == before
+
+
+def test_an_agent_cannot_change_a_site_it_only_reads(
+    make_site_staff: Callable[..., User],
+) -> None:
+    """An editor for the Bouches-du-Rhône who reads Paris for another service
+    saw the Paris site's change form, and saved it."""
+    paris = paris_building().site
+    user = make_site_staff(["13"])
+    reads_paris_too(user)
+    client = login(user)
+    page = client.get(site_url(paris))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+
+    response = client.post(site_url(paris), {"designation": "Changé"})
+
+    assert response.status_code == 403
+    paris.refresh_from_db()
+    assert paris.designation != "Changé"
+
+
+def test_an_agent_cannot_delete_a_site_it_only_reads(
+    make_site_staff: Callable[..., User],
+) -> None:
+    """With delete_site, an editor of the 13 who reads Paris for another service
+    deleted an empty Paris site."""
+    paris = SiteFactory.create(commune=paris_building().commune)
+    editor = make_site_staff(["13"])
+    editor.user_permissions.add(*Permission.objects.filter(codename="delete_site"))
+    reads_paris_too(editor)
+    client = login(editor)
+    assert client.get(site_url(paris)).status_code == 200  # it reads the site
+    delete_url = reverse("admin:buildings_site_delete", args=[paris.pk])
+
+    response = client.post(delete_url, {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Site.objects.filter(pk=paris.pk).exists()
+
+
+def test_a_site_here_through_a_building_keeps_its_commune_elsewhere(
+    make_site_staff: Callable[..., User],
+) -> None:
+    """A site of Paris with a building in the Bouches-du-Rhône is in both
+    territories: its editor of the 13 renames it without moving it."""
+    site = paris_building().site
+    BuildingFactory.create(site=site, commune=CommuneFactory.create(aix=True))
+    client = login(make_site_staff(["13"]))
+    data = changeform_data(client.get(site_url(site)))
+
+    data["designation"] = "Cité renommée"
+    response = client.post(site_url(site), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    site.refresh_from_db()
+    assert (site.designation, site.commune_id) == ("Cité renommée", "75056")
+
+
+def test_a_viewer_on_staff_cannot_add_or_change_a_site(
+    make_site_staff: Callable[..., User],
+) -> None:
+    site = marseille_site()
+    client = login(make_site_staff(["13"], role=Role.VIEWER))
+
+    assert client.post(SITE_ADD, site_data("13001")).status_code == 403
+    assert client.post(site_url(site), {"designation": "Changé"}).status_code == 403
+    assert not Site.objects.filter(code="SITE-ADMIN").exists()
+
+
+def test_a_national_editor_on_staff_adds_a_site_anywhere(
+    make_site_staff: Callable[..., User],
+) -> None:
+    paris_building()
+    client = login(make_site_staff([]))
+
+    response = client.post(SITE_ADD, site_data("75056"))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize(
+    ("departments", "offered"), [(["13"], {"13001"}), ([], {"13001", "75056"})]
+)
+def test_the_site_forms_commune_search_offers_the_editors_territory(
+    make_site_staff: Callable[..., User], departments: list[str], offered: set[str]
+) -> None:
+    paris_building()
+    CommuneFactory.create(aix=True)
+    client = login(make_site_staff(departments))
+
+    response = client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "buildings",
+            "model_name": "site",
+            "field_name": "commune",
+            "term": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert {result["id"] for result in response.json()["results"]} == offered

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from buildings.models import Commune
@@ -79,7 +80,34 @@ def test_ats_core_http_options(client: Client, path: str) -> None:
     assert preflight["Access-Control-Allow-Origin"] == "*"
     assert "GET" in preflight["Access-Control-Allow-Methods"]
     assert preflight["Access-Control-Allow-Headers"] == "accept, x-request-id"
-    assert client.post(path).status_code == 403  # still read-only
+    assert client.post(path).status_code == 405  # still read-only
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "TRACE"])
+@pytest.mark.parametrize("path", OGC_ROUTES)
+def test_a_method_the_resource_does_not_serve_is_a_405_with_allow(
+    client: Client, path: str, method: str
+) -> None:
+    """RFC 9110 §15.5.6: 405 and the methods the resource serves. It answered
+    403, even to anonymous callers: the read-only permission ran before DRF's
+    method check."""
+    response = client.generic(method, path)
+    assert response.status_code == 405, (method, path)
+    assert {m.strip() for m in response["Allow"].split(",")} == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+    }
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_a_logged_in_browsers_write_is_a_405_too(agent: User) -> None:
+    """A session and CSRF checks change nothing: /ogc/ reads no credentials."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(agent)
+    response = browser.post("/ogc/collections/buildings/items", {})
+    assert response.status_code == 405
+    assert browser.delete("/ogc/collections/buildings/items/1").status_code == 405
 
 
 def test_cors_preflights_do_not_spend_the_anonymous_rate(
