@@ -48,11 +48,26 @@ def primed(chunks: Iterable[bytes], *, name: str) -> Iterator[bytes]:
                 exc_info=True,
             )
             raise
-        finally:
-            # A client that hangs up closes this generator: close the export's
-            # too, which ends its transaction now rather than at garbage time.
-            close = getattr(stream, "close", None)
+
+    return _Primed(rest(), stream)
+
+
+class _Primed(Iterator[bytes]):
+    """The primed stream, whose ``close`` (the response's, when the server is done
+    with it or the client hangs up) also closes the export under it: its
+    transaction ends now, not when the garbage collector gets to it, even when the
+    response was never read (closing a generator that has not started runs none
+    of its code)."""
+
+    def __init__(self, rest: Iterator[bytes], export: Iterator[bytes]) -> None:
+        self._rest = rest
+        self._export = export
+
+    def __next__(self) -> bytes:
+        return next(self._rest)
+
+    def close(self) -> None:
+        for part in (self._rest, self._export):
+            close = getattr(part, "close", None)
             if close is not None:
                 close()
-
-    return rest()
