@@ -34,8 +34,8 @@ Conventions, published with every figure (``METHODOLOGY``):
   total. The exits' destinations (to housing, to another known destination,
   unknown) are three counts of people: the split is shown only when each of them
   reaches the threshold. Over several agreements, each of these counts (and the
-  figures it carries) adds up only the agreements where it is published on its own,
-  as on the agreement's page: a total, a site's row or a breakdown, less the
+  figures it carries) adds up only the agreements where it is published on its own
+  over the same days (the period, or the month), as on the agreement's page: a total, a site's row or a breakdown, less the
   agreements shown one by one, gives none away. Places add up every agreement.
 """
 
@@ -175,6 +175,9 @@ _BUCKETS_WHOLE = "SELECT %(start)s::date AS b0, %(end)s::date AS b1"
 _AGREEMENT: Final = "agreement"
 Grouping = GroupBy | Literal["agreement"] | None
 Key = tuple[str, date, date]  # group, first night, end of the bucket
+# The (agreement, bucket) cells a measure may count, when it may not count them all.
+_ALLOWED = "({agreement}::text || '/' || b.b0::text) = ANY(%(allowed)s::text[])"
+Cells = tuple[tuple[int, date], ...]
 
 _SPACE_KEYS: dict[Grouping, str] = {
     None: "''",
@@ -222,6 +225,7 @@ covered AS (
       ON a.id = asp.agreement_id
      AND a.id = ANY(%(agreements)s) AND a.status = ANY(%(in_force)s)
     JOIN occupancy_space sp ON sp.id = asp.space_id
+    WHERE {allowed}
 ),
 open_nights AS (
     SELECT c.key, c.b0, c.b1, c.capacity,
@@ -283,6 +287,7 @@ present AS (
            ) AS entries
     FROM buckets b
     JOIN episodes o ON o.period && daterange(b.b0, b.b1)
+    WHERE {allowed}
     GROUP BY 1, b.b0, b.b1, o.occupant_id, o.kind
 )
 SELECT key, b0, b1,
@@ -304,13 +309,13 @@ ended AS (
     FROM buckets b
     JOIN episodes o ON o.exit >= b.b0 AND o.exit < b.b1
     WHERE o.status = %(exited)s AND o.next_entry IS DISTINCT FROM o.exit
-      AND o.kind <> %(organization)s
+      AND o.kind <> %(organization)s AND {allowed}
 ),
 ongoing AS (
     SELECT {key} AS key, b.b0, b.b1, (b.b1 - o.episode_entry) AS days
     FROM buckets b
     JOIN episodes o ON o.period @> (b.b1 - 1)
-    WHERE o.kind <> %(organization)s
+    WHERE o.kind <> %(organization)s AND {allowed}
 )
 SELECT key, b0, b1,
        COUNT(*) AS exits,
@@ -442,40 +447,49 @@ def indicators_get(
     exact = sees_exact_figures(
         for_scope=for_scope, operator_ids={operator for _, operator in selection}
     )
-    measured: dict[tuple[Grouping, tuple[int, ...]], dict[Key, IndicatorRow]] = {}
+    monthly = group_by is GroupBy.MONTH
+    measured: dict[tuple[Grouping, Cells | None], dict[Key, IndicatorRow]] = {}
 
-    def measure(ids: list[int], grouping: Grouping) -> dict[Key, IndicatorRow]:
-        if (grouping, tuple(ids)) not in measured:
-            measured[grouping, tuple(ids)] = _measure(
-                ids,
+    def measure(
+        grouping: Grouping, allowed: Cells | None = None
+    ) -> dict[Key, IndicatorRow]:
+        if (grouping, allowed) not in measured:
+            measured[grouping, allowed] = _measure(
+                agreement_ids,
                 start=start,
                 end=end,
                 group_by=grouping,
+                monthly=monthly,
+                allowed=allowed,
                 exact=exact,
                 threshold=threshold,
             )
-        return measured[grouping, tuple(ids)]
+        return measured[grouping, allowed]
 
-    rows = measure(agreement_ids, group_by)
+    rows = measure(group_by)
     left_out = 0
     # Outside an operator's own sites, every count of people adds up only the
-    # agreements where it is published on its own (as on the agreement's page):
-    # a total, a site's row or a breakdown over several agreements, less those
-    # shown one by one, would otherwise give a withheld one away. Places are not
-    # people: they add up every agreement. One agreement is its own whole.
+    # agreements where it is published on its own over the same days (the
+    # period, or each month), as the agreement's page shows it: a total, a site's
+    # row or a breakdown over several agreements, less those shown one by one,
+    # would otherwise give a withheld one away. Places are not people: they add
+    # up every agreement. One agreement is its own whole.
     if not exact and len(agreement_ids) > 1:
-        cells = measure(agreement_ids, _AGREEMENT).values()
+        cells = measure(_AGREEMENT).values()
         zero = partial(
             _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
         )
         by_family = {}
         for family in _FAMILIES:
-            published = sorted(
-                int(row.group) for row in cells if not getattr(row, family).suppressed
+            published = tuple(
+                sorted(
+                    (int(row.group), row.start)
+                    for row in cells
+                    if not getattr(row, family).suppressed
+                )
             )
-            if family == "households_housed":
-                left_out = len(agreement_ids) - len(published)
-            by_family[family] = measure(published, group_by)
+            by_family[family] = measure(group_by, published)
+        left_out = len({row.group for row in cells if row.households_housed.suppressed})
         rows = _assemble(rows, by_family, zero=zero)
     ordered = [rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))]
     if not exact and group_by is not None:
@@ -528,6 +542,11 @@ def _assemble(
     return rows
 
 
+def _allowing(agreement: str, allowed: Cells | None) -> str:
+    """The SQL condition keeping the ``allowed`` cells only (every cell: None)."""
+    return "TRUE" if allowed is None else _ALLOWED.format(agreement=agreement)
+
+
 def _zero(key: Key, *, with_capacity: bool, threshold: int) -> IndicatorRow:
     return _row(
         key=key,
@@ -545,14 +564,17 @@ def _measure(
     start: date,
     end: date,
     group_by: Grouping,
+    monthly: bool,
+    allowed: Cells | None,
     exact: bool,
     threshold: int,
 ) -> dict[Key, IndicatorRow]:
     """The rows of one grouping over ``agreement_ids`` by key, each cell under the
     threshold withheld unless ``exact`` (the breakdown's complementary cells are
     the caller's)."""
-    buckets = _BUCKETS_MONTH if group_by is GroupBy.MONTH else _BUCKETS_WHOLE
+    buckets = _BUCKETS_MONTH if monthly else _BUCKETS_WHOLE
     params: dict[str, Any] = {
+        "allowed": [f"{pk}/{first.isoformat()}" for pk, first in allowed or ()],
         "start": start,
         "end": end,
         "agreements": agreement_ids,
@@ -570,17 +592,21 @@ def _measure(
         sql = _CAPACITY_SQL.format(
             buckets=buckets,
             key=_SPACE_KEYS[group_by],
+            allowed=_allowing("asp.agreement_id", allowed),
             suspensions=SUSPENSIONS_SQL.format(
                 agreements="agreement_id = ANY(%(agreements)s)"
             ),
         )
         capacity = {(k, b0, b1): (a, e) for k, b0, b1, a, e in _fetch(sql, params)}
     stay_key = _STAY_KEYS[group_by]
+    stay_allowed = _allowing("o.agreement_id", allowed)
     presence_sql = _PRESENCE_SQL.format(
-        buckets=buckets, segments=_SEGMENTS, key=stay_key
+        buckets=buckets, segments=_SEGMENTS, key=stay_key, allowed=stay_allowed
     )
     presence = {(k, b0, b1): rest for k, b0, b1, *rest in _fetch(presence_sql, params)}
-    exits_sql = _EXITS_SQL.format(buckets=buckets, segments=_SEGMENTS, key=stay_key)
+    exits_sql = _EXITS_SQL.format(
+        buckets=buckets, segments=_SEGMENTS, key=stay_key, allowed=stay_allowed
+    )
     ended: dict[Key, list[Any]] = {}
     for k, b0, b1, *values in _fetch(exits_sql, params):
         current = ended.setdefault((k, b0, b1), [0, 0, 0, None, None, 0, None])

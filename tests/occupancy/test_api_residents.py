@@ -303,10 +303,11 @@ def test_a_state_agent_gets_the_territorys_figures_with_small_cells_withheld(
     assert row["households_housed"] == {"value": None, "suppressed": True}
     assert row["nights_provided"] == {"value": None, "suppressed": True}
     assert row["place_nights_available"] > 0
-    # Its two agreements each hold fewer than 5 households: neither is counted in
-    # the people, and the report says so.
-    assert report["agreements_left_out"] == 2
-    assert "2 agreements under 5 households are left out" in report["note"]
+    # An agreement under 5 households is not counted in the people, and the
+    # report says so (an agreement with neither places nor stays in the period
+    # is no cell, and not counted as left out).
+    assert report["agreements_left_out"] == 1
+    assert "1 agreement under 5 households is left out" in report["note"]
 
 
 def test_an_operator_gets_its_own_exact_figures(world: World) -> None:

@@ -46,6 +46,7 @@ from occupancy.models import (
     AgreementStatusChange,
     ExitDestination,
     OccupantKind,
+    Space,
     SpaceUse,
     StayStatus,
 )
@@ -480,6 +481,43 @@ def test_agreements_sharing_a_building_are_cells_of_their_own() -> None:
     (site,) = across([x, y], group_by=GroupBy.SITE).rows
     assert site.households_housed == Figure(17)
     assert site.place_nights_available == 2 * 10 * 31
+
+
+def test_a_month_adds_up_the_agreements_published_that_month() -> None:
+    """Found by review: A housed 10 households in February and 3 in March (13 over
+    both, published), B 8 in March. A's page for March withholds its 3; B's shows
+    8; the March row counted A's March because A was published over the period:
+    11 − 8 = 3."""
+    a = housing(0)
+    for period in [(date(2026, 2, 1), date(2026, 3, 1))] * 10 + [
+        (date(2026, 3, 5), None)
+    ] * 3:
+        StayFactory.create(
+            agreement=a,
+            space=Space.objects.get(agreement_spaces__agreement=a),
+            occupant=OccupantFactory.create(operator=a.operator),
+            period=DateRange(*period),
+            status=StayStatus.EXITED if period[1] else StayStatus.ACTIVE,
+            exit_destination=ExitDestination.UNKNOWN if period[1] else "",
+        )
+    b = housing(8)
+    february, march = date(2026, 2, 1), date(2026, 3, 1)
+    whole = single(report(a, start=february, end=MARCH[1], scope=AGENT))
+    assert whole.households_housed == Figure(13)
+    assert single(report(a, scope=AGENT)).households_housed == WITHHELD  # March: 3
+    assert single(report(b, scope=AGENT)).households_housed == Figure(8)
+    months = {
+        row.start: row.households_housed
+        for row in indicators_get(
+            agreements=Agreement.objects.filter(pk__in=[a.pk, b.pk]),
+            start=february,
+            end=MARCH[1],
+            for_scope=AGENT,
+            group_by=GroupBy.MONTH,
+        ).rows
+    }
+    assert months[march] == Figure(8)  # B alone: A's 3 are not in it
+    assert months[february] == Figure(10)  # A alone
 
 
 def test_one_agreement_is_its_own_whole_and_an_operator_sees_every_one() -> None:
