@@ -606,6 +606,22 @@ def test_available_dates_narrow_the_stock_to_its_horizon() -> None:
     assert soon.pk not in ids(document)
 
 
+@pytest.mark.parametrize("alone", ["available_from", "available_to"])
+def test_either_available_date_alone_keeps_the_stock_available_that_day(
+    alone: str,
+) -> None:
+    """A date given alone is the one-day range: ``available_from`` alone was
+    ignored (every building came back, one taken back in a month too)."""
+    today = timezone.localdate()
+    soon = BuildingFactory.create(vacant=True, next_use_date=today + timedelta(days=30))
+    later = BuildingFactory.create(
+        vacant=True, next_use_date=today + timedelta(days=900)
+    )
+    in_a_year = (today + timedelta(days=365)).isoformat()
+    assert ids(listed(APIClient(), **{alone: in_a_year})) == {later.pk}
+    assert soon.pk in ids(listed(APIClient(), **{alone: today.isoformat()}))
+
+
 def test_settings_bound_the_page_size() -> None:
     assert 1 <= settings.API_PAGE_SIZE <= settings.API_MAX_PAGE_SIZE
 
