@@ -232,16 +232,18 @@ def test_the_public_may_not_filter_on_a_property_it_cannot_read(
 
 @pytest.mark.parametrize(
     ("department", "expected"),
-    [("977", {"977"}), ("978", {"978"}), ("977,13", {"977", "13-vacant"}),
-     ("978,977", {"977", "978"}), ("13", {"13-vacant"})],
+    [("975", {"975"}), ("977", {"977"}), ("978", {"978"}),
+     ("977,13", {"977", "13-vacant"}), ("978,977,975", {"975", "977", "978"}),
+     ("13", {"13-vacant"})],
 )  # fmt: skip
-def test_saint_barthelemy_and_saint_martin_are_filtered_on_their_commune_code(
+def test_the_collectivities_with_insee_communes_are_filtered_on_their_commune_code(
     make_member: Callable[..., User], department: str, expected: set[str]
 ) -> None:
     """Collectivités d'outre-mer, not départements: their buildings have no
-    département, and the filter finds them by commune code (97701, 97801), for
-    the public as for a national agent; 977 and 978 were a 400."""
+    département, and the filter finds them by commune code (97502, 97701,
+    97801), for the public as for a national agent; 977 and 978 were a 400."""
     stock = {
+        "975": collectivity_building("97502", vacant=True),
         "977": collectivity_building("97701", vacant=True),
         "978": collectivity_building("97801", vacant=True),
         "13-vacant": BuildingFactory.create(vacant=True),

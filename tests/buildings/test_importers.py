@@ -1039,12 +1039,16 @@ def test_a_point_outside_its_declared_commune_is_flagged_and_reported(
 
 @pytest.mark.parametrize(
     ("dept", "code", "city", "postal"),
-    [("977", "97701", "Gustavia", "97133"), ("978", "97801", "Marigot", "97150")],
+    [
+        ("975", "97502", "Saint-Pierre", "97500"),
+        ("977", "97701", "Gustavia", "97133"),
+        ("978", "97801", "Marigot", "97150"),
+    ],
 )
-def test_a_row_of_saint_barthelemy_or_saint_martin_lands_with_its_commune(
+def test_a_row_of_a_collectivity_with_insee_communes_lands_with_its_commune(
     tmp_path: Path, dept: str, code: str, city: str, postal: str
 ) -> None:
-    """The DIE writes these collectivités d'outre-mer in ``dept`` (977, 978):
+    """The DIE writes these collectivités d'outre-mer in ``dept`` (975, 977, 978):
     no département row exists for them, so the building is linked by its
     commune alone, without a warning; "977" was refused as no département code."""
     Department.objects.create(code="971", name="Guadeloupe")
