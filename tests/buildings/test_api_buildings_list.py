@@ -626,9 +626,18 @@ def test_ordering_descending_puts_the_largest_first(national: APIClient) -> None
 
 @pytest.mark.parametrize(
     "query",
-    ["q=a&q=b", "erp=true&erp=false", "department=13&department=2A", "cursor="],
+    [
+        "q=a&q=b",
+        "erp=true&erp=false",
+        "department=13&department=2A",
+        "cursor=",
+        # The list's own parameters: the last value was read.
+        "limit=5&limit=500",
+        "ordering=id&ordering=-id",
+        "geometry=point&geometry=footprint",
+    ],
 )
-def test_a_one_value_filter_given_twice_or_a_blank_cursor_is_a_400_naming_it(
+def test_a_one_value_parameter_given_twice_or_a_blank_cursor_is_a_400_naming_it(
     query: str,
 ) -> None:
     response = APIClient().get(f"{LIST}?{query}")
