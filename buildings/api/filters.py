@@ -110,7 +110,7 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
         field_name="surface_m2", lookup_expr="lte"
     )
     erp = StrictBooleanFilter(field_name="erp")
-    available_from = django_filters.DateFilter(method="filter_noop")
+    available_from = django_filters.DateFilter(method="filter_available_from")
     available_to = django_filters.DateFilter(method="filter_available")
     q = django_filters.CharFilter(method="filter_text", label=_("Text search"))
     suitability_use = django_filters.ChoiceFilter(
@@ -192,19 +192,34 @@ class BuildingFilterSet(OnceFilterMixin, StaticFormFilterSet):
             DWithinMetres("point", Point(lon, lat, srid=4326), radius)
         )
 
+    def filter_available_from(
+        self, queryset: QuerySet[Building], name: str, value: date
+    ) -> QuerySet[Building]:
+        """Alone, the vacant stock available that day; with ``available_to``,
+        that filter reads it (it was ignored alone)."""
+        if self.form.cleaned_data.get("available_to") is not None:
+            return queryset
+        return self._available(queryset, value, value)
+
     def filter_available(
         self, queryset: QuerySet[Building], name: str, value: date
     ) -> QuerySet[Building]:
-        """Vacant stock whose horizon covers [available_from, available_to]."""
         start = self.form.cleaned_data.get("available_from") or value
         if start > value:
             raise ValidationError(
                 {"available_from": _("The start date must precede the end date.")}
             )
+        return self._available(queryset, start, value)
+
+    @staticmethod
+    def _available(
+        queryset: QuerySet[Building], start: date, end: date
+    ) -> QuerySet[Building]:
+        """Vacant stock whose horizon covers [start, end]."""
         return queryset.filter(
             Q(status__in=PUBLIC_STATUSES),
             Q(vacancy_since__isnull=True) | Q(vacancy_since__lte=start),
-            Q(next_use_date__isnull=True) | Q(next_use_date__gte=value),
+            Q(next_use_date__isnull=True) | Q(next_use_date__gte=end),
         )
 
     def filter_text(

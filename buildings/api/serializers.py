@@ -57,6 +57,7 @@ from buildings.models import (
 from buildings.selectors import NEARBY_DEFAULT_M, NEARBY_MAX_M, site_list
 from buildings.services import EDITABLE_FIELDS, allowed_transitions
 from config.forms import DAY_VALIDATORS
+from config.queries import OnceQuerySerializer
 from config.relations import ScopedPrimaryKeyRelatedField
 
 DECIMAL_FIELDS = ("surface_m2", "energy_kwh_ef", "guarding_cost_monthly")
@@ -340,7 +341,7 @@ class BuildingFeatureCollectionExtension(OpenApiSerializerExtension):  # type: i
         )
 
 
-class NearbyQuerySerializer(serializers.Serializer[Any]):
+class NearbyQuerySerializer(OnceQuerySerializer):
     radius = serializers.FloatField(
         required=False,
         default=NEARBY_DEFAULT_M,
@@ -646,7 +647,7 @@ class TransitionSerializer(serializers.Serializer[Any]):
     )
 
 
-class ListQuerySerializer(serializers.Serializer[Any]):
+class ListQuerySerializer(OnceQuerySerializer):
     """Query parameters of the list besides the filters (which BuildingFilterSet
     declares)."""
 

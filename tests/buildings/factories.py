@@ -55,9 +55,19 @@ def wgs84(longitude: float, latitude: float) -> Point:
     return Point(longitude, latitude, srid=4326)
 
 
-# Gustavia (Saint-Barthélemy, 97701) and Marigot (Saint-Martin, 97801):
-# collectivités d'outre-mer, communes without a département.
-COLLECTIVITY_POINTS = {"97701": (-62.8498, 17.8963), "97801": (-63.0822, 18.0676)}
+# Saint-Pierre (Saint-Pierre-et-Miquelon, 97502), Gustavia (Saint-Barthélemy,
+# 97701) and Marigot (Saint-Martin, 97801): collectivités d'outre-mer, communes
+# without a département.
+COLLECTIVITY_POINTS = {
+    "97502": (-56.1773, 46.7811),
+    "97701": (-62.8498, 17.8963),
+    "97801": (-63.0822, 18.0676),
+}
+COLLECTIVITY_NAMES = {
+    "97502": ("Saint-Pierre", "97500"),
+    "97701": ("Saint-Barthélemy", "97133"),
+    "97801": ("Saint-Martin", "97150"),
+}
 
 
 class RegionFactory(DjangoModelFactory[Region]):
@@ -157,14 +167,15 @@ class BuildingFactory(DjangoModelFactory[Building]):
 
 
 def collectivity_building(code: str, **fields: Any) -> Building:
-    """A building of Saint-Barthélemy (97701) or Saint-Martin (97801), linked by
-    its commune alone, as an import or a national editor records it."""
-    names = {"97701": "Saint-Barthélemy", "97801": "Saint-Martin"}
-    commune = CommuneFactory.create(code=code, name=names[code], department=None)
+    """A building of Saint-Pierre (97502), Saint-Barthélemy (97701) or
+    Saint-Martin (97801), linked by its commune alone, as an import or a national
+    editor records it."""
+    name, postal_code = COLLECTIVITY_NAMES[code]
+    commune = CommuneFactory.create(code=code, name=name, department=None)
     return BuildingFactory.create(
         site=SiteFactory.create(commune=commune),
-        city=names[code],
-        postal_code="97133" if code == "97701" else "97150",
+        city=name,
+        postal_code=postal_code,
         point=wgs84(*COLLECTIVITY_POINTS[code]),
         **fields,
     )

@@ -180,6 +180,16 @@ def test_a_radius_out_of_bounds_is_a_400_on_radius(radius: str) -> None:
     assert set(response.json()["errors"]) == {"radius"}
 
 
+def test_a_radius_given_twice_is_a_400_on_radius() -> None:
+    """The last value was read: ``radius=100&radius=20000`` listed 20 km."""
+    building = north(0)
+    response = APIClient().get(
+        f"/api/v1/buildings/{building.pk}/?radius=100&radius=200"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"radius"}
+
+
 @pytest.fixture
 def paris_building() -> Building:
     department = DepartmentFactory.create(

@@ -51,13 +51,23 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
 
 
-def paris() -> Commune:
-    department = DepartmentFactory.create(
-        code="75",
-        name="Paris",
-        region=RegionFactory.create(code="11", name="Île-de-France"),
+def commune_of(
+    commune: tuple[str, str], department: tuple[str, str], region: tuple[str, str]
+) -> Commune:
+    """A commune (code, name) in its département and region, outside the 13."""
+    return CommuneFactory.create(
+        code=commune[0],
+        name=commune[1],
+        department=DepartmentFactory.create(
+            code=department[0],
+            name=department[1],
+            region=RegionFactory.create(code=region[0], name=region[1]),
+        ),
     )
-    return CommuneFactory.create(code="75056", name="Paris", department=department)
+
+
+def paris() -> Commune:
+    return commune_of(("75056", "Paris"), ("75", "Paris"), ("11", "Île-de-France"))
 
 
 def client_for(user: User | None) -> APIClient:
@@ -222,16 +232,18 @@ def test_the_public_may_not_filter_on_a_property_it_cannot_read(
 
 @pytest.mark.parametrize(
     ("department", "expected"),
-    [("977", {"977"}), ("978", {"978"}), ("977,13", {"977", "13-vacant"}),
-     ("978,977", {"977", "978"}), ("13", {"13-vacant"})],
+    [("975", {"975"}), ("977", {"977"}), ("978", {"978"}),
+     ("977,13", {"977", "13-vacant"}), ("978,977,975", {"975", "977", "978"}),
+     ("13", {"13-vacant"})],
 )  # fmt: skip
-def test_saint_barthelemy_and_saint_martin_are_filtered_on_their_commune_code(
+def test_the_collectivities_with_insee_communes_are_filtered_on_their_commune_code(
     make_member: Callable[..., User], department: str, expected: set[str]
 ) -> None:
     """Collectivités d'outre-mer, not départements: their buildings have no
-    département, and the filter finds them by commune code (97701, 97801), for
-    the public as for a national agent; 977 and 978 were a 400."""
+    département, and the filter finds them by commune code (97502, 97701,
+    97801), for the public as for a national agent; 977 and 978 were a 400."""
     stock = {
+        "975": collectivity_building("97502", vacant=True),
         "977": collectivity_building("97701", vacant=True),
         "978": collectivity_building("97801", vacant=True),
         "13-vacant": BuildingFactory.create(vacant=True),
@@ -532,6 +544,107 @@ def test_for_a_signed_in_agent_too_the_query_count_ignores_the_page_size(
     assert counts[0] == counts[1]
 
 
+# --- Each filter, as README "The API" lists them
+@pytest.fixture
+def national(make_member: Callable[..., User]) -> APIClient:
+    return client_for(make_member(OrganizationKind.STATE_SERVICE))
+
+
+def ajaccio() -> Commune:
+    return commune_of(("2A004", "Ajaccio"), ("2A", "Corse-du-Sud"), ("94", "Corse"))
+
+
+def test_department_and_commune_take_lists_and_a_city_holds_its_arrondissements(
+    national: APIClient,
+) -> None:
+    corsica = BuildingFactory.create(
+        site=SiteFactory.create(commune=ajaccio()), point=wgs84(8.7369, 41.9192)
+    )
+    marseille = BuildingFactory.create()
+    first = CommuneFactory.create(first_arrondissement=True)
+    in_the_1st = BuildingFactory.create(site=SiteFactory.create(commune=first))
+    paris_building = BuildingFactory.create(
+        site=SiteFactory.create(commune=paris()), point=wgs84(2.3522, 48.8566)
+    )
+    everything_but_paris = {corsica.pk, marseille.pk, in_the_1st.pk}
+    assert ids(listed(national, department="13,2A")) == everything_but_paris
+    assert ids(listed(national, department="2a")) == {corsica.pk}
+    assert ids(listed(national, commune="13055")) == {marseille.pk, in_the_1st.pk}
+    assert ids(listed(national, commune="13201")) == {in_the_1st.pk}
+    assert ids(listed(national, commune="13055,2a004")) == everything_but_paris
+    assert paris_building.pk in ids(listed(national, department="75"))
+
+
+def test_erp_surface_bounds_and_text_search_on_the_address(
+    national: APIClient,
+) -> None:
+    small_erp = BuildingFactory.create(
+        erp=True, surface_m2=Decimal("100.00"), address="1 cours Napoléon"
+    )
+    large = BuildingFactory.create(erp=False, surface_m2=Decimal("5000.00"))
+    assert ids(listed(national, erp="true")) == {small_erp.pk}
+    assert ids(listed(national, erp="false")) == {large.pk}
+    assert ids(listed(national, surface_min="100", surface_max="100")) == {small_erp.pk}
+    assert ids(listed(national, surface_min="100.01")) == {large.pk}
+    assert ids(listed(national, surface_max="4999.99")) == {small_erp.pk}
+    assert ids(listed(national, q="napoléon")) == {small_erp.pk}
+
+
+def test_suitability_min_keeps_the_scores_of_the_use_chosen(
+    national: APIClient,
+) -> None:
+    shelter = BuildingFactory.create()
+    workspace = BuildingFactory.create()
+    Building.objects.filter(pk=shelter.pk).update(
+        suitability_shelter=80, suitability_workspace=20, suitability_mixed=50
+    )
+    Building.objects.filter(pk=workspace.pk).update(
+        suitability_shelter=20, suitability_workspace=80, suitability_mixed=50
+    )
+    chosen = {"suitability_min": "70"}
+    assert ids(listed(national, suitability_use="shelter", **chosen)) == {shelter.pk}
+    assert ids(listed(national, suitability_use="workspace", **chosen)) == {
+        workspace.pk
+    }
+    assert ids(listed(national, suitability_use="mixed", **chosen)) == set()
+    assert ids(listed(national, suitability_use="mixed", suitability_min="50")) == {
+        shelter.pk,
+        workspace.pk,
+    }
+
+
+def test_ordering_descending_puts_the_largest_first(national: APIClient) -> None:
+    sizes = ["100.00", "5000.00", "4000.00"]
+    made = [BuildingFactory.create(surface_m2=Decimal(size)) for size in sizes]
+    document = listed(national, ordering="-surface_m2")
+    assert [feature["id"] for feature in document["features"]] == [
+        made[1].pk,
+        made[2].pk,
+        made[0].pk,
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=a&q=b",
+        "erp=true&erp=false",
+        "department=13&department=2A",
+        "cursor=",
+        # The list's own parameters: the last value was read.
+        "limit=5&limit=500",
+        "ordering=id&ordering=-id",
+        "geometry=point&geometry=footprint",
+    ],
+)
+def test_a_one_value_parameter_given_twice_or_a_blank_cursor_is_a_400_naming_it(
+    query: str,
+) -> None:
+    response = APIClient().get(f"{LIST}?{query}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [query.split("=")[0]]
+
+
 # --- Bad input
 @pytest.mark.parametrize(
     ("params", "field"),
@@ -604,6 +717,22 @@ def test_available_dates_narrow_the_stock_to_its_horizon() -> None:
     )
     assert ids(document) == {later.pk}
     assert soon.pk not in ids(document)
+
+
+@pytest.mark.parametrize("alone", ["available_from", "available_to"])
+def test_either_available_date_alone_keeps_the_stock_available_that_day(
+    alone: str,
+) -> None:
+    """A date given alone is the one-day range: ``available_from`` alone was
+    ignored (every building came back, one taken back in a month too)."""
+    today = timezone.localdate()
+    soon = BuildingFactory.create(vacant=True, next_use_date=today + timedelta(days=30))
+    later = BuildingFactory.create(
+        vacant=True, next_use_date=today + timedelta(days=900)
+    )
+    in_a_year = (today + timedelta(days=365)).isoformat()
+    assert ids(listed(APIClient(), **{alone: in_a_year})) == {later.pk}
+    assert soon.pk in ids(listed(APIClient(), **{alone: today.isoformat()}))
 
 
 def test_settings_bound_the_page_size() -> None:

@@ -44,6 +44,8 @@ from tests.data.import_corpus import (
     die_text,
     feature_collection,
     ogr2ogr,
+    shapefile_zip,
+    workbook,
     write_die,
 )
 
@@ -290,6 +292,64 @@ def test_re_importing_the_excerpt_changes_nothing(
     assert (report.created, report.updated, report.unchanged) == (0, 0, 41)
     assert report.sites_created == 0
     assert table_state() == before
+
+
+def lambert_93_polygons(directory: Path) -> Path:
+    """A GeoPackage of two footprints in Lambert-93, one of them self-crossing
+    (repaired on import)."""
+    square = [[5.36, 43.29], [5.37, 43.29], [5.37, 43.30], [5.36, 43.30], [5.36, 43.29]]
+    bow_tie = [
+        [5.38, 43.29],
+        [5.39, 43.30],
+        [5.39, 43.29],
+        [5.38, 43.30],
+        [5.38, 43.29],
+    ]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"ref": f"P-{number}", "nom": f"Îlot {number}"},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+        for number, ring in enumerate([square, bow_tie], start=1)
+    ]
+    source = directory / "source.geojson"
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    path = directory / "ilots.gpkg"
+    ogr2ogr(source, path, "GPKG", "-nln", "ilots", "-t_srs", "EPSG:2154")
+    return path
+
+
+GENERIC_FILES = {
+    "xlsx": workbook(
+        [["X-1", "Bâtiment X", 1234.5, 5.3838, 43.3023], ["X-2", "Y", "80", "", ""]]
+    ),
+    "lambert-93 polygons": lambert_93_polygons,
+    "zipped lambert-93 shapefile": shapefile_zip(),
+}
+NAMED = {"ref": "inventory_id", "nom": "designation"}
+GENERIC_MAPPINGS = {
+    "xlsx": {**NAMED, "surface": "surface_m2", "x": "lon", "y": "lat"},
+    "lambert-93 polygons": NAMED,
+    "zipped lambert-93 shapefile": NAMED,
+}
+
+
+@pytest.mark.parametrize("kind", GENERIC_FILES)
+def test_re_importing_a_generic_file_changes_nothing(tmp_path: Path, kind: str) -> None:
+    """Typed workbook cells and geometries transformed from Lambert-93 (and
+    repaired) compare equal to what the first import stored."""
+    path = GENERIC_FILES[kind](tmp_path)
+    mapping = GENERIC_MAPPINGS[kind]
+    first = import_file(path, profile="generic", mapping=mapping)
+    assert not first.errors, first.errors
+    assert first.created >= 1
+    stored = list(Building.objects.order_by("pk").values())
+
+    again = import_file(path, profile="generic", mapping=mapping)
+
+    assert (again.created, again.updated, again.unchanged) == (0, 0, first.created)
+    assert list(Building.objects.order_by("pk").values()) == stored
 
 
 def test_a_new_commune_in_the_reference_updates_only_the_rows_it_links(
@@ -1039,12 +1099,16 @@ def test_a_point_outside_its_declared_commune_is_flagged_and_reported(
 
 @pytest.mark.parametrize(
     ("dept", "code", "city", "postal"),
-    [("977", "97701", "Gustavia", "97133"), ("978", "97801", "Marigot", "97150")],
+    [
+        ("975", "97502", "Saint-Pierre", "97500"),
+        ("977", "97701", "Gustavia", "97133"),
+        ("978", "97801", "Marigot", "97150"),
+    ],
 )
-def test_a_row_of_saint_barthelemy_or_saint_martin_lands_with_its_commune(
+def test_a_row_of_a_collectivity_with_insee_communes_lands_with_its_commune(
     tmp_path: Path, dept: str, code: str, city: str, postal: str
 ) -> None:
-    """The DIE writes these collectivités d'outre-mer in ``dept`` (977, 978):
+    """The DIE writes these collectivités d'outre-mer in ``dept`` (975, 977, 978):
     no département row exists for them, so the building is linked by its
     commune alone, without a warning; "977" was refused as no département code."""
     Department.objects.create(code="971", name="Guadeloupe")

@@ -30,7 +30,10 @@ def writable_dates() -> list[tuple[str, str, serializers.DateField]]:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if not issubclass(cls, serializers.Serializer) or cls.__module__ != name:
                 continue
-            for field_name, field in cls._declared_fields.items():
+            # ``fields``, not ``_declared_fields``: a ModelSerializer's dates
+            # taken from the model (the buildings' vacancy_since, next_use_date)
+            # are bounded by validators, and were left out of this check.
+            for field_name, field in cls(context={}).fields.items():
                 if isinstance(field, serializers.DateField) and not field.read_only:
                     found.append((cls.__qualname__, field_name, field))
     return found
@@ -49,7 +52,7 @@ def test_the_api_writes_dates() -> None:
 def test_every_date_written_through_the_api_is_bounded(
     serializer: str, name: str, field: serializers.DateField
 ) -> None:
-    assert isinstance(field, DayField), f"{serializer}.{name}"
+    assert isinstance(field, DayField) or field.validators, f"{serializer}.{name}"
     for slip in ("0001-01-01", "9999-12-31", "1899-12-31", "2200-01-01"):
         with pytest.raises(serializers.ValidationError):
             field.run_validation(slip)

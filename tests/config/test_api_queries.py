@@ -124,6 +124,25 @@ def test_a_blank_or_repeated_occupancy_filter_is_a_400(
     assert query.split("=", 1)[0] in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "group_by=site&group_by=use",
+        "period_start=2025-01-01&period_start=2026-02-01",
+        "period_end=2026-03-01&period_end=2026-03-02",
+    ],
+)
+def test_a_repeated_occupancy_indicator_parameter_is_a_400(
+    make_member: Callable[..., User], query: str
+) -> None:
+    """The last value was read: ``group_by=site&group_by=use`` grouped by use."""
+    user = make_member(OrganizationKind.OPERATOR)
+    period = "period_start=2026-01-01&period_end=2026-03-31"
+    response = client_for(user).get(f"/api/v1/indicators/?{period}&{query}")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [query.split("=", 1)[0]]
+
+
 def test_a_multiple_choice_filter_still_takes_several_values(
     make_member: Callable[..., User],
 ) -> None:

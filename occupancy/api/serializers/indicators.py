@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from config.forms import DayField
+from config.queries import OnceQuerySerializer
 from occupancy.api.serializers.fields import (
     StrictSerializer,
 )
@@ -17,7 +18,7 @@ from occupancy.indicators import GroupBy
 INDICATOR_MAX_DAYS = 3661
 
 
-class IndicatorQuerySerializer(StrictSerializer):
+class IndicatorQuerySerializer(StrictSerializer, OnceQuerySerializer):
     ignored = frozenset({"format"})
 
     period_start = DayField()
