@@ -35,8 +35,9 @@ Conventions, published with every figure (``METHODOLOGY``):
   unknown) are three counts of people: the split is shown only when each of them
   reaches the threshold. Over several agreements, each of these counts (and the
   figures it carries) adds up only the agreements where it is published on its own
-  over the same days (the period, or the month), as on the agreement's page: a total, a site's row or a breakdown, less the
-  agreements shown one by one, gives none away. Places add up every agreement.
+  over the same days (the period, or the month), as on the agreement's page: a
+  total, a site's row or a breakdown, less the agreements shown one by one, gives
+  none away. Places add up every agreement.
 """
 
 from __future__ import annotations
