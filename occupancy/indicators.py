@@ -33,11 +33,14 @@ Conventions, published with every figure (``METHODOLOGY``):
   next smallest is withheld too, so it cannot be recovered by subtraction from the
   total. The exits' destinations (to housing, to another known destination,
   unknown) are three counts of people: the split is shown only when each of them
-  reaches the threshold. Over several agreements, each of these counts (and the
-  figures it carries) adds up only the agreements where it is published on its own
-  over the same days (the period, or the month), as on the agreement's page: a
-  total, a site's row or a breakdown, less the agreements shown one by one, gives
-  none away. Places add up every agreement.
+  reaches the threshold. Over several agreements, every figure is a sum of cells
+  (one agreement, one bucket — the period or a month —, one group), each counted as
+  that agreement's own page counts it (its stays alone: a move to another agreement
+  is an exit there and an entry here, and a person housed under two agreements
+  counts under each), and each count adds up only the cells where it is 0 or
+  reaches the threshold (within an agreement, when exactly one part does not, the
+  smallest other part goes with it). So no total, site row or breakdown, less the
+  cells shown one by one, gives a withheld one away. Places add up every agreement.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import partial
-from typing import Any, Final, Literal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -137,9 +140,9 @@ class IndicatorReport:
     threshold: int
     rows: tuple[IndicatorRow, ...]
     methodology: str = field(default=METHODOLOGY, repr=False)
-    # Agreements whose households are withheld on their own, which the people,
-    # nights and occupancy rate of the rows leave out (0 when exact or for one
-    # agreement).
+    # Agreements with households withheld on their own (in all or in a part: a
+    # use, a category, a month), which the people, nights and occupancy rate of
+    # the rows leave out there (0 when exact or for one agreement).
     agreements_left_out: int = 0
 
     @property
@@ -148,12 +151,14 @@ class IndicatorReport:
         if not self.agreements_left_out:
             return ""
         return ngettext(
-            "Each count adds up the agreements where it reaches %(threshold)s: "
-            "%(count)s agreement under %(threshold)s households is left out of "
-            "the people, nights and occupancy rate.",
-            "Each count adds up the agreements where it reaches %(threshold)s: "
-            "%(count)s agreements under %(threshold)s households are left out of "
-            "the people, nights and occupancy rate.",
+            "Each count adds up the agreements, or their parts, where it reaches "
+            "%(threshold)s: %(count)s agreement with fewer than %(threshold)s "
+            "households, in all or in a part, is left out of the people, nights "
+            "and occupancy rate there.",
+            "Each count adds up the agreements, or their parts, where it reaches "
+            "%(threshold)s: %(count)s agreements with fewer than %(threshold)s "
+            "households, in all or in a part, are left out of the people, nights "
+            "and occupancy rate there.",
             self.agreements_left_out,
         ) % {"threshold": self.threshold, "count": self.agreements_left_out}
 
@@ -171,29 +176,27 @@ _BUCKETS_MONTH = """
 """
 _BUCKETS_WHOLE = "SELECT %(start)s::date AS b0, %(end)s::date AS b1"
 
-# Agreement by agreement: the cells every figure outside an operator's own sites is
-# built from (``indicators_get``); not a grouping the API offers.
-_AGREEMENT: Final = "agreement"
-Grouping = GroupBy | Literal["agreement"] | None
 Key = tuple[str, date, date]  # group, first night, end of the bucket
-# The (agreement, bucket) cells a measure may count, when it may not count them all.
-_ALLOWED = "({agreement}::text || '/' || b.b0::text) = ANY(%(allowed)s::text[])"
-Cells = tuple[tuple[int, date], ...]
+# The (agreement, first night, group) cells a measure may count, when it may not
+# count them all.
+Cells = tuple[tuple[int, date, str], ...]
+_ALLOWED = (
+    "({agreement}::text || '/' || b.b0::text || '/' || ({group})) "
+    "= ANY(%(allowed)s::text[])"
+)
 
-_SPACE_KEYS: dict[Grouping, str] = {
+_SPACE_KEYS: dict[GroupBy | None, str] = {
     None: "''",
     GroupBy.SITE: "sp.building_id::text",
     GroupBy.USE: "sp.use",
     GroupBy.MONTH: "b.b0::text",
-    _AGREEMENT: "asp.agreement_id::text",
 }
-_STAY_KEYS: dict[Grouping, str] = {
+_STAY_KEYS: dict[GroupBy | None, str] = {
     None: "''",
     GroupBy.SITE: "o.building_id::text",
     GroupBy.USE: "o.use",
     GroupBy.MONTH: "b.b0::text",
     GroupBy.CATEGORY: "o.category",
-    _AGREEMENT: "o.agreement_id::text",
 }
 
 # Suspension intervals from the status history: each change governs until the next.
@@ -261,17 +264,17 @@ segments AS (
     JOIN occupancy_space sp ON sp.id = s.space_id
     JOIN occupancy_occupant o ON o.id = s.occupant_id
     WHERE s.agreement_id = ANY(%(agreements)s)
-    WINDOW w AS (PARTITION BY s.occupant_id ORDER BY lower(s.period))
+    WINDOW w AS (PARTITION BY s.occupant_id{s_by} ORDER BY lower(s.period))
 ),
 numbered AS (
     SELECT segments.*,
            SUM(CASE WHEN previous_exit IS DISTINCT FROM entry THEN 1 ELSE 0 END)
-               OVER (PARTITION BY occupant_id ORDER BY entry) AS episode
+               OVER (PARTITION BY occupant_id{by} ORDER BY entry) AS episode
     FROM segments
 ),
 episodes AS (
     SELECT numbered.*,
-           MIN(entry) OVER (PARTITION BY occupant_id, episode) AS episode_entry
+           MIN(entry) OVER (PARTITION BY occupant_id{by}, episode) AS episode_entry
     FROM numbered
 )"""
 
@@ -289,7 +292,7 @@ present AS (
     FROM buckets b
     JOIN episodes o ON o.period && daterange(b.b0, b.b1)
     WHERE {allowed}
-    GROUP BY 1, b.b0, b.b1, o.occupant_id, o.kind
+    GROUP BY 1, b.b0, b.b1, o.occupant_id{o_by}, o.kind
 )
 SELECT key, b0, b1,
        SUM(nights)::bigint AS nights,
@@ -435,10 +438,9 @@ def indicators_get(
 
     ``agreements`` comes already scoped to the caller (the agreements selector);
     ``for_scope`` decides whether small cells are withheld. When they are and the
-    selection holds several agreements, each count of people (households, entries,
-    exits, their destinations, stays under way) adds up only the agreements where
-    that count is published on its own (domain.md §F.5); ``agreements_left_out``
-    counts those left out of the households.
+    selection holds several agreements, every figure is a sum of published cells
+    (``_from_published_cells``); ``agreements_left_out`` counts the agreements
+    with a part left out of the households.
     """
     if end <= start:
         raise DomainError(_("The period must end after it starts."), field="end")
@@ -448,50 +450,22 @@ def indicators_get(
     exact = sees_exact_figures(
         for_scope=for_scope, operator_ids={operator for _, operator in selection}
     )
-    monthly = group_by is GroupBy.MONTH
-    measured: dict[tuple[Grouping, Cells | None], dict[Key, IndicatorRow]] = {}
-
-    def measure(
-        grouping: Grouping, allowed: Cells | None = None
-    ) -> dict[Key, IndicatorRow]:
-        if (grouping, allowed) not in measured:
-            measured[grouping, allowed] = _measure(
-                agreement_ids,
-                start=start,
-                end=end,
-                group_by=grouping,
-                monthly=monthly,
-                allowed=allowed,
-                exact=exact,
-                threshold=threshold,
-            )
-        return measured[grouping, allowed]
-
-    rows = measure(group_by)
-    left_out = 0
-    # Outside an operator's own sites, every count of people adds up only the
-    # agreements where it is published on its own over the same days (the
-    # period, or each month), as the agreement's page shows it: a total, a site's
-    # row or a breakdown over several agreements, less those shown one by one,
-    # would otherwise give a withheld one away. Places are not people: they add
-    # up every agreement. One agreement is its own whole.
-    if not exact and len(agreement_ids) > 1:
-        cells = measure(_AGREEMENT).values()
-        zero = partial(
-            _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
+    if exact or len(agreement_ids) < 2:
+        # An operator's own figures (a person housed on two of its sites counted
+        # once), or one agreement: its own whole, as its page shows it.
+        rows = _measure(
+            agreement_ids,
+            start=start,
+            end=end,
+            group_by=group_by,
+            exact=exact,
+            threshold=threshold,
         )
-        by_family = {}
-        for family in _FAMILIES:
-            published = tuple(
-                sorted(
-                    (int(row.group), row.start)
-                    for row in cells
-                    if not getattr(row, family).suppressed
-                )
-            )
-            by_family[family] = measure(group_by, published)
-        left_out = len({row.group for row in cells if row.households_housed.suppressed})
-        rows = _assemble(rows, by_family, zero=zero)
+        left_out = 0
+    else:
+        rows, left_out = _from_published_cells(
+            agreement_ids, start=start, end=end, group_by=group_by, threshold=threshold
+        )
     ordered = [rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))]
     if not exact and group_by is not None:
         ordered = _complementary(ordered)
@@ -521,6 +495,95 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _from_published_cells(
+    agreement_ids: list[int],
+    *,
+    start: date,
+    end: date,
+    group_by: GroupBy | None,
+    threshold: int,
+) -> tuple[dict[Key, IndicatorRow], int]:
+    """The rows of ``group_by`` for a caller who gets small cells withheld, over
+    several agreements: every count of people is the sum of the cells (one
+    agreement, one bucket — the period or a month —, one group) where it is
+    published, each cell counted as that agreement's own page counts it (its
+    stays alone: a move to another agreement is an exit there and an entry
+    here; a person housed under two agreements counts under each). So no total,
+    site row or breakdown, less the cells shown one by one (an agreement's page,
+    another grouping), gives a withheld one away (domain.md §F.5). A cell is
+    published when its count is 0 (nobody is named by nobody) or reaches the
+    threshold; within an agreement and bucket, when exactly one part is not, the
+    smallest other part goes with it, as its page shows the whole. Places are
+    not people: they add up every agreement. Also returns how many agreements
+    have a part left out of the households."""
+    monthly = group_by is GroupBy.MONTH
+    measure = partial(
+        _measure,
+        agreement_ids,
+        start=start,
+        end=end,
+        monthly=monthly,
+        per_agreement=True,
+        threshold=threshold,
+    )
+    cells = measure(group_by=group_by, cells=True, exact=True)
+    parts: dict[tuple[str, date], list[tuple[str, IndicatorRow]]] = {}
+    for (name, b0, _b1), row in cells.items():
+        agreement, _bar, group = name.partition("|")
+        parts.setdefault((agreement, b0), []).append((group, row))
+    by_family = {}
+    left_out: set[str] = set()
+    for family in _FAMILIES:
+        allowed: list[tuple[int, date, str]] = []
+        for (agreement, b0), found in parts.items():
+            kept = _published_parts(found, family=family, threshold=threshold)
+            allowed += [(int(agreement), b0, group) for group in kept]
+            if family == "households_housed" and len(kept) < len(found):
+                left_out.add(agreement)
+        by_family[family] = measure(
+            group_by=group_by, allowed=tuple(sorted(allowed)), exact=False
+        )
+    every = measure(group_by=group_by, exact=False)
+    zero = partial(
+        _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
+    )
+    return _assemble(every, by_family, zero=zero), len(left_out)
+
+
+def _published_parts(
+    parts: list[tuple[str, IndicatorRow]], *, family: str, threshold: int
+) -> list[str]:
+    """The groups of one agreement's parts (exact figures) whose ``family`` count
+    may be added up: 0 or at least ``threshold`` — for the exits' destinations,
+    no exit or each of the three counts at the threshold —, less the smallest
+    other part when exactly one is not."""
+
+    def publishable(row: IndicatorRow) -> bool:
+        if family == "exits_to_housing":
+            exits, known = _count(row.exits), _count(row.exits_known_destination)
+            to_housing = _count(row.exits_to_housing)
+            split = (to_housing, known - to_housing, exits - known)
+            return exits == 0 or min(split) >= threshold
+        value = _count(getattr(row, family))
+        return value == 0 or value >= threshold
+
+    kept = [(group, row) for group, row in parts if publishable(row)]
+    if len(parts) - len(kept) == 1:
+        positive = [
+            (_count(getattr(row, family)), group)
+            for group, row in kept
+            if _count(getattr(row, family)) > 0
+        ]
+        if positive:
+            smallest = min(positive)[1]
+            kept = [(group, row) for group, row in kept if group != smallest]
+    return [group for group, _row in kept]
+
+
+def _count(figure: Figure) -> int:
+    return int(figure.value or 0)
+
+
 def _assemble(
     every: dict[Key, IndicatorRow],
     by_family: dict[str, dict[Key, IndicatorRow]],
@@ -543,9 +606,16 @@ def _assemble(
     return rows
 
 
-def _allowing(agreement: str, allowed: Cells | None) -> str:
+def _keyed(agreement: str, group: str, *, cells: bool) -> str:
+    """The SQL key of a row: the group, or the agreement and the group."""
+    return f"({agreement}::text || '|' || ({group}))" if cells else group
+
+
+def _allowing(agreement: str, group: str, allowed: Cells | None) -> str:
     """The SQL condition keeping the ``allowed`` cells only (every cell: None)."""
-    return "TRUE" if allowed is None else _ALLOWED.format(agreement=agreement)
+    if allowed is None:
+        return "TRUE"
+    return _ALLOWED.format(agreement=agreement, group=group)
 
 
 def _zero(key: Key, *, with_capacity: bool, threshold: int) -> IndicatorRow:
@@ -564,18 +634,28 @@ def _measure(
     *,
     start: date,
     end: date,
-    group_by: Grouping,
-    monthly: bool,
-    allowed: Cells | None,
+    group_by: GroupBy | None,
     exact: bool,
     threshold: int,
+    monthly: bool | None = None,
+    cells: bool = False,
+    per_agreement: bool = False,
+    allowed: Cells | None = None,
 ) -> dict[Key, IndicatorRow]:
     """The rows of one grouping over ``agreement_ids`` by key, each cell under the
     threshold withheld unless ``exact`` (the breakdown's complementary cells are
-    the caller's)."""
+    the caller's). ``monthly`` buckets by month (default: when grouped by
+    month); ``cells`` keys each row ``"<agreement>|<group>"``; ``per_agreement``
+    follows each person's stays within each agreement apart, as one agreement's
+    page does (a move to another agreement is an exit and an entry, a household
+    under two agreements counts under each); ``allowed`` keeps those cells only."""
+    if monthly is None:
+        monthly = group_by is GroupBy.MONTH
     buckets = _BUCKETS_MONTH if monthly else _BUCKETS_WHOLE
     params: dict[str, Any] = {
-        "allowed": [f"{pk}/{first.isoformat()}" for pk, first in allowed or ()],
+        "allowed": [
+            f"{pk}/{first.isoformat()}/{group}" for pk, first, group in allowed or ()
+        ],
         "start": start,
         "end": end,
         "agreements": agreement_ids,
@@ -592,21 +672,27 @@ def _measure(
     if with_capacity:
         sql = _CAPACITY_SQL.format(
             buckets=buckets,
-            key=_SPACE_KEYS[group_by],
-            allowed=_allowing("asp.agreement_id", allowed),
+            key=_keyed("asp.agreement_id", _SPACE_KEYS[group_by], cells=cells),
+            allowed=_allowing("asp.agreement_id", _SPACE_KEYS[group_by], allowed),
             suspensions=SUSPENSIONS_SQL.format(
                 agreements="agreement_id = ANY(%(agreements)s)"
             ),
         )
         capacity = {(k, b0, b1): (a, e) for k, b0, b1, a, e in _fetch(sql, params)}
-    stay_key = _STAY_KEYS[group_by]
-    stay_allowed = _allowing("o.agreement_id", allowed)
+    stay_key = _keyed("o.agreement_id", _STAY_KEYS[group_by], cells=cells)
+    stay_allowed = _allowing("o.agreement_id", _STAY_KEYS[group_by], allowed)
+    apart = ", agreement_id" if per_agreement else ""
+    segments = _SEGMENTS.format(by=apart, s_by=apart and ", s.agreement_id")
     presence_sql = _PRESENCE_SQL.format(
-        buckets=buckets, segments=_SEGMENTS, key=stay_key, allowed=stay_allowed
+        buckets=buckets,
+        segments=segments,
+        key=stay_key,
+        allowed=stay_allowed,
+        o_by=apart and ", o.agreement_id",
     )
     presence = {(k, b0, b1): rest for k, b0, b1, *rest in _fetch(presence_sql, params)}
     exits_sql = _EXITS_SQL.format(
-        buckets=buckets, segments=_SEGMENTS, key=stay_key, allowed=stay_allowed
+        buckets=buckets, segments=segments, key=stay_key, allowed=stay_allowed
     )
     ended: dict[Key, list[Any]] = {}
     for k, b0, b1, *values in _fetch(exits_sql, params):
@@ -617,7 +703,9 @@ def _measure(
             current[5:] = values[5:]
     keys: set[Key] = set(capacity) | set(presence) | set(ended)
     # Every month (or the whole period) has its row, even without any stay.
-    if group_by is GroupBy.MONTH:
+    if cells:
+        pass
+    elif group_by is GroupBy.MONTH:
         keys |= {(b0.isoformat(), b0, b1) for b0, b1 in _months(start, end)}
     elif group_by is None:
         keys.add(("", start, end))

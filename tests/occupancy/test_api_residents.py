@@ -307,7 +307,7 @@ def test_a_state_agent_gets_the_territorys_figures_with_small_cells_withheld(
     # report says so (an agreement with neither places nor stays in the period
     # is no cell, and not counted as left out).
     assert report["agreements_left_out"] == 1
-    assert "1 agreement under 5 households is left out" in report["note"]
+    assert "1 agreement with fewer than 5 households" in report["note"]
 
 
 def test_an_operator_gets_its_own_exact_figures(world: World) -> None:

@@ -453,8 +453,9 @@ def test_a_total_adds_up_published_agreements_only_so_no_subtraction_reveals_one
     assert total.agreements_left_out == 1
     with translation.override("en"):
         assert total.note == (
-            "Each count adds up the agreements where it reaches 5: 1 agreement under "
-            "5 households is left out of the people, nights and occupancy rate."
+            "Each count adds up the agreements, or their parts, where it reaches 5: "
+            "1 agreement with fewer than 5 households, in all or in a part, is left "
+            "out of the people, nights and occupancy rate there."
         )
     (march,) = across(everyone, group_by=GroupBy.MONTH).rows
     assert march.households_housed == Figure(21)
@@ -520,6 +521,101 @@ def test_a_month_adds_up_the_agreements_published_that_month() -> None:
     assert months[february] == Figure(10)  # A alone
 
 
+def stay(agreement: Agreement, space: Space, **fields: object) -> object:
+    """A person alone in ``space`` from 1 March on (``fields`` overrides)."""
+    return StayFactory.create(
+        **{
+            "agreement": agreement,
+            "space": space,
+            "occupant": OccupantFactory.create(operator=agreement.operator),
+            "period": DateRange(date(2026, 3, 1), None),
+            **fields,
+        }
+    )
+
+
+def in_force(*spaces: Space) -> Agreement:
+    return AgreementFactory.create(
+        building=spaces[0].building,
+        status=AgreementStatus.ACTIVE,
+        period=DateRange(date(2026, 1, 1), date(2027, 1, 1)),
+        spaces=list(spaces),
+    )
+
+
+def test_a_breakdown_adds_up_the_parts_of_an_agreement_published_on_their_own() -> None:
+    """Found by review: A housed 4 households in a bedroom and 2 in a workshop
+    (6, published on its page); B 10 in bedrooms, C 10 in a public space. By use,
+    sleeping was 14: 14 − 10 (B's page) = A's 4, and 6 − 4 = its 2 in the
+    workshop."""
+    bedroom = SpaceFactory.create(capacity=10)
+    workshop = SpaceFactory.create(workshop=True, building=bedroom.building)
+    a = in_force(bedroom, workshop)
+    for _ in range(4):
+        stay(a, bedroom)
+    for _ in range(2):
+        stay(a, workshop)
+    b = housing(10)
+    hall = SpaceFactory.create(capacity=10, use=SpaceUse.PUBLIC)
+    c = in_force(hall)
+    for _ in range(10):
+        stay(c, hall)
+    assert single(report(a, scope=AGENT)).households_housed == Figure(6)
+    uses = {
+        row.group: row.households_housed
+        for row in across([a, b, c], group_by=GroupBy.USE).rows
+    }
+    # A's parts are under 5 each: in no row. Work is then withheld, and the
+    # smallest other row with it.
+    assert uses == {
+        SpaceUse.PUBLIC: WITHHELD,
+        SpaceUse.SLEEPING: Figure(10),
+        SpaceUse.WORK: WITHHELD,
+    }
+
+
+def test_people_moving_between_agreements_count_under_each_as_on_their_pages() -> None:
+    """Found by review: 2 of A's 10 households moved on 15 March to B, which took
+    in 8 more. Each page showed 10 households and 10 entries, the total 18 and
+    18: 20 − 18 gave the 2 movers away."""
+    a = housing(10)
+    space = SpaceFactory.create(capacity=10, building=a.building)
+    b = in_force(space)
+    b.operator = a.operator  # the same operator renews its agreement
+    b.save(update_fields=["operator"])
+    for moved in list(a.stays.order_by("pk")[:2]):
+        type(moved).objects.filter(pk=moved.pk).update(
+            period=DateRange(date(2026, 3, 1), date(2026, 3, 15)),
+            status=StayStatus.EXITED,
+            exit_destination=ExitDestination.INTERNAL_MOVE,
+        )
+        stay(
+            b, space, occupant=moved.occupant, period=DateRange(date(2026, 3, 15), None)
+        )
+    for _ in range(8):
+        stay(b, space, period=DateRange(date(2026, 3, 16), None))
+    for agreement in (a, b):
+        page = single(report(agreement, scope=AGENT))
+        assert (page.households_housed, page.entries) == (Figure(10), Figure(10))
+    total = single(across([a, b]))
+    assert (total.households_housed, total.entries) == (Figure(20), Figure(20))
+    # The operator's own total follows each person across its agreements.
+    exact = single(across([a, b], scope=own(a)))
+    assert (exact.households_housed, exact.entries) == (Figure(18), Figure(18))
+
+
+def test_an_agreement_that_housed_nobody_counts_in_the_occupancy_rate() -> None:
+    """Found by review: nobody is under 5, so an empty agreement left the rate
+    (1.0 for the State, 0.5 for the operator)."""
+    full = housing(10)
+    empty = in_force(SpaceFactory.create(capacity=10))
+    row = single(across([full, empty]))
+    assert row.place_nights_available == 2 * 10 * 31
+    assert row.nights_provided == Figure(10 * 31)
+    assert row.occupancy_rate == Figure(Decimal("0.5000"))
+    assert across([full, empty]).agreements_left_out == 0
+
+
 def test_one_agreement_is_its_own_whole_and_an_operator_sees_every_one() -> None:
     two = housing(2)
     alone = report(two, scope=AGENT)
@@ -554,7 +650,7 @@ def test_the_api_says_how_many_agreements_its_figures_leave_out(
     body = response.json()
     assert body["rows"][0]["households_housed"] == {"value": 15, "suppressed": False}
     assert body["agreements_left_out"] == 1
-    assert "1 agreement under 5 households is left out" in body["note"]
+    assert "1 agreement with fewer than 5 households" in body["note"]
 
 
 def test_a_household_that_grows_keeps_the_size_it_had_in_past_periods() -> None:
