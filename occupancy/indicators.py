@@ -533,6 +533,8 @@ def _from_published_cells(
         parts.setdefault((agreement, b0), []).append((group, row))
     by_family = {}
     left_out: set[str] = set()
+    # Counts often publish the same cells: one measure each distinct set.
+    measured: dict[Cells, dict[Key, IndicatorRow]] = {}
     for family in _FAMILIES:
         allowed: list[tuple[int, date, str]] = []
         for (agreement, b0), found in parts.items():
@@ -540,9 +542,12 @@ def _from_published_cells(
             allowed += [(int(agreement), b0, group) for group in kept]
             if family == "households_housed" and len(kept) < len(found):
                 left_out.add(agreement)
-        by_family[family] = measure(
-            group_by=group_by, allowed=tuple(sorted(allowed)), exact=False
-        )
+        cells_kept = tuple(sorted(allowed))
+        if cells_kept not in measured:
+            measured[cells_kept] = measure(
+                group_by=group_by, allowed=cells_kept, exact=False
+            )
+        by_family[family] = measured[cells_kept]
     every = measure(group_by=group_by, exact=False)
     zero = partial(
         _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
