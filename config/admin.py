@@ -1,5 +1,6 @@
-"""Admin behaviour the apps share: rows only the services write, and status moves
-from the change page through an app's lifecycle service."""
+"""Admin behaviour the apps share: the site (its login and password change go
+through the lockouts), rows only the services write, and status moves from the
+change page through an app's lifecycle service."""
 
 from __future__ import annotations
 
@@ -16,13 +17,35 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.forms.widgets import MediaDefiningClass
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
 from django_stubs_ext import StrOrPromise
 
 from config.errors import DomainError
+from organizations.forms import AdminLoginForm
+from organizations.views import AdminPasswordChangeView
 
 M = TypeVar("M", bound=Model)
+
+
+class AdminSite(admin.AdminSite):
+    """``admin.site`` (config.apps.AdminConfig): Django's, with the login form
+    and the password change of organizations, whose password checks count
+    towards the lockouts (organizations.lockout)."""
+
+    login_form = AdminLoginForm
+
+    def password_change(  # type: ignore[override]  # Django's redirects too
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponseBase:
+        # Django's, but its view hands the form no request, and its form checks
+        # the old password with check_password, outside every lockout.
+        request.current_app = self.name
+        return AdminPasswordChangeView.as_view(
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )(request)
 
 
 class ReadOnlyAdminMixin:

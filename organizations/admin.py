@@ -14,10 +14,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
 from config.admin import CheckedAutocompleteMixin, SuperusersOnlyAdminMixin
-from organizations.forms import AdminLoginForm
 from organizations.models import Membership, Organization
-
-admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(

@@ -5,8 +5,9 @@ axes counts failures per username and client address (``LOGIN_FAILURE_LIMIT`` in
 each, without end. Here every failure also counts against the username alone,
 whatever the address, and past ``LOGIN_ACCOUNT_FAILURE_LIMIT`` failures within an
 hour (OWASP ASVS 2.2.1: 100 at most) the account is locked like axes locks it:
-the same refusal, before the password is checked, at the login page, the admin's
-and the token endpoint (all go through ``authenticate``), and the same answer
+the same refusal, before the password is checked, at the login page, the admin's,
+the token endpoint and the admin's password change (all go through
+``authenticate``), and the same answer
 (``organizations.views.lockout_response``). The count is kept per username
 string, so a username that names no account behaves the same.
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from occupancy import views as occupancy_views
-from organizations.forms import LoginForm
+from organizations.forms import AdminPasswordChangeForm, LoginForm
 from organizations.lockout import account_locked_for
 from organizations.selectors import Persona, scope_for
 
@@ -51,6 +51,30 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+
+class AdminPasswordChangeView(auth_views.PasswordChangeView):
+    """The admin's "Change password" (config.admin.AdminSite): the old password
+    goes through ``authenticate``, so wrong ones count towards the lockouts.
+
+    When the lock holds, the answer is the lockout's (django-axes' middleware,
+    ``lockout_response``) and this session is logged out: a session that cannot
+    prove the account's password while no login may is treated as a refused
+    login; its owner logs in again once the lock lifts.
+    """
+
+    form_class = AdminPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["request"] = self.request
+        return kwargs
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if getattr(request, "axes_locked_out", False):
+            logout(request)
+        return response
 
 
 @require_POST

@@ -212,7 +212,8 @@ def _created(serializer: type[BaseSerializer[Any]], instance: Any) -> Response:
 class ScopedAccess(permissions.BasePermission):
     """Asks the view: ``may(action)`` before anything is read (who may use this
     family of endpoints at all), then ``may_on(action, obj)`` on an object already
-    found in the caller's scope."""
+    found in the caller's scope. DRF names OPTIONS ``"metadata"``: it answers only
+    ``Allow`` (config.metadata), so every list of reads below holds it."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return bool(view.may(view.action))
@@ -390,7 +391,7 @@ class AgreementViewSet(_TerritoryViewSet[Agreement]):
         {"create", "partial_update", "transition", "record", "spaces", "amendments"}
     )
     PARTY_ACTIONS = frozenset({"insurance", "documents"})
-    READ_ACTIONS = frozenset({"list", "retrieve", "document"})
+    READ_ACTIONS = frozenset({"list", "retrieve", "document", "metadata"})
 
     def get_queryset(self) -> QuerySet[Agreement]:
         agreements = agreement_list(scope=self.scope)
@@ -656,7 +657,7 @@ class SpaceViewSet(_TerritoryViewSet[Space]):
         return bool(scopes.writable_operator_ids(scope=self.scope))
 
     def may_on(self, action: str | None, space: Space) -> bool:
-        if action == "retrieve":
+        if action in ("retrieve", "metadata"):
             return True
         return (
             action == "partial_update"
@@ -708,7 +709,7 @@ class SafetyInspectionViewSet(_TerritoryViewSet[SafetyInspection]):
         return self.departments != scopes.NOWHERE
 
     def may_on(self, action: str | None, inspection: SafetyInspection) -> bool:
-        return action == "retrieve"
+        return action in ("retrieve", "metadata")
 
     @create_schema(
         "Record an inspection (State editors of the building's territory)",
@@ -726,7 +727,7 @@ class _ResidentViewSet(_ScopedViewSet[M]):
     """Resident-level rows: an operator's own, and no one else's. State agents and
     funders read aggregates (indicators), never these (domain.md §F.4)."""
 
-    READ_ACTIONS: ClassVar[frozenset[str]] = frozenset({"retrieve"})
+    READ_ACTIONS: ClassVar[frozenset[str]] = frozenset({"retrieve", "metadata"})
     # The key naming the occupant in this endpoint's rows, for the access log.
     occupant_key: ClassVar[str] = "occupant"
 
@@ -746,9 +747,10 @@ class _ResidentViewSet(_ScopedViewSet[M]):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         """Every answer that carries resident rows is logged: who, which endpoint,
-        which occupants by id (reliability.md §H3)."""
+        which occupants by id (reliability.md §H3). OPTIONS reads no row (it was
+        logged as a read of the occupant its URL names, any operator's)."""
         response = super().finalize_response(request, response, *args, **kwargs)
-        if status.is_success(response.status_code):
+        if status.is_success(response.status_code) and self.action != "metadata":
             access_record(
                 user=request.user,
                 channel=f"api:{self.basename}.{self.action}",
@@ -773,7 +775,7 @@ class _ResidentViewSet(_ScopedViewSet[M]):
         scope = self.scope
         if not scope.operator_ids:
             return False
-        if action in ("list", "retrieve", "lookup"):
+        if action in ("list", "retrieve", "lookup", "metadata"):
             return True
         return bool(scopes.writable_operator_ids(scope=scope))
 

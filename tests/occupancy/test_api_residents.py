@@ -19,7 +19,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from occupancy.api import views
-from occupancy.models import Occupant, Stay
+from occupancy.models import Occupant, ResidentAccess, Stay
 from occupancy.residents import pseudonym_for
 from organizations.models import Membership, Role
 from tests.occupancy.factories import (
@@ -225,6 +225,51 @@ def test_an_operator_viewer_reads_residents_but_changes_nothing(world: World) ->
     )
     assert patched.status_code == 403
     assert register(client).status_code == 403
+
+
+def resident_urls(world: World) -> list[str]:
+    return [
+        "/api/v1/occupants/",
+        f"/api/v1/occupants/{world.occupant.pk}/",
+        "/api/v1/stays/",
+        f"/api/v1/stays/{world.stay.pk}/",
+        "/api/v1/residence-contracts/",
+        f"/api/v1/residence-contracts/{world.contract.pk}/",
+    ]
+
+
+def test_options_on_residents_follows_the_read_permissions(world: World) -> None:
+    """DRF names OPTIONS "metadata", which no read list held: a viewer read the
+    occupants (200) and was refused OPTIONS on them (403). Those a read refuses
+    are still refused."""
+    viewer = UserFactory.create()
+    Membership.objects.create(
+        user=viewer, organization=world.operator_a, role=Role.VIEWER
+    )
+    client = APIClient()
+    client.force_authenticate(viewer)
+    for url in resident_urls(world):
+        assert client.get(url).status_code == 200, url
+        response = client.options(url)
+        assert response.status_code == 200, url
+        assert "OPTIONS" in {m.strip() for m in response["Allow"].split(",")}, url
+        assert response.content == b"", url
+    for principal in ("agent_13", "funder"):
+        for url in resident_urls(world):
+            assert world.client(principal).options(url).status_code == 403, url
+    assert APIClient().options("/api/v1/occupants/").status_code == 401
+
+
+def test_options_on_residents_logs_no_read(world: World) -> None:
+    """OPTIONS reads no resident row: on an occupant's URL it was logged as a
+    read of that occupant, even of another operator's (api:occupant.metadata)."""
+    logged = set(ResidentAccess.objects.values_list("pk", flat=True))
+    client = world.client("operator_a")
+    for url in [*resident_urls(world), f"/api/v1/occupants/{world.occupant_b.pk}/"]:
+        assert client.options(url).status_code == 200, url
+    assert not ResidentAccess.objects.exclude(pk__in=logged).exists()
+    assert client.get(f"/api/v1/occupants/{world.occupant.pk}/").status_code == 200
+    assert ResidentAccess.objects.exclude(pk__in=logged).count() == 1
 
 
 def test_a_state_viewer_reads_agreements_but_drafts_none(world: World) -> None:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
+
+from organizations.models import OrganizationKind
 
 
 @pytest.fixture(autouse=True)
@@ -12,3 +15,12 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def staff_agent(make_member: Callable[..., User]) -> User:
+    """A State service's member who may use the admin (is_staff)."""
+    user = make_member(OrganizationKind.STATE_SERVICE, departments=["13"])
+    user.is_staff = True
+    user.save()
+    return user

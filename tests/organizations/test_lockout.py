@@ -1,7 +1,8 @@
 """The per-account cap on failed logins (organizations/lockout.py): an attacker
 rotating addresses got LOGIN_FAILURE_LIMIT guesses from each, without end; now an
 account takes at most LOGIN_ACCOUNT_FAILURE_LIMIT failures an hour, whatever the
-address, at the token endpoint and the login page, with the lockout's own answer.
+address, at the token endpoint, the login page and the admin's password change,
+with the lockout's own answer.
 Counted in the cache the tests run with (CACHE_BACKEND, locmem)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from itertools import count
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
@@ -22,6 +24,7 @@ from rest_framework.test import APIClient
 from organizations import lockout
 from organizations.models import OrganizationKind
 from tests.conftest import PASSWORD
+from tests.organizations.test_password_change import NEW_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +222,93 @@ def test_a_success_does_not_clear_the_accounts_count(
     )
     statuses = spread_failures(token_attempt, operator.username, addresses, 2)
     assert statuses == [403, 429]
+
+
+PASSWORD_CHANGE_URL = "/admin/password_change/"
+
+
+def change_attempt(client: Client, old_password: str, address: str) -> Any:
+    return client.post(
+        PASSWORD_CHANGE_URL,
+        {
+            "old_password": old_password,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        REMOTE_ADDR=address,
+    )
+
+
+def test_the_admins_password_change_counts_wrong_old_passwords(
+    staff_agent: User, addresses: Iterator[str]
+) -> None:
+    """Before: the form called ``check_password``, so a staff session tried old
+    passwords without end (twenty wrong ones, then the right one changed it),
+    counted by neither lock. Now each is a failed login: the account locks at
+    the limit, and the session that reached it is logged out."""
+    client = Client()
+    client.force_login(staff_agent)
+
+    statuses = spread_failures(
+        lambda _username, password, address: change_attempt(client, password, address),
+        staff_agent.username,
+        addresses,
+    )
+
+    assert statuses == [200] * (LIMIT - 1) + [429]
+    assert lockout.account_locked_for(staff_agent.username) > 0
+    assert AccessAttempt.objects.filter(username=staff_agent.username).exists()
+    # Logged out: the right old password now leads to the admin's login.
+    response = change_attempt(client, PASSWORD, next(addresses))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    staff_agent.refresh_from_db()
+    assert staff_agent.check_password(PASSWORD)
+
+
+def test_a_locked_account_cannot_change_its_password_even_with_the_right_one(
+    staff_agent: User, addresses: Iterator[str]
+) -> None:
+    spread_failures(token_attempt, staff_agent.username, addresses)
+    client = Client()
+    client.force_login(staff_agent)
+
+    response = change_attempt(client, PASSWORD, next(addresses))
+
+    assert response.status_code == 429
+    assert b'data-testid="locked-out"' in response.content
+    assert int(response["Retry-After"]) >= 3600
+    staff_agent.refresh_from_db()
+    assert staff_agent.check_password(PASSWORD)
+    assert "_auth_user_id" not in client.session
+
+
+def test_five_wrong_old_passwords_from_one_address_lock_that_pair(
+    staff_agent: User,
+) -> None:
+    """django-axes' own lock (LOGIN_FAILURE_LIMIT per username and address)."""
+    client = Client()
+    client.force_login(staff_agent)
+    statuses = [
+        change_attempt(client, WRONG, "203.0.113.9").status_code for _ in range(5)
+    ]
+    assert statuses == [200] * 4 + [429]
+    assert page_attempt(staff_agent.username, PASSWORD, "203.0.113.9").status_code == (
+        429
+    )
+    assert page_attempt(staff_agent.username, PASSWORD, "203.0.113.10").status_code == (
+        302
+    )
+
+
+def test_the_right_old_password_still_changes_it(staff_agent: User) -> None:
+    client = Client()
+    client.force_login(staff_agent)
+    assert change_attempt(client, WRONG, "203.0.113.9").status_code == 200
+
+    response = change_attempt(client, PASSWORD, "203.0.113.9")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/password_change/done/"
+    staff_agent.refresh_from_db()
+    assert staff_agent.check_password(NEW_PASSWORD)

@@ -29,14 +29,6 @@ pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a-quite-different-passphrase-2026"
 
 
-@pytest.fixture
-def agent(make_member: Callable[..., User]) -> User:
-    user = make_member(OrganizationKind.STATE_SERVICE, departments=["13"])
-    user.is_staff = True
-    user.save()
-    return user
-
-
 def obtain(username: str, password: str = PASSWORD) -> str:
     return obtain_with(APIClient(), username, password)
 
@@ -92,58 +84,60 @@ def by_changepassword_command(
     ],
 )
 def test_a_password_change_revokes_every_token_of_the_user(
-    agent: User,
+    staff_agent: User,
     make_member: Callable[..., User],
     monkeypatch: pytest.MonkeyPatch,
     change: Callable[..., None],
 ) -> None:
     """Tokens outlived the change until they expired (30 days): a stolen token
     kept working after its victim changed the password."""
-    tokens = [obtain(agent.username) for _ in range(3)]
+    tokens = [obtain(staff_agent.username) for _ in range(3)]
     other = make_member(OrganizationKind.OPERATOR)
     other_token = obtain(other.username)
     assert [me(token) for token in tokens] == [200] * 3
 
     if change is by_changepassword_command:
-        change(agent, monkeypatch)
+        change(staff_agent, monkeypatch)
     else:
-        change(agent)
+        change(staff_agent)
 
     assert [me(token) for token in tokens] == [401] * 3
-    assert not AuthToken.objects.filter(user=agent).exists()
+    assert not AuthToken.objects.filter(user=staff_agent).exists()
     assert me(other_token) == 200
 
 
-def test_after_the_change_a_token_is_issued_for_the_new_password(agent: User) -> None:
-    obtain(agent.username)
-    by_set_password(agent)
-    token = obtain(agent.username, NEW_PASSWORD)
+def test_after_the_change_a_token_is_issued_for_the_new_password(
+    staff_agent: User,
+) -> None:
+    obtain(staff_agent.username)
+    by_set_password(staff_agent)
+    token = obtain(staff_agent.username, NEW_PASSWORD)
     assert me(token) == 200
 
 
 def test_saving_a_user_without_a_new_password_keeps_their_tokens(
-    agent: User,
+    staff_agent: User,
 ) -> None:
     """Only the hash changing revokes: a login (last_login), a rename or a flag
     saved with every column keeps the tokens."""
-    token = obtain(agent.username)
-    user = User.objects.get(pk=agent.pk)
+    token = obtain(staff_agent.username)
+    user = User.objects.get(pk=staff_agent.pk)
     user.first_name = "Camille"
     user.is_staff = False
     user.save()
-    obtain(agent.username)  # logging in writes last_login
+    obtain(staff_agent.username)  # logging in writes last_login
     Client().post(
-        "/compte/connexion/", {"username": agent.username, "password": PASSWORD}
+        "/compte/connexion/", {"username": staff_agent.username, "password": PASSWORD}
     )
     assert me(token) == 200
 
 
 def test_a_superuser_changing_a_users_password_in_the_admin_revokes_its_tokens(
-    agent: User,
+    staff_agent: User,
 ) -> None:
-    token = obtain(agent.username)
+    token = obtain(staff_agent.username)
     root = User.objects.create_superuser("root", "root@example.org", "x" * 16)
-    url = reverse("admin:auth_user_password_change", args=[agent.pk])
+    url = reverse("admin:auth_user_password_change", args=[staff_agent.pk])
 
     response = logged_in(root).post(
         url,
@@ -156,16 +150,16 @@ def test_a_superuser_changing_a_users_password_in_the_admin_revokes_its_tokens(
 
     assert response.status_code == 302, response.context["form"].errors
     assert me(token) == 401
-    assert me(obtain(agent.username, NEW_PASSWORD)) == 200
+    assert me(obtain(staff_agent.username, NEW_PASSWORD)) == 200
 
 
 def test_changing_ones_own_password_ends_the_other_sessions_and_every_token(
-    agent: User,
+    staff_agent: User,
 ) -> None:
     """Django keeps the changer's session (update_session_auth_hash) and ends the
     others (their stored hash no longer matches); tokens end too."""
-    token = obtain(agent.username)
-    changer, elsewhere = logged_in(agent), logged_in(agent)
+    token = obtain(staff_agent.username)
+    changer, elsewhere = logged_in(staff_agent), logged_in(staff_agent)
     assert changer.get(ME_URL).status_code == 200
     assert elsewhere.get(ME_URL).status_code == 200
 
@@ -185,8 +179,10 @@ def test_changing_ones_own_password_ends_the_other_sessions_and_every_token(
     assert me(token) == 401
 
 
-def test_a_password_set_outside_any_request_ends_every_session(agent: User) -> None:
-    one, two = logged_in(agent), logged_in(agent)
-    by_set_password(User.objects.get(pk=agent.pk))
+def test_a_password_set_outside_any_request_ends_every_session(
+    staff_agent: User,
+) -> None:
+    one, two = logged_in(staff_agent), logged_in(staff_agent)
+    by_set_password(User.objects.get(pk=staff_agent.pk))
     assert one.get(ME_URL).status_code in (401, 403)
     assert two.get(ME_URL).status_code in (401, 403)
