@@ -38,9 +38,12 @@ Conventions, published with every figure (``METHODOLOGY``):
   that agreement's own page counts it (its stays alone: a move to another agreement
   is an exit there and an entry here, and a person housed under two agreements
   counts under each), and each count adds up only the cells where it is 0 or
-  reaches the threshold (within an agreement, when exactly one part does not, the
-  smallest other part goes with it). So no total, site row or breakdown, less the
-  cells shown one by one, gives a withheld one away. Places add up every agreement.
+  reaches the threshold (within an agreement, while one part is left out or those
+  left out add up to fewer than the threshold, the smallest other part goes with
+  them). So no total, site row or breakdown, less the cells shown one by one,
+  gives a withheld one away. Places add up every agreement. The exits and the stays
+  still under way are shown together (the households less the one give the other);
+  a breakdown withholds more rows by the same rule, a zero needing none.
 """
 
 from __future__ import annotations
@@ -379,51 +382,93 @@ def people(value: int, *, exact: bool, threshold: int | None = None) -> Figure:
     return WITHHELD
 
 
-def _guarded(value: int | Decimal | None, *, base: Figure) -> Figure:
-    """A figure derived from a count of people shares that count's fate."""
-    if base.suppressed:
-        return WITHHELD
-    return Figure(value)
-
-
 # Each count of people, with the figures derived from it that go when it goes.
+_DESTINATIONS = (
+    "exits_known_destination",
+    "exits_to_housing_rate",
+    "unknown_destination_share",
+)
+# The households less the exits are the stays still under way: the two go together.
+_EXITS_AND_STAYS = (
+    "exits",
+    "exits_to_housing",
+    *_DESTINATIONS,
+    "length_of_stay_mean_days",
+    "length_of_stay_median_days",
+    "ongoing_at_end",
+    "ongoing_mean_days",
+)
 _DERIVED = {
     "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
     "entries": (),
-    "exits": (
-        "exits_to_housing",
-        "exits_known_destination",
-        "exits_to_housing_rate",
-        "unknown_destination_share",
-        "length_of_stay_mean_days",
-        "length_of_stay_median_days",
+    "exits": tuple(name for name in _EXITS_AND_STAYS if name != "exits"),
+    "exits_to_housing": _DESTINATIONS,
+    "ongoing_at_end": tuple(
+        name for name in _EXITS_AND_STAYS if name != "ongoing_at_end"
     ),
-    "exits_to_housing": (
-        "exits_known_destination",
-        "exits_to_housing_rate",
-        "unknown_destination_share",
-    ),
-    "ongoing_at_end": ("ongoing_mean_days",),
 }
 
 
-def _complementary(rows: list[IndicatorRow]) -> list[IndicatorRow]:
-    """Withhold a second cell where a breakdown withholds exactly one, so the
-    withheld value cannot be recovered from the total."""
+def _complementary(
+    rows: list[IndicatorRow], raw: list[IndicatorRow], *, threshold: int
+) -> list[IndicatorRow]:
+    """Withhold more cells of a breakdown where those withheld would otherwise be
+    recovered from the total: while a single cell is withheld, or the withheld
+    ones add up to fewer than ``threshold``, the smallest shown one goes too.
+    A zero is withheld (``people``) but tells nothing once summed: it is not
+    counted. ``raw`` holds the same rows with every figure."""
     if len(rows) < 2:
         return rows
     for name, derived in _DERIVED.items():
-        figures = [getattr(row, name) for row in rows]
-        if sum(figure.suppressed for figure in figures) != 1:
-            continue
-        _, index = min(
-            (figure.value, index)
-            for index, figure in enumerate(figures)
-            if not figure.suppressed
-        )
-        withheld: dict[str, Any] = dict.fromkeys((name, *derived), WITHHELD)
-        rows[index] = replace(rows[index], **withheld)
+        values = [_count(getattr(row, name)) for row in raw]
+        withheld = [
+            index
+            for index, row in enumerate(rows)
+            if getattr(row, name).suppressed and values[index] > 0
+        ]
+        while withheld and (
+            len(withheld) == 1 or sum(values[index] for index in withheld) < threshold
+        ):
+            shown = [
+                (values[index], index)
+                for index, row in enumerate(rows)
+                if not getattr(row, name).suppressed and values[index] > 0
+            ]
+            if not shown:
+                break
+            _, index = min(shown)
+            fields: dict[str, Any] = dict.fromkeys((name, *derived), WITHHELD)
+            rows[index] = replace(rows[index], **fields)
+            withheld.append(index)
     return rows
+
+
+def _withhold(row: IndicatorRow, *, threshold: int) -> IndicatorRow:
+    """``row`` (every figure) as shown outside the operator's own sites: each
+    count of people under ``threshold`` withheld with the figures that would give
+    it away."""
+
+    def small(value: int) -> bool:
+        return people(value, exact=False, threshold=threshold).suppressed
+
+    households, entries = _count(row.households_housed), _count(row.entries)
+    exits, ongoing = _count(row.exits), _count(row.ongoing_at_end)
+    known = _count(row.exits_known_destination)
+    to_housing = _count(row.exits_to_housing)
+    withheld: list[str] = []
+    if small(households):
+        withheld += ["households_housed", *_DERIVED["households_housed"]]
+    if small(entries):
+        withheld.append("entries")
+    if small(exits) or small(ongoing):
+        withheld += ["exits", *_DERIVED["exits"]]
+    # The destinations split the exits into three counts of people — to housing,
+    # to another known destination, unknown — any two of which, with the exits,
+    # give the third: all shown, or none when one is under the threshold.
+    if any(small(cell) for cell in (to_housing, known - to_housing, exits - known)):
+        withheld += ["exits_to_housing", *_DERIVED["exits_to_housing"]]
+    fields: dict[str, Any] = dict.fromkeys(withheld, WITHHELD)
+    return replace(row, **fields)
 
 
 def indicators_get(
@@ -458,7 +503,7 @@ def indicators_get(
             start=start,
             end=end,
             group_by=group_by,
-            exact=exact,
+            exact=True,
             threshold=threshold,
         )
         left_out = 0
@@ -466,9 +511,12 @@ def indicators_get(
         rows, left_out = _from_published_cells(
             agreement_ids, start=start, end=end, group_by=group_by, threshold=threshold
         )
-    ordered = [rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))]
-    if not exact and group_by is not None:
-        ordered = _complementary(ordered)
+    raw = [rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))]
+    ordered = raw
+    if not exact:
+        ordered = [_withhold(row, threshold=threshold) for row in raw]
+        if group_by is not None:
+            ordered = _complementary(ordered, raw, threshold=threshold)
     return IndicatorReport(
         start=start,
         end=end,
@@ -485,13 +533,18 @@ def indicators_get(
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
     "entries": (),
-    "exits": ("length_of_stay_mean_days", "length_of_stay_median_days"),
+    # Households less exits are the stays still under way: published together.
+    "exits": (
+        "length_of_stay_mean_days",
+        "length_of_stay_median_days",
+        "ongoing_at_end",
+        "ongoing_mean_days",
+    ),
     "exits_to_housing": (
         "exits_known_destination",
         "exits_to_housing_rate",
         "unknown_destination_share",
     ),
-    "ongoing_at_end": ("ongoing_mean_days",),
 }
 
 
@@ -527,28 +580,31 @@ def _from_published_cells(
         threshold=threshold,
     )
     cells = measure(group_by=group_by, cells=True, exact=True)
-    parts: dict[tuple[str, date], list[tuple[str, IndicatorRow]]] = {}
+    # An agreement's parts: its groups in each bucket, or, by month, its months
+    # (its page over the period shows their whole).
+    parts: dict[tuple[str, date | None], list[tuple[date, str, IndicatorRow]]] = {}
     for (name, b0, _b1), row in cells.items():
         agreement, _bar, group = name.partition("|")
-        parts.setdefault((agreement, b0), []).append((group, row))
+        whole = (agreement, None if monthly else b0)
+        parts.setdefault(whole, []).append((b0, group, row))
     by_family = {}
     left_out: set[str] = set()
     # Counts often publish the same cells: one measure each distinct set.
     measured: dict[Cells, dict[Key, IndicatorRow]] = {}
     for family in _FAMILIES:
         allowed: list[tuple[int, date, str]] = []
-        for (agreement, b0), found in parts.items():
+        for (agreement, _b0), found in parts.items():
             kept = _published_parts(found, family=family, threshold=threshold)
-            allowed += [(int(agreement), b0, group) for group in kept]
+            allowed += [(int(agreement), b0, group) for b0, group in kept]
             if family == "households_housed" and len(kept) < len(found):
                 left_out.add(agreement)
         cells_kept = tuple(sorted(allowed))
         if cells_kept not in measured:
             measured[cells_kept] = measure(
-                group_by=group_by, allowed=cells_kept, exact=False
+                group_by=group_by, allowed=cells_kept, exact=True
             )
         by_family[family] = measured[cells_kept]
-    every = measure(group_by=group_by, exact=False)
+    every = measure(group_by=group_by, exact=True)
     zero = partial(
         _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
     )
@@ -556,12 +612,19 @@ def _from_published_cells(
 
 
 def _published_parts(
-    parts: list[tuple[str, IndicatorRow]], *, family: str, threshold: int
-) -> list[str]:
-    """The groups of one agreement's parts (exact figures) whose ``family`` count
-    may be added up: 0 or at least ``threshold`` — for the exits' destinations,
-    no exit or each of the three counts at the threshold —, less the smallest
-    other part when exactly one is not."""
+    parts: list[tuple[date, str, IndicatorRow]], *, family: str, threshold: int
+) -> list[tuple[date, str]]:
+    """The (bucket, group) of one agreement's parts (exact figures: its groups in
+    a bucket, or its months) whose ``family`` count may be added up: 0 or at
+    least ``threshold`` (the exits with the stays still under way, since the
+    households less the one give the other; for the destinations, no exit or
+    each of the three counts at the threshold); then, while a single part is
+    left out or those left out add up to fewer than ``threshold``, the smallest
+    other part too, since the agreement's page shows the whole."""
+    main = "exits" if family == "exits_to_housing" else family
+
+    def value(row: IndicatorRow) -> int:
+        return _count(getattr(row, main))
 
     def publishable(row: IndicatorRow) -> bool:
         if family == "exits_to_housing":
@@ -569,20 +632,23 @@ def _published_parts(
             to_housing = _count(row.exits_to_housing)
             split = (to_housing, known - to_housing, exits - known)
             return exits == 0 or min(split) >= threshold
-        value = _count(getattr(row, family))
-        return value == 0 or value >= threshold
+        counts = [value(row)]
+        if family == "exits":
+            counts.append(_count(row.ongoing_at_end))
+        return all(count == 0 or count >= threshold for count in counts)
 
-    kept = [(group, row) for group, row in parts if publishable(row)]
-    if len(parts) - len(kept) == 1:
-        positive = [
-            (_count(getattr(row, family)), group)
-            for group, row in kept
-            if _count(getattr(row, family)) > 0
-        ]
-        if positive:
-            smallest = min(positive)[1]
-            kept = [(group, row) for group, row in kept if group != smallest]
-    return [group for group, _row in kept]
+    kept = [part for part in parts if publishable(part[2])]
+    out = [value(row) for part in parts if part not in kept for row in (part[2],)]
+    out = [count for count in out if count > 0]
+    while out and (len(out) == 1 or sum(out) < threshold):
+        positive = [(value(part[2]), index) for index, part in enumerate(kept)]
+        positive = [(count, index) for count, index in positive if count > 0]
+        if not positive:
+            break
+        count, index = min(positive)
+        out.append(count)
+        del kept[index]
+    return [(b0, group) for b0, group, _row in kept]
 
 
 def _count(figure: Figure) -> int:
@@ -629,7 +695,7 @@ def _zero(key: Key, *, with_capacity: bool, threshold: int) -> IndicatorRow:
         capacity=(0, 0) if with_capacity else None,
         presence=(0, 0, 0, 0),
         ended=[0, 0, 0, None, None, 0, None],
-        exact=False,
+        exact=True,
         threshold=threshold,
     )
 
@@ -740,21 +806,7 @@ def _row(
     nights, persons, households, entries = presence
     exits, to_housing, known, mean_days, median_days, ongoing, ongoing_days = ended
     available, places_at_end = capacity or (0, 0)
-    households_figure = people(households, exact=exact, threshold=threshold)
-    exits_figure = people(exits, exact=exact, threshold=threshold)
-    # The destinations split the exits into three counts of people — to housing,
-    # to another known destination, unknown — any two of which, with the exits,
-    # give the third: all shown, or none when one is under the threshold.
-    split = (to_housing, known - to_housing, exits - known)
-    destinations_figure = (
-        WITHHELD
-        if any(
-            people(cell, exact=exact, threshold=threshold).suppressed for cell in split
-        )
-        else exits_figure
-    )
-    ongoing_figure = people(ongoing, exact=exact, threshold=threshold)
-    return IndicatorRow(
+    row = IndicatorRow(
         group=group,
         start=b0,
         end=b1,
@@ -763,25 +815,19 @@ def _row(
         ),
         places_at_end=places_at_end if capacity is not None else None,
         place_nights_available=available if capacity is not None else None,
-        nights_provided=_guarded(nights, base=households_figure),
-        occupancy_rate=_guarded(
-            _ratio(nights, available) if available else None, base=households_figure
-        ),
-        # Never fewer persons than households: withheld exactly when they are.
-        persons_housed=_guarded(persons, base=households_figure),
-        households_housed=households_figure,
-        entries=people(entries, exact=exact, threshold=threshold),
-        exits=exits_figure,
-        exits_to_housing=_guarded(to_housing, base=destinations_figure),
-        exits_known_destination=_guarded(known, base=destinations_figure),
-        exits_to_housing_rate=_guarded(
-            _ratio(to_housing, known), base=destinations_figure
-        ),
-        unknown_destination_share=_guarded(
-            _ratio(exits - known, exits), base=destinations_figure
-        ),
-        length_of_stay_mean_days=_guarded(_days(mean_days), base=exits_figure),
-        length_of_stay_median_days=_guarded(_days(median_days), base=exits_figure),
-        ongoing_at_end=ongoing_figure,
-        ongoing_mean_days=_guarded(_days(ongoing_days), base=ongoing_figure),
+        nights_provided=Figure(nights),
+        occupancy_rate=Figure(_ratio(nights, available) if available else None),
+        persons_housed=Figure(persons),
+        households_housed=Figure(households),
+        entries=Figure(entries),
+        exits=Figure(exits),
+        exits_to_housing=Figure(to_housing),
+        exits_known_destination=Figure(known),
+        exits_to_housing_rate=Figure(_ratio(to_housing, known)),
+        unknown_destination_share=Figure(_ratio(exits - known, exits)),
+        length_of_stay_mean_days=Figure(_days(mean_days)),
+        length_of_stay_median_days=Figure(_days(median_days)),
+        ongoing_at_end=Figure(ongoing),
+        ongoing_mean_days=Figure(_days(ongoing_days)),
     )
+    return row if exact else _withhold(row, threshold=threshold)

@@ -346,37 +346,36 @@ class TestTotalsOfPublishedSites:
         alone = board(scope, Filters(year=2024, building_id=case.building.pk))
         assert alone.impact is not None
         assert alone.impact.persons_housed == Figure(5)  # the case's site
-        # Both sites withheld (3, and 5 with it): nothing to subtract 5 from.
+        # The site of 3 is in no sum (its row counts nothing, 0 is withheld and
+        # needs no other cell withheld with it): both boards show the same 5.
         assert both.impact is not None
-        assert both.impact.persons_housed.suppressed
-        assert both.impact.nights_provided.suppressed
-        assert both.impact.sites_left_out == 2
-        assert both.site_total is not None
-        assert both.site_total.cost_per_night.suppressed
+        assert both.impact.persons_housed == Figure(5)
+        assert both.impact.nights_provided == alone.impact.nights_provided
+        assert both.impact.sites_left_out == 1
 
     def test_the_totals_are_the_sums_of_the_published_sites(self, case: Case) -> None:
         funded_site(case.cdc, people=3)
         larger = funded_site(case.cdc, people=6)
         dashboard = board(funder_of(case.cdc))
-        # 3 is withheld, and the case's 5 with it; only the 6 are published.
+        # 3 is withheld and counted nowhere: the case's 5 and the 6 are published.
         published = [s for s in dashboard.sites if not s.nights_provided.suppressed]
-        assert [s.building_id for s in published] == [larger.pk]
+        assert {s.building_id for s in published} == {case.building.pk, larger.pk}
         impact = dashboard.impact
         assert impact is not None
-        assert impact.persons_housed == Figure(6)
-        assert impact.households_housed == Figure(6)
-        assert impact.nights_provided == Figure(60)
-        assert impact.place_nights == 3060  # the published site's
-        assert impact.occupancy_rate == Figure(d("0.0196"))  # 60 / 3,060
-        assert impact.sites_left_out == 2
+        assert impact.persons_housed == Figure(11)
+        assert impact.households_housed == Figure(11)
+        assert impact.nights_provided == Figure(110)
+        assert impact.place_nights == 2 * 3060  # the published sites'
+        assert impact.occupancy_rate == Figure(d("0.0180"))  # 110 / 6,120
+        assert impact.sites_left_out == 1
         assert impact.note == (
             "Sites under 5 people, and those withheld with them, are left out of "
-            "these totals: 2 sites."
+            "these totals: 1 site."
         )
         assert dashboard.site_total is not None
-        assert dashboard.site_total.nights_provided == Figure(60)
-        # The costs per night of the published site only (it has none).
-        assert dashboard.site_total.cost_per_night == Figure(d("0.00"))
+        assert dashboard.site_total.nights_provided == Figure(110)
+        # The costs of the published sites (the case's 35,790.08) per their nights.
+        assert dashboard.site_total.cost_per_night == Figure(d("325.36"))
 
     def test_an_operator_on_its_own_sites_gets_exact_totals(self, case: Case) -> None:
         funded_site(case.cdc, people=3)
