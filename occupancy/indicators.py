@@ -615,39 +615,47 @@ def _published_parts(
     parts: list[tuple[date, str, IndicatorRow]], *, family: str, threshold: int
 ) -> list[tuple[date, str]]:
     """The (bucket, group) of one agreement's parts (exact figures: its groups in
-    a bucket, or its months) whose ``family`` count may be added up: 0 or at
+    a bucket, or its months) whose ``family`` counts may be added up: each 0 or at
     least ``threshold`` (the exits with the stays still under way, since the
-    households less the one give the other; for the destinations, no exit or
-    each of the three counts at the threshold); then, while a single part is
-    left out or those left out add up to fewer than ``threshold``, the smallest
-    other part too, since the agreement's page shows the whole."""
-    main = "exits" if family == "exits_to_housing" else family
+    households less the one give the other; for the destinations, no exit or each
+    of the three counts at the threshold); then, while for one of those counts a
+    single part is left out or those left out add up to fewer than
+    ``threshold``, the smallest other part too, since the agreement's page shows
+    the whole."""
 
-    def value(row: IndicatorRow) -> int:
-        return _count(getattr(row, main))
+    def counts(row: IndicatorRow) -> tuple[int, ...]:
+        exits = _count(row.exits)
+        if family == "exits_to_housing":
+            known, to_housing = (
+                _count(row.exits_known_destination),
+                _count(row.exits_to_housing),
+            )
+            return (to_housing, known - to_housing, exits - known)
+        if family == "exits":
+            return (exits, _count(row.ongoing_at_end))
+        return (_count(getattr(row, family)),)
 
     def publishable(row: IndicatorRow) -> bool:
         if family == "exits_to_housing":
-            exits, known = _count(row.exits), _count(row.exits_known_destination)
-            to_housing = _count(row.exits_to_housing)
-            split = (to_housing, known - to_housing, exits - known)
-            return exits == 0 or min(split) >= threshold
-        counts = [value(row)]
-        if family == "exits":
-            counts.append(_count(row.ongoing_at_end))
-        return all(count == 0 or count >= threshold for count in counts)
+            return _count(row.exits) == 0 or min(counts(row)) >= threshold
+        return all(count == 0 or count >= threshold for count in counts(row))
+
+    def exposed(out: list[IndicatorRow]) -> bool:
+        for dimension in zip(*(counts(row) for row in out), strict=True):
+            positive = [count for count in dimension if count > 0]
+            if positive and (len(positive) == 1 or sum(positive) < threshold):
+                return True
+        return False
 
     kept = [part for part in parts if publishable(part[2])]
-    out = [value(row) for part in parts if part not in kept for row in (part[2],)]
-    out = [count for count in out if count > 0]
-    while out and (len(out) == 1 or sum(out) < threshold):
-        positive = [(value(part[2]), index) for index, part in enumerate(kept)]
-        positive = [(count, index) for count, index in positive if count > 0]
-        if not positive:
+    out = [part[2] for part in parts if not publishable(part[2])]
+    while out and exposed(out):
+        others = [(sum(counts(part[2])), index) for index, part in enumerate(kept)]
+        others = [(total, index) for total, index in others if total > 0]
+        if not others:
             break
-        count, index = min(positive)
-        out.append(count)
-        del kept[index]
+        _, index = min(others)
+        out.append(kept.pop(index)[2])
     return [(b0, group) for b0, group, _row in kept]
 
 

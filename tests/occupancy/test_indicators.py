@@ -653,6 +653,33 @@ def test_parts_left_out_add_up_to_the_threshold_at_least() -> None:
     assert uses[SpaceUse.SLEEPING] == Figure(10)
 
 
+def test_a_part_left_out_for_its_stays_under_way_takes_another_with_it() -> None:
+    """A's 10 households in bedrooms all left in March, its 2 in a workshop are
+    still there: its page (12 households, exits withheld) less its bedrooms' 10
+    exits in the breakdown by use would give the 2 still there."""
+    bedroom = SpaceFactory.create(capacity=10)
+    workshop = SpaceFactory.create(workshop=True, building=bedroom.building)
+    a = in_force(bedroom, workshop)
+    for _ in range(10):
+        stay(
+            a,
+            bedroom,
+            period=DateRange(date(2026, 3, 1), date(2026, 3, 20)),
+            status=StayStatus.EXITED,
+            exit_destination=ExitDestination.UNKNOWN,
+        )
+    for _ in range(2):
+        stay(a, workshop)
+    b = housing(10)
+    page = single(report(a, scope=AGENT))
+    assert page.households_housed == Figure(12)
+    assert page.exits == WITHHELD
+    uses = {row.group: row for row in across([a, b], group_by=GroupBy.USE).rows}
+    # B's bedrooms only: nobody left them.
+    assert uses[SpaceUse.SLEEPING].exits == WITHHELD
+    assert uses[SpaceUse.SLEEPING].ongoing_at_end == WITHHELD
+
+
 def test_a_zero_neither_stands_in_for_a_withheld_cell_nor_needs_one() -> None:
     """Found by review: in one agreement's breakdown by category, 10 sheltered,
     3 households and a hosted organisation (0 people) showed 10 with two cells
