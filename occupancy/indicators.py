@@ -41,9 +41,12 @@ Conventions, published with every figure (``METHODOLOGY``):
   reaches the threshold (within an agreement, while one part is left out or those
   left out add up to fewer than the threshold, the smallest other part goes with
   them). So no total, site row or breakdown, less the cells shown one by one,
-  gives a withheld one away. Places add up every agreement. The exits and the stays
-  still under way are shown together (the households less the one give the other);
-  a breakdown withholds more rows by the same rule, a zero needing none.
+  gives a withheld one away. Places add up every agreement. Counts tied by
+  arithmetic go together: households = those there on the first night + entries,
+  those there on the last night = households − exits, and a month's first night is
+  the last of the one before; a count of 1 to threshold − 1 among households,
+  entries, exits, stays under way and those there on the first night withholds
+  them all. A breakdown withholds more rows by the same rule, a zero needing none.
 """
 
 from __future__ import annotations
@@ -388,24 +391,33 @@ _DESTINATIONS = (
     "exits_to_housing_rate",
     "unknown_destination_share",
 )
-# The households less the exits are the stays still under way: the two go together.
-_EXITS_AND_STAYS = (
+_DESTINATIONS_ALL = ("exits_to_housing", *_DESTINATIONS)
+_EXITS_AND_STAYS_ONLY = (
     "exits",
-    "exits_to_housing",
-    *_DESTINATIONS,
     "length_of_stay_mean_days",
     "length_of_stay_median_days",
     "ongoing_at_end",
     "ongoing_mean_days",
 )
+# The counts of people tied by arithmetic (households = those there on the first
+# night + entries; those there on the last night = households − exits; a month's
+# first night is the last of the one before), with the figures each carries, and
+# the destinations, which split the exits.
+_PEOPLE = (
+    "households_housed",
+    "persons_housed",
+    "nights_provided",
+    "occupancy_rate",
+    "entries",
+    *_EXITS_AND_STAYS_ONLY,
+    *_DESTINATIONS_ALL,
+)
 _DERIVED = {
-    "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
-    "entries": (),
-    "exits": tuple(name for name in _EXITS_AND_STAYS if name != "exits"),
+    **{
+        name: tuple(other for other in _PEOPLE if other != name)
+        for name in ("households_housed", "entries", "exits", "ongoing_at_end")
+    },
     "exits_to_housing": _DESTINATIONS,
-    "ongoing_at_end": tuple(
-        name for name in _EXITS_AND_STAYS if name != "ongoing_at_end"
-    ),
 }
 
 
@@ -455,18 +467,26 @@ def _withhold(row: IndicatorRow, *, threshold: int) -> IndicatorRow:
     exits, ongoing = _count(row.exits), _count(row.ongoing_at_end)
     known = _count(row.exits_known_destination)
     to_housing = _count(row.exits_to_housing)
+    # Each count is withheld by the rule of ``people`` (0 too), with the figures
+    # it carries; and all of them go when one, or those there on the first night
+    # (households − entries), is a count of 1 to threshold − 1: the others would
+    # give it.
     withheld: list[str] = []
     if small(households):
-        withheld += ["households_housed", *_DERIVED["households_housed"]]
+        withheld += ["households_housed", "persons_housed", "nights_provided"]
+        withheld.append("occupancy_rate")
     if small(entries):
         withheld.append("entries")
     if small(exits) or small(ongoing):
-        withheld += ["exits", *_DERIVED["exits"]]
+        withheld += [*_EXITS_AND_STAYS_ONLY, *_DESTINATIONS_ALL]
+    tied = (households, entries, exits, ongoing, households - entries)
+    if any(0 < value < threshold for value in tied):
+        withheld += list(_PEOPLE)
     # The destinations split the exits into three counts of people — to housing,
     # to another known destination, unknown — any two of which, with the exits,
     # give the third: all shown, or none when one is under the threshold.
     if any(small(cell) for cell in (to_housing, known - to_housing, exits - known)):
-        withheld += ["exits_to_housing", *_DERIVED["exits_to_housing"]]
+        withheld += list(_DESTINATIONS_ALL)
     fields: dict[str, Any] = dict.fromkeys(withheld, WITHHELD)
     return replace(row, **fields)
 
@@ -531,20 +551,17 @@ def indicators_get(
 # The figures each count of people carries along: a total of that count adds up the
 # agreements where it is published, and these figures come with it.
 _FAMILIES: dict[str, tuple[str, ...]] = {
-    "households_housed": ("persons_housed", "nights_provided", "occupancy_rate"),
-    "entries": (),
-    # Households less exits are the stays still under way: published together.
-    "exits": (
-        "length_of_stay_mean_days",
-        "length_of_stay_median_days",
-        "ongoing_at_end",
-        "ongoing_mean_days",
+    # Counts of people tied by arithmetic (households = those there on the first
+    # night + entries; those there on the last night = households − exits; and a
+    # month's first night is the last of the one before): published together.
+    "households_housed": (
+        "persons_housed",
+        "nights_provided",
+        "occupancy_rate",
+        "entries",
+        *_EXITS_AND_STAYS_ONLY,
     ),
-    "exits_to_housing": (
-        "exits_known_destination",
-        "exits_to_housing_rate",
-        "unknown_destination_share",
-    ),
+    "exits_to_housing": _DESTINATIONS_ALL,
 }
 
 
@@ -591,13 +608,18 @@ def _from_published_cells(
     left_out: set[str] = set()
     # Counts often publish the same cells: one measure each distinct set.
     measured: dict[Cells, dict[Key, IndicatorRow]] = {}
+    main: dict[tuple[str, date | None], list[tuple[date, str, IndicatorRow]]] = {}
     for family in _FAMILIES:
         allowed: list[tuple[int, date, str]] = []
-        for (agreement, _b0), found in parts.items():
-            kept = _published_parts(found, family=family, threshold=threshold)
-            allowed += [(int(agreement), b0, group) for b0, group in kept]
-            if family == "households_housed" and len(kept) < len(found):
-                left_out.add(agreement)
+        for whole, found in parts.items():
+            # The destinations split the exits: among the parts whose exits are in.
+            among = found if family == "households_housed" else main[whole]
+            kept = _published_parts(among, family=family, threshold=threshold)
+            allowed += [(int(whole[0]), b0, group) for b0, group in kept]
+            if family == "households_housed":
+                main[whole] = [part for part in found if part[:2] in kept]
+                if len(kept) < len(found):
+                    left_out.add(whole[0])
         cells_kept = tuple(sorted(allowed))
         if cells_kept not in measured:
             measured[cells_kept] = measure(
@@ -631,9 +653,9 @@ def _published_parts(
                 _count(row.exits_to_housing),
             )
             return (to_housing, known - to_housing, exits - known)
-        if family == "exits":
-            return (exits, _count(row.ongoing_at_end))
-        return (_count(getattr(row, family)),)
+        households, entries = _count(row.households_housed), _count(row.entries)
+        ongoing = _count(row.ongoing_at_end)
+        return (households, entries, exits, ongoing, households - entries)
 
     def publishable(row: IndicatorRow) -> bool:
         if family == "exits_to_housing":
