@@ -523,8 +523,6 @@ def indicators_get(
             start=start,
             end=end,
             group_by=group_by,
-            exact=True,
-            threshold=threshold,
         )
         left_out = 0
     else:
@@ -594,9 +592,8 @@ def _from_published_cells(
         end=end,
         monthly=monthly,
         per_agreement=True,
-        threshold=threshold,
     )
-    cells = measure(group_by=group_by, cells=True, exact=True)
+    cells = measure(group_by=group_by, cells=True)
     # An agreement's parts: its groups in each bucket, or, by month, its months
     # (its page over the period shows their whole).
     parts: dict[tuple[str, date | None], list[tuple[date, str, IndicatorRow]]] = {}
@@ -622,14 +619,10 @@ def _from_published_cells(
                     left_out.add(whole[0])
         cells_kept = tuple(sorted(allowed))
         if cells_kept not in measured:
-            measured[cells_kept] = measure(
-                group_by=group_by, allowed=cells_kept, exact=True
-            )
+            measured[cells_kept] = measure(group_by=group_by, allowed=cells_kept)
         by_family[family] = measured[cells_kept]
-    every = measure(group_by=group_by, exact=True)
-    zero = partial(
-        _zero, with_capacity=group_by is not GroupBy.CATEGORY, threshold=threshold
-    )
+    every = measure(group_by=group_by)
+    zero = partial(_zero, with_capacity=group_by is not GroupBy.CATEGORY)
     return _assemble(every, by_family, zero=zero), len(left_out)
 
 
@@ -719,14 +712,12 @@ def _allowing(agreement: str, group: str, allowed: Cells | None) -> str:
     return _ALLOWED.format(agreement=agreement, group=group)
 
 
-def _zero(key: Key, *, with_capacity: bool, threshold: int) -> IndicatorRow:
+def _zero(key: Key, *, with_capacity: bool) -> IndicatorRow:
     return _row(
         key=key,
         capacity=(0, 0) if with_capacity else None,
         presence=(0, 0, 0, 0),
         ended=[0, 0, 0, None, None, 0, None],
-        exact=True,
-        threshold=threshold,
     )
 
 
@@ -736,20 +727,19 @@ def _measure(
     start: date,
     end: date,
     group_by: GroupBy | None,
-    exact: bool,
-    threshold: int,
     monthly: bool | None = None,
     cells: bool = False,
     per_agreement: bool = False,
     allowed: Cells | None = None,
 ) -> dict[Key, IndicatorRow]:
-    """The rows of one grouping over ``agreement_ids`` by key, each cell under the
-    threshold withheld unless ``exact`` (the breakdown's complementary cells are
-    the caller's). ``monthly`` buckets by month (default: when grouped by
-    month); ``cells`` keys each row ``"<agreement>|<group>"``; ``per_agreement``
-    follows each person's stays within each agreement apart, as one agreement's
-    page does (a move to another agreement is an exit and an entry, a household
-    under two agreements counts under each); ``allowed`` keeps those cells only."""
+    """The rows of one grouping over ``agreement_ids`` by key, every figure
+    exact (the caller withholds: ``_withhold``, ``_complementary``).
+
+    ``monthly`` buckets by month (default: when grouped by month); ``cells``
+    keys each row ``"<agreement>|<group>"``; ``per_agreement`` follows each
+    person's stays within each agreement apart, as one agreement's page does (a
+    move to another agreement is an exit and an entry, a household under two
+    agreements counts under each); ``allowed`` keeps those cells only."""
     if monthly is None:
         monthly = group_by is GroupBy.MONTH
     buckets = _BUCKETS_MONTH if monthly else _BUCKETS_WHOLE
@@ -816,8 +806,6 @@ def _measure(
             capacity=capacity.get(key, (0, 0)) if with_capacity else None,
             presence=presence.get(key, (0, 0, 0, 0)),
             ended=ended.get(key, [0, 0, 0, None, None, 0, None]),
-            exact=exact,
-            threshold=threshold,
         )
         for key in keys
     }
@@ -829,8 +817,6 @@ def _row(
     capacity: tuple[int, int] | None,
     presence: Sequence[Any],
     ended: Sequence[Any],
-    exact: bool,
-    threshold: int,
 ) -> IndicatorRow:
     group, b0, b1 = key
     nights, persons, households, entries = presence
@@ -860,4 +846,4 @@ def _row(
         ongoing_at_end=Figure(ongoing),
         ongoing_mean_days=Figure(_days(ongoing_days)),
     )
-    return row if exact else _withhold(row, threshold=threshold)
+    return row
