@@ -9,6 +9,7 @@ a CDN and tiles from OpenStreetMap's servers (DESIGN.md: no CDN).
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Any, cast
 
 from django import forms
@@ -175,17 +176,17 @@ def _scope_departments(request: HttpRequest) -> frozenset[str] | None:
 
 class InventoryWriteAdminMixin:
     """Adds and changes for admins and editors of a State service, on rows whose
-    building lies in its territory (``department_of``, or ``may_change`` where a
-    row has no single département), as on the pages and the API
+    building lies in its territory (the département at ``department_path`` of the
+    row, or ``may_change`` where a row has no single one), as on the pages and the API
     (buildings.views.may_write_inventory): Django's model permissions alone let a
     viewer write, or an agent write where it only reads."""
 
-    def department_of(self, obj: Any) -> str | None:
-        raise NotImplementedError
+    department_path = "department_id"
 
     def may_change(self, request: HttpRequest, obj: Any) -> bool:
+        department = attrgetter(self.department_path)(obj)
         return may_write_inventory(
-            scope_for(request.user), request.user, department=self.department_of(obj)
+            scope_for(request.user), request.user, department=department
         )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -401,9 +402,6 @@ class BuildingAdmin(InventoryWriteAdminMixin, TransitionAdmin[Building], MapAdmi
     # editor of a State service, within its territory. Django's model permissions
     # alone let a viewer edit, and a territorial editor move a building to, or
     # create one in, any département or site (reliability.md B4, B8).
-    def department_of(self, obj: Building) -> str | None:
-        return obj.department_id
-
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.ModelChoiceField[Any] | None:

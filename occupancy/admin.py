@@ -143,9 +143,7 @@ class _ServiceAdmin(InventoryWriteAdminMixin, _TerritoryAdmin):
     an agent who reads a territory record one there.
     """
 
-    def department_of(self, obj: Any) -> str | None:
-        department: str | None = obj.building.department_id
-        return department
+    department_path = "building.department_id"
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any

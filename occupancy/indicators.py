@@ -392,7 +392,7 @@ _DESTINATIONS = (
     "unknown_destination_share",
 )
 _DESTINATIONS_ALL = ("exits_to_housing", *_DESTINATIONS)
-_EXITS_AND_STAYS_ONLY = (
+_EXITS_AND_STAYS = (
     "exits",
     "length_of_stay_mean_days",
     "length_of_stay_median_days",
@@ -409,7 +409,7 @@ _PEOPLE = (
     "nights_provided",
     "occupancy_rate",
     "entries",
-    *_EXITS_AND_STAYS_ONLY,
+    *_EXITS_AND_STAYS,
     *_DESTINATIONS_ALL,
 )
 _DERIVED = {
@@ -478,7 +478,7 @@ def _withhold(row: IndicatorRow, *, threshold: int) -> IndicatorRow:
     if small(entries):
         withheld.append("entries")
     if small(exits) or small(ongoing):
-        withheld += [*_EXITS_AND_STAYS_ONLY, *_DESTINATIONS_ALL]
+        withheld += [*_EXITS_AND_STAYS, *_DESTINATIONS_ALL]
     tied = (households, entries, exits, ongoing, households - entries)
     if any(0 < value < threshold for value in tied):
         withheld += list(_PEOPLE)
@@ -557,7 +557,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         "nights_provided",
         "occupancy_rate",
         "entries",
-        *_EXITS_AND_STAYS_ONLY,
+        *_EXITS_AND_STAYS,
     ),
     "exits_to_housing": _DESTINATIONS_ALL,
 }
