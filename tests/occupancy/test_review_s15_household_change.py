@@ -14,15 +14,18 @@ PATCH. The operator's only way out is to invent nights that did not happen
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
-from occupancy.models import ExitDestination, Stay, StayStatus
+from occupancy.models import (
+    AgreementStatus,
+    ExitDestination,
+    SpaceUse,
+    Stay,
+    StayStatus,
+)
 from occupancy.residents import occupant_update, stay_exit, stay_move
-from datetime import date
-
-from occupancy.models import AgreementStatus, SpaceUse
 from tests.occupancy.factories import (
     AgreementFactory,
     SafetyInspectionFactory,
@@ -62,7 +65,9 @@ def test_the_household_leaves_on_the_day_its_size_changed() -> None:
     assert not Stay.objects.filter(
         occupant=family, status__in=(StayStatus.ACTIVE, StayStatus.EXIT_PLANNED)
     ).exists()
-    assert ExitDestination.SOCIAL_HOUSING in {s.exit_destination for s in stays_of(family)}
+    assert ExitDestination.SOCIAL_HOUSING in {
+        s.exit_destination for s in stays_of(family)
+    }
 
 
 def test_an_exit_recorded_late_still_takes_its_real_date() -> None:

@@ -50,7 +50,7 @@ def test_a_rehash_of_the_same_password_on_login_keeps_the_other_tokens(
     User.objects.filter(pk=user.pk).update(
         password=make_password(PASSWORD, hasher="md5")
     )
-    _instance, script_token = AuthToken.objects.create(user=user)
+    _instance, _script_token = AuthToken.objects.create(user=user)
     with override_settings(PASSWORD_HASHERS=PREFERRED_FIRST):
         response = APIClient().post(
             TOKEN_URL, {"username": "rehash-me", "password": PASSWORD}
