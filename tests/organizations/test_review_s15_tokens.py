@@ -60,3 +60,29 @@ def test_a_rehash_of_the_same_password_on_login_keeps_the_other_tokens(
     assert user.password.startswith("pbkdf2_sha256$")  # Django did re-hash it
     # The password did not change: the script's token must still be there.
     assert AuthToken.objects.filter(user=user).count() == 2
+
+
+def test_a_password_change_after_a_login_in_the_same_transaction_ends_the_tokens(
+    make_member: Callable[..., User],
+) -> None:
+    """The rehash mark ends with the login: it is set for the transaction (the
+    test's own here, as a request's under ATOMIC_REQUESTS), and taken off."""
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    user = make_member(OrganizationKind.OPERATOR, username="rehash-then-change")
+    User.objects.filter(pk=user.pk).update(
+        password=make_password(PASSWORD, hasher="md5")
+    )
+    AuthToken.objects.create(user=user)
+    with override_settings(PASSWORD_HASHERS=PREFERRED_FIRST):
+        assert authenticate(
+            RequestFactory().post("/compte/connexion/"),
+            username="rehash-then-change",
+            password=PASSWORD,
+        )
+        assert AuthToken.objects.filter(user=user).count() == 1  # rehashed, kept
+        user.refresh_from_db()
+        user.set_password("another password, long enough")
+        user.save()
+    assert not AuthToken.objects.filter(user=user).exists()
