@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,7 +63,7 @@ from config.links import query_pairs
 from maps.components import building_map
 from organizations.models import Organization
 from organizations.pages import acting_user, persona_page
-from organizations.selectors import Scope
+from organizations.selectors import Scope, writable_departments
 
 # --- Access
 # Login for anonymous visitors, 404 for other personas, the scope for agents.
@@ -76,26 +77,31 @@ def _get_or_404(scope: Scope, pk: int) -> Building:
         raise Http404 from error
 
 
+class _Anywhere(Enum):
+    ANYWHERE = "anywhere"
+
+
+ANYWHERE = _Anywhere.ANYWHERE
+
+
 def may_write_inventory(
-    scope: Scope, user: Any, *, department: str | None = None
+    scope: Scope, user: Any, *, department: str | _Anywhere | None = ANYWHERE
 ) -> bool:
     """Admins and editors of a State service may change the inventory; viewers read.
 
-    With ``department``, the service must also cover it: an agent who edits for one
+    With ``department`` (a building's), one of those services must also cover it
+    (organizations.selectors.writable_departments): an agent who edits for one
     service and only reads for another may not write on the second one's
-    territory. Scope keeps départements for all services together, hence the query.
+    territory, and a building with no département (the collectivités d'outre-mer,
+    975, 977, 978) is written by national services only. Without it: whether
+    the caller edits anywhere at all.
     """
-    if getattr(user, "is_superuser", False):
-        return True
-    services = scope.writable_ids & scope.state_service_ids
-    if not services:
-        return False
-    if department is None:
-        return True
-    territories = Organization.objects.filter(pk__in=services).values_list(
-        "territory_departments", flat=True
-    )
-    return any(not territory or department in territory for territory in territories)
+    if department is ANYWHERE:
+        return bool(getattr(user, "is_superuser", False)) or bool(
+            scope.writable_ids & scope.state_service_ids
+        )
+    departments = writable_departments(scope=scope, user=user)
+    return departments is None or (department is not None and department in departments)
 
 
 def may_import(scope: Scope, user: Any) -> bool:

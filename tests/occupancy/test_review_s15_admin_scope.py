@@ -82,3 +82,26 @@ def test_an_editor_of_the_13_may_not_change_a_building_of_saint_pierre(
 
     assert not building_admin.has_change_permission(request, building)
     assert not space_admin.has_change_permission(request, space)
+
+
+def test_nor_moves_its_status_on_the_building_page(
+    editor_13_reader_national: User,
+) -> None:
+    """The pages share the rule (buildings.views.may_write_inventory): the
+    building page offers no lifecycle form and its POST is refused."""
+    building = collectivity_building("97502")
+    status = building.status
+    client = Client()
+    client.force_login(editor_13_reader_national)
+
+    page = client.get(reverse("buildings:detail", args=[building.pk]))
+    response = client.post(
+        reverse("buildings:transition", args=[building.pk]),
+        {"to": "assessed", "reason": "Visite faite"},
+    )
+
+    assert page.status_code == 200
+    assert page.context["transitions"] == []
+    assert response.status_code == 403
+    building.refresh_from_db()
+    assert building.status == status
