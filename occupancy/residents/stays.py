@@ -256,6 +256,7 @@ def stay_exit(
         stay = Stay.objects.select_for_update(no_key=True).get(pk=stay.pk)
         _check_not_anonymised(stay)
         _transition(stay, StayStatus.EXITED)
+        stay = _unsplit(stay, before=exit_date)
         if exit_date <= stay.period.lower:
             raise error(EXIT_NOT_AFTER_ENTRY, field="exit_date")
         new_period = DateRange(stay.period.lower, exit_date)
@@ -268,6 +269,39 @@ def stay_exit(
             stay.save(
                 update_fields=["period", "status", "exit_destination", "updated_at"]
             )
+    return stay
+
+
+def _unsplit(stay: Stay, *, before: date) -> Stay:
+    """The stay an exit (or a move) on ``before`` ends: ``stay`` itself, or, when
+    ``stay`` only goes on from a household size change (stays_follow_household)
+    on or after ``before``, the stay it continues, running again.
+
+    The household left (or moved) before its new size spent a night here: the
+    continuation had no night and is deleted, and the earlier stay, which ended
+    with ``household_change``, takes the exit as if the size had not changed (an
+    exit recorded late, dated before the change, or an exit or a move on the day
+    of it). Several changes unwind one by one. Rows locked.
+    """
+    while before <= stay.period.lower:
+        previous = (
+            Stay.objects.select_for_update(no_key=True)
+            .filter(
+                occupant_id=stay.occupant_id,
+                agreement_id=stay.agreement_id,
+                space_id=stay.space_id,
+                status=StayStatus.EXITED,
+                exit_destination=ExitDestination.HOUSEHOLD_CHANGE,
+                period__endswith=stay.period.lower,
+            )
+            .first()
+        )
+        if previous is None:
+            break
+        status = stay.status
+        stay.delete()
+        previous.status, previous.exit_destination = status, ""
+        stay = previous
     return stay
 
 
