@@ -4,11 +4,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from buildings.api.urls import urlpatterns as building_api
 from config.api import router
-from config.views import healthz
+from config.views import ApiDocsView, healthz
 from occupancy.api.urls import urlpatterns as occupancy_api
 from organizations import views as organization_views
 from organizations.api.urls import urlpatterns as organization_api
@@ -37,7 +37,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema"),
+        ApiDocsView.as_view(url_name="schema"),
         name="swagger-ui",
     ),
 ]

@@ -1,4 +1,5 @@
-"""Service views: ``/healthz`` for load balancers and compose, and the 500 page."""
+"""Service views: ``/healthz`` for load balancers and compose, the 500 page, and the
+API's Swagger UI."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from config.database.routing import REPLICA, replica_configured
 from config.middleware import connection_lost, statement_cancelled, unavailable
@@ -74,3 +76,17 @@ def server_error(request: HttpRequest) -> HttpResponse:
         "500.html", {"request_id": getattr(request, "request_id", "-")}
     )
     return HttpResponse(body, status=500)
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """The Swagger UI of the API (/api/docs/).
+
+    OPTIONS answers as on the API's resources, 200 with ``Allow`` and no body
+    (config.metadata.AllowOnly): this page's only renderer is an HTML template,
+    which has no template for that empty answer (a 500 before)."""
+
+    # A plain HttpResponse: a DRF Response goes through the HTML renderer.
+    def options(  # type: ignore[override]
+        self, request: Any, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return HttpResponse()  # APIView.finalize_response adds ``Allow``
