@@ -29,24 +29,35 @@ Conventions, published with every figure (``METHODOLOGY``):
   every count of people under the threshold (5) is withheld, with the figures that
   would give it away (nights, occupancy rate and lengths of that cell). Persons go
   with households: the household is the identifying unit, so one household of six
-  is not published as 6 people. When a single cell of a breakdown is withheld, the
-  next smallest is withheld too, so it cannot be recovered by subtraction from the
-  total. The exits' destinations (to housing, to another known destination,
-  unknown) are three counts of people: the split is shown only when each of them
-  reaches the threshold. Over several agreements, every figure is a sum of cells
-  (one agreement, one bucket — the period or a month —, one group), each counted as
-  that agreement's own page counts it (its stays alone: a move to another agreement
+  is not published as 6 people. Counts tied by arithmetic go together: a cell's
+  households, entries, exits and stays under way on the last night are shown
+  only when each of them, and |households − entries| (those there on the first
+  night; negative when some came, left and came back) and |exits + stays under
+  way − households| (those who left and came back, less the stays past their
+  planned end with no recorded exit), is 0 or reaches the threshold; a month's
+  first night is the last of the one before. The exits' destinations (to
+  housing, to another known destination, unknown) are three counts of people:
+  the split is shown only when each of them reaches the threshold (a zero too:
+  it would tell where every one of the others went).
+- A breakdown, and the parts of an agreement added up over several: the whole a
+  reader has (one agreement's page, over the period by month) less the
+  parts shown must give each of those tied counts 0 or at least the threshold,
+  else one more part is withheld (the smallest whose withholding is enough, else
+  the smallest). The whole less the parts is checked, not the parts withheld
+  added up, because a household moving between groups of one agreement (two
+  uses) counts in each group and once on the page, and one there in two months
+  in each month: the rows less the total would give the movers, or those who
+  left and came back in a later month. A zero withheld as a small count names nobody and
+  needs no other part withheld with it.
+- Over several agreements, every figure is a sum of cells (one agreement, one
+  bucket — the period or a month —, one group), each counted as that
+  agreement's own page counts it (its stays alone: a move to another agreement
   is an exit there and an entry here, and a person housed under two agreements
-  counts under each), and each count adds up only the cells where it is 0 or
-  reaches the threshold (within an agreement, while one part is left out or those
-  left out add up to fewer than the threshold, the smallest other part goes with
-  them). So no total, site row or breakdown, less the cells shown one by one,
-  gives a withheld one away. Places add up every agreement. Counts tied by
-  arithmetic go together: households = those there on the first night + entries,
-  those there on the last night = households − exits, and a month's first night is
-  the last of the one before; a count of 1 to threshold − 1 among households,
-  entries, exits, stays under way and those there on the first night withholds
-  them all. A breakdown withholds more rows by the same rule, a zero needing none.
+  counts under each), and each family of counts (the households with the counts
+  tied to them; the destinations, among the cells whose households are added
+  up, checked against every cell of the agreement) adds up only the cells the
+  rule above publishes. So no total, site row or breakdown, less the cells shown
+  one by one, gives a withheld one away. Places add up every agreement.
 """
 
 from __future__ import annotations
@@ -378,7 +389,9 @@ def sees_exact_figures(*, for_scope: Scope, operator_ids: Iterable[int]) -> bool
 def people(value: int, *, exact: bool, threshold: int | None = None) -> Figure:
     """A count of people (or households), withheld under the threshold unless
     ``exact``. Zero is withheld too: it is under the threshold, and withholding it
-    costs nothing while keeping the rule simple to audit."""
+    costs nothing while keeping the rule simple to audit. Only for display: a
+    zero names nobody, so it needs no other cell withheld with it
+    (``_exposes``)."""
     limit = rules().small_cell_threshold if threshold is None else threshold
     if exact or value >= limit:
         return Figure(value)
@@ -399,10 +412,10 @@ _EXITS_AND_STAYS = (
     "ongoing_at_end",
     "ongoing_mean_days",
 )
-# The counts of people tied by arithmetic (households = those there on the first
-# night + entries; those there on the last night = households − exits; a month's
-# first night is the last of the one before), with the figures each carries, and
-# the destinations, which split the exits.
+# The counts of people tied by arithmetic (``_tied_counts``: households, entries,
+# exits, stays under way, those there on the first night, the returns and stays
+# past their planned end; a month's first night is the last of the one before),
+# with the figures each carries, and the destinations, which split the exits.
 _PEOPLE = (
     "households_housed",
     "persons_housed",
@@ -412,46 +425,179 @@ _PEOPLE = (
     *_EXITS_AND_STAYS,
     *_DESTINATIONS_ALL,
 )
-_DERIVED = {
-    **{
-        name: tuple(other for other in _PEOPLE if other != name)
-        for name in ("households_housed", "entries", "exits", "ongoing_at_end")
-    },
-    "exits_to_housing": _DESTINATIONS,
-}
+# The two families of counts of people, each published or withheld whole: the
+# households with the counts tied to them by arithmetic (``MAIN``), and the exits'
+# destinations (``DESTINATIONS``), which split the exits.
+MAIN = "households_housed"
+DESTINATIONS = "exits_to_housing"
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """The counts of people of a row (or of several added up, or one less
+    another): what the tied counts are computed from."""
+
+    households: int = 0
+    entries: int = 0
+    exits: int = 0
+    ongoing: int = 0
+    known: int = 0
+    to_housing: int = 0
+
+    @classmethod
+    def of(cls, row: IndicatorRow) -> _Counts:
+        return cls(
+            households=_count(row.households_housed),
+            entries=_count(row.entries),
+            exits=_count(row.exits),
+            ongoing=_count(row.ongoing_at_end),
+            known=_count(row.exits_known_destination),
+            to_housing=_count(row.exits_to_housing),
+        )
+
+    def __add__(self, other: _Counts) -> _Counts:
+        return _Counts(
+            *(a + b for a, b in zip(_astuple(self), _astuple(other), strict=True))
+        )
+
+    def __sub__(self, other: _Counts) -> _Counts:
+        return _Counts(
+            *(a - b for a, b in zip(_astuple(self), _astuple(other), strict=True))
+        )
+
+
+def _astuple(counts: _Counts) -> tuple[int, ...]:
+    return (
+        counts.households,
+        counts.entries,
+        counts.exits,
+        counts.ongoing,
+        counts.known,
+        counts.to_housing,
+    )
+
+
+def _tied_counts(counts: _Counts, family: str) -> tuple[int, ...]:
+    """The counts of people a reader gets from the figures of ``family``, shown
+    or recovered by subtraction: the one rule of ``_withhold``,
+    ``_published_parts`` and ``_complementary``.
+
+    ``MAIN``: households, entries, exits, stays under way on the last night,
+    |households − entries| (those there on the first night; negative when some
+    came, left and came back: the returns) and |exits + stays under way −
+    households| (those who left and came back, less the stays past their
+    planned end without a recorded exit: 0 when there are neither).
+    ``DESTINATIONS``: to housing, to another known destination, unknown."""
+    if family == DESTINATIONS:
+        return (
+            counts.to_housing,
+            counts.known - counts.to_housing,
+            counts.exits - counts.known,
+        )
+    return (
+        counts.households,
+        counts.entries,
+        counts.exits,
+        counts.ongoing,
+        abs(counts.households - counts.entries),
+        abs(counts.exits + counts.ongoing - counts.households),
+    )
+
+
+def _exposes(counts: _Counts, family: str, *, threshold: int) -> bool:
+    """Whether ``counts`` (a row, or what subtraction leaves of withheld rows)
+    names fewer than ``threshold`` people in a dimension of ``family``: one of
+    its tied counts from 1 to threshold − 1 (a zero names nobody); for the
+    destinations, when there are exits, one of the three under the threshold,
+    zero included (it would tell where every one of the others went)."""
+    tied = _tied_counts(counts, family)
+    if family == DESTINATIONS:
+        return counts.exits != 0 and any(abs(value) < threshold for value in tied)
+    return any(0 < abs(value) < threshold for value in tied)
+
+
+def _published_parts(
+    parts: Sequence[_Counts],
+    *,
+    whole: _Counts | None,
+    family: str,
+    threshold: int,
+    among: Iterable[int] | None = None,
+) -> list[int]:
+    """The indices of the ``parts`` of a whole (one agreement's groups in a
+    bucket, or its months; a breakdown's rows) whose ``family`` may be shown.
+
+    A part is shown when none of its tied counts exposes anyone (and, for the
+    destinations, when it is ``among`` those whose households are shown). Then,
+    while what a reader gets by subtraction or addition exposes someone, one
+    more part is withheld: the smallest whose withholding ends the exposure,
+    else the smallest. The reader gets the parts shown added up (the rows of a
+    breakdown) and the ``whole`` less them (an agreement's page, over the
+    period by month; None: the parts added up, a report's total). The whole is
+    subtracted from even when it is withheld itself, as before: other figures
+    (another grouping, another period) may come close to it. The whole less the
+    parts shown is checked, not the parts withheld added up: a household moving
+    between groups, or there in two months, counts in each part it was in and
+    once in the whole, so the rows less the total would give the movers (by
+    month, those who left and came back in a later month). The parts shown
+    added up are checked too: the tied counts that may be negative (households
+    − entries, exits + stays − households) can add up to a small one, the
+    whole's own when it is withheld."""
+    total = whole if whole is not None else sum(parts, _Counts())
+    allowed = set(range(len(parts)) if among is None else among)
+    kept = [
+        index
+        for index, part in enumerate(parts)
+        if index in allowed and not _exposes(part, family, threshold=threshold)
+    ]
+
+    def exposed(indices: list[int]) -> bool:
+        shown = sum((parts[index] for index in indices), _Counts())
+        return _exposes(shown, family, threshold=threshold) or _exposes(
+            total - shown, family, threshold=threshold
+        )
+
+    def size(index: int) -> tuple[int, int]:
+        return (sum(abs(v) for v in _tied_counts(parts[index], family)), index)
+
+    while exposed(kept):
+        candidates = [i for i in kept if any(_tied_counts(parts[i], family))]
+        if not candidates:
+            break
+        ending = [i for i in candidates if not exposed([j for j in kept if j != i])]
+        kept.remove(min(ending or candidates, key=size))
+    return kept
 
 
 def _complementary(
-    rows: list[IndicatorRow], raw: list[IndicatorRow], *, threshold: int
+    rows: list[IndicatorRow],
+    raw: list[IndicatorRow],
+    *,
+    whole: IndicatorRow | None,
+    threshold: int,
 ) -> list[IndicatorRow]:
-    """Withhold more cells of a breakdown where those withheld would otherwise be
-    recovered from the total: while a single cell is withheld, or the withheld
-    ones add up to fewer than ``threshold``, the smallest shown one goes too.
-    A zero is withheld (``people``) but tells nothing once summed: it is not
-    counted. ``raw`` holds the same rows with every figure."""
+    """Withhold more rows of a breakdown so that the total (``whole``, exact: one
+    agreement's page; None: the sum of the rows) less the rows shown exposes
+    nobody (``_published_parts``, each family apart). ``raw`` holds the same
+    rows with every figure. A zero withheld by ``people`` tells nothing: only
+    rows whose tied counts expose someone need others withheld with them."""
     if len(rows) < 2:
         return rows
-    for name, derived in _DERIVED.items():
-        values = [_count(getattr(row, name)) for row in raw]
-        withheld = [
-            index
-            for index, row in enumerate(rows)
-            if getattr(row, name).suppressed and values[index] > 0
-        ]
-        while withheld and (
-            len(withheld) == 1 or sum(values[index] for index in withheld) < threshold
-        ):
-            shown = [
-                (values[index], index)
-                for index, row in enumerate(rows)
-                if not getattr(row, name).suppressed and values[index] > 0
-            ]
-            if not shown:
-                break
-            _, index = min(shown)
-            fields: dict[str, Any] = dict.fromkeys((name, *derived), WITHHELD)
-            rows[index] = replace(rows[index], **fields)
-            withheld.append(index)
+    parts = [_Counts.of(row) for row in raw]
+    total = _Counts.of(whole) if whole is not None else None
+    main = _published_parts(parts, whole=total, family=MAIN, threshold=threshold)
+    split = _published_parts(
+        parts, whole=total, family=DESTINATIONS, threshold=threshold, among=main
+    )
+    for index in range(len(rows)):
+        if index not in main:
+            withheld: tuple[str, ...] = _PEOPLE
+        elif index not in split:
+            withheld = _DESTINATIONS_ALL
+        else:
+            continue
+        fields: dict[str, Any] = dict.fromkeys(withheld, WITHHELD)
+        rows[index] = replace(rows[index], **fields)
     return rows
 
 
@@ -463,29 +609,25 @@ def _withhold(row: IndicatorRow, *, threshold: int) -> IndicatorRow:
     def small(value: int) -> bool:
         return people(value, exact=False, threshold=threshold).suppressed
 
-    households, entries = _count(row.households_housed), _count(row.entries)
-    exits, ongoing = _count(row.exits), _count(row.ongoing_at_end)
-    known = _count(row.exits_known_destination)
-    to_housing = _count(row.exits_to_housing)
+    counts = _Counts.of(row)
     # Each count is withheld by the rule of ``people`` (0 too), with the figures
-    # it carries; and all of them go when one, or those there on the first night
-    # (households − entries), is a count of 1 to threshold − 1: the others would
-    # give it.
+    # it carries; and all of them go when one of the tied counts (``tied_counts``:
+    # those there on the first night, the returns and overdue stays too) is a
+    # count of 1 to threshold − 1: the others would give it.
     withheld: list[str] = []
-    if small(households):
+    if small(counts.households):
         withheld += ["households_housed", "persons_housed", "nights_provided"]
         withheld.append("occupancy_rate")
-    if small(entries):
+    if small(counts.entries):
         withheld.append("entries")
-    if small(exits) or small(ongoing):
+    if small(counts.exits) or small(counts.ongoing):
         withheld += [*_EXITS_AND_STAYS, *_DESTINATIONS_ALL]
-    tied = (households, entries, exits, ongoing, households - entries)
-    if any(0 < value < threshold for value in tied):
+    if _exposes(counts, MAIN, threshold=threshold):
         withheld += list(_PEOPLE)
     # The destinations split the exits into three counts of people — to housing,
     # to another known destination, unknown — any two of which, with the exits,
     # give the third: all shown, or none when one is under the threshold.
-    if any(small(cell) for cell in (to_housing, known - to_housing, exits - known)):
+    if any(small(cell) for cell in _tied_counts(counts, DESTINATIONS)):
         withheld += list(_DESTINATIONS_ALL)
     fields: dict[str, Any] = dict.fromkeys(withheld, WITHHELD)
     return replace(row, **fields)
@@ -534,7 +676,12 @@ def indicators_get(
     if not exact:
         ordered = [_withhold(row, threshold=threshold) for row in raw]
         if group_by is not None:
-            ordered = _complementary(ordered, raw, threshold=threshold)
+            ordered = _complementary(
+                ordered,
+                raw,
+                whole=_page(agreement_ids, raw, start=start, end=end, by=group_by),
+                threshold=threshold,
+            )
     return IndicatorReport(
         start=start,
         end=end,
@@ -546,12 +693,34 @@ def indicators_get(
     )
 
 
+def _page(
+    agreement_ids: list[int],
+    raw: list[IndicatorRow],
+    *,
+    start: date,
+    end: date,
+    by: GroupBy,
+) -> IndicatorRow | None:
+    """The whole a breakdown's rows are checked against (``_complementary``):
+    one agreement's page (over the period), exact, when two rows or more count
+    people (a household moving between groups, or there in two months, counts
+    in each, and once on the page); else, over several agreements (their rows
+    are sums of published cells, each agreement checked against its page
+    already), None: the sum of the rows."""
+    if len(agreement_ids) != 1:
+        return None
+    if sum(1 for row in raw if any(_astuple(_Counts.of(row)))) < 2:
+        return None
+    (page,) = _measure(
+        agreement_ids, start=start, end=end, group_by=None, with_capacity=False
+    ).values()
+    return page
+
+
 # The figures each count of people carries along: a total of that count adds up the
 # agreements where it is published, and these figures come with it.
 _FAMILIES: dict[str, tuple[str, ...]] = {
-    # Counts of people tied by arithmetic (households = those there on the first
-    # night + entries; those there on the last night = households − exits; and a
-    # month's first night is the last of the one before): published together.
+    # Counts of people tied by arithmetic (``_tied_counts``): published together.
     "households_housed": (
         "persons_housed",
         "nights_provided",
@@ -578,12 +747,12 @@ def _from_published_cells(
     stays alone: a move to another agreement is an exit there and an entry
     here; a person housed under two agreements counts under each). So no total,
     site row or breakdown, less the cells shown one by one (an agreement's page,
-    another grouping), gives a withheld one away (domain.md §F.5). A cell is
-    published when its count is 0 (nobody is named by nobody) or reaches the
-    threshold; within an agreement and bucket, when exactly one part is not, the
-    smallest other part goes with it, as its page shows the whole. Places are
-    not people: they add up every agreement. Also returns how many agreements
-    have a part left out of the households."""
+    another grouping), gives a withheld one away (domain.md §F.5). Within an
+    agreement and bucket, the parts published are those of ``_published_parts``
+    against the agreement's page (by month: its page over the period), the
+    households first, then the destinations among the parts whose households
+    are published. Places are not people: they add up every agreement. Also
+    returns how many agreements have a part left out of the households."""
     monthly = group_by is GroupBy.MONTH
     measure = partial(
         _measure,
@@ -596,28 +765,34 @@ def _from_published_cells(
     cells = measure(group_by=group_by, cells=True)
     # An agreement's parts: its groups in each bucket, or, by month, its months
     # (its page over the period shows their whole).
-    parts: dict[tuple[str, date | None], list[tuple[date, str, IndicatorRow]]] = {}
+    parts: dict[tuple[str, date | None], list[tuple[date, str, _Counts]]] = {}
     for (name, b0, _b1), row in cells.items():
         agreement, _bar, group = name.partition("|")
         whole = (agreement, None if monthly else b0)
-        parts.setdefault(whole, []).append((b0, group, row))
-    by_family = {}
+        parts.setdefault(whole, []).append((b0, group, _Counts.of(row)))
+    wholes = _pages(parts, start=start, end=end, group_by=group_by)
+    allowed: dict[str, list[tuple[int, date, str]]] = {MAIN: [], DESTINATIONS: []}
     left_out: set[str] = set()
+    for whole, found in parts.items():
+        counts = [part[2] for part in found]
+        page = wholes.get(whole)
+        main = _published_parts(counts, whole=page, family=MAIN, threshold=threshold)
+        # The destinations split the exits: shown where the exits are, and
+        # checked against every part, those left out for their households too.
+        split = _published_parts(
+            counts, whole=page, family=DESTINATIONS, threshold=threshold, among=main
+        )
+        if len(main) < len(found):
+            left_out.add(whole[0])
+        for family, kept in ((MAIN, main), (DESTINATIONS, split)):
+            allowed[family] += [
+                (int(whole[0]), found[index][0], found[index][1]) for index in kept
+            ]
+    by_family = {}
     # Counts often publish the same cells: one measure each distinct set.
     measured: dict[Cells, dict[Key, IndicatorRow]] = {}
-    main: dict[tuple[str, date | None], list[tuple[date, str, IndicatorRow]]] = {}
     for family in _FAMILIES:
-        allowed: list[tuple[int, date, str]] = []
-        for whole, found in parts.items():
-            # The destinations split the exits: among the parts whose exits are in.
-            among = found if family == "households_housed" else main[whole]
-            kept = _published_parts(among, family=family, threshold=threshold)
-            allowed += [(int(whole[0]), b0, group) for b0, group in kept]
-            if family == "households_housed":
-                main[whole] = [part for part in found if part[:2] in kept]
-                if len(kept) < len(found):
-                    left_out.add(whole[0])
-        cells_kept = tuple(sorted(allowed))
+        cells_kept = tuple(sorted(allowed[family]))
         if cells_kept not in measured:
             measured[cells_kept] = measure(group_by=group_by, allowed=cells_kept)
         by_family[family] = measured[cells_kept]
@@ -626,52 +801,43 @@ def _from_published_cells(
     return _assemble(every, by_family, zero=zero), len(left_out)
 
 
-def _published_parts(
-    parts: list[tuple[date, str, IndicatorRow]], *, family: str, threshold: int
-) -> list[tuple[date, str]]:
-    """The (bucket, group) of one agreement's parts (exact figures: its groups in
-    a bucket, or its months) whose ``family`` counts may be added up: each 0 or at
-    least ``threshold`` (the exits with the stays still under way, since the
-    households less the one give the other; for the destinations, no exit or each
-    of the three counts at the threshold); then, while for one of those counts a
-    single part is left out or those left out add up to fewer than
-    ``threshold``, the smallest other part too, since the agreement's page shows
-    the whole."""
-
-    def counts(row: IndicatorRow) -> tuple[int, ...]:
-        exits = _count(row.exits)
-        if family == "exits_to_housing":
-            known, to_housing = (
-                _count(row.exits_known_destination),
-                _count(row.exits_to_housing),
-            )
-            return (to_housing, known - to_housing, exits - known)
-        households, entries = _count(row.households_housed), _count(row.entries)
-        ongoing = _count(row.ongoing_at_end)
-        return (households, entries, exits, ongoing, households - entries)
-
-    def publishable(row: IndicatorRow) -> bool:
-        if family == "exits_to_housing":
-            return _count(row.exits) == 0 or min(counts(row)) >= threshold
-        return all(count == 0 or count >= threshold for count in counts(row))
-
-    def exposed(out: list[IndicatorRow]) -> bool:
-        for dimension in zip(*(counts(row) for row in out), strict=True):
-            positive = [count for count in dimension if count > 0]
-            if positive and (len(positive) == 1 or sum(positive) < threshold):
-                return True
-        return False
-
-    kept = [part for part in parts if publishable(part[2])]
-    out = [part[2] for part in parts if not publishable(part[2])]
-    while out and exposed(out):
-        others = [(sum(counts(part[2])), index) for index, part in enumerate(kept)]
-        others = [(total, index) for total, index in others if total > 0]
-        if not others:
-            break
-        _, index = min(others)
-        out.append(kept.pop(index)[2])
-    return [(b0, group) for b0, group, _row in kept]
+def _pages(
+    parts: dict[tuple[str, date | None], list[tuple[date, str, _Counts]]],
+    *,
+    start: date,
+    end: date,
+    group_by: GroupBy | None,
+) -> dict[tuple[str, date | None], _Counts]:
+    """The counts of each agreement's page (its whole: over the bucket, or by
+    month over the period), for the agreements with two parts or more that
+    count people: a household moving between groups, or there in two months,
+    counts in each, so their sum is not the page. One measure (no places) over
+    those agreements only: none when grouped by site with one building an
+    agreement, as usual."""
+    several = sorted(
+        {
+            int(whole[0])
+            for whole, found in parts.items()
+            if sum(1 for part in found if any(_astuple(part[2]))) > 1
+        }
+    )
+    if group_by is None or not several:
+        return {}
+    pages = _measure(
+        several,
+        start=start,
+        end=end,
+        group_by=None,
+        monthly=False,
+        cells=True,
+        per_agreement=True,
+        with_capacity=False,
+    )
+    monthly = group_by is GroupBy.MONTH
+    return {
+        (name.partition("|")[0], None if monthly else b0): _Counts.of(row)
+        for (name, b0, _b1), row in pages.items()
+    }
 
 
 def _count(figure: Figure) -> int:
@@ -731,6 +897,7 @@ def _measure(
     cells: bool = False,
     per_agreement: bool = False,
     allowed: Cells | None = None,
+    with_capacity: bool | None = None,
 ) -> dict[Key, IndicatorRow]:
     """The rows of one grouping over ``agreement_ids`` by key, every figure
     exact (the caller withholds: ``_withhold``, ``_complementary``).
@@ -739,7 +906,8 @@ def _measure(
     keys each row ``"<agreement>|<group>"``; ``per_agreement`` follows each
     person's stays within each agreement apart, as one agreement's page does (a
     move to another agreement is an exit and an entry, a household under two
-    agreements counts under each); ``allowed`` keeps those cells only."""
+    agreements counts under each); ``allowed`` keeps those cells only;
+    ``with_capacity`` False skips the places (default: unless by category)."""
     if monthly is None:
         monthly = group_by is GroupBy.MONTH
     buckets = _BUCKETS_MONTH if monthly else _BUCKETS_WHOLE
@@ -758,7 +926,8 @@ def _measure(
         "housing": sorted(HOUSING_DESTINATIONS),
         "unknown": ExitDestination.UNKNOWN,
     }
-    with_capacity = group_by is not GroupBy.CATEGORY
+    if with_capacity is None:
+        with_capacity = group_by is not GroupBy.CATEGORY
     capacity: dict[Key, tuple[int, int]] = {}
     if with_capacity:
         sql = _CAPACITY_SQL.format(
