@@ -7,7 +7,7 @@ read; it asserts the safe behaviour and fails on the code reviewed.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,7 +15,14 @@ from django.db.backends.postgresql.psycopg_any import DateRange
 from django.test import Client
 
 from occupancy.indicators import WITHHELD, Figure, GroupBy
-from occupancy.models import Agreement, ExitDestination, Space, SpaceUse, StayStatus
+from occupancy.models import (
+    Agreement,
+    ExitDestination,
+    Space,
+    SpaceUse,
+    Stay,
+    StayStatus,
+)
 from occupancy.residents import stay_move
 from tests.occupancy.factories import OccupantFactory, SpaceFactory
 from tests.occupancy.test_indicators import (
@@ -44,10 +51,16 @@ def small(difference: int) -> bool:
     return 0 < abs(difference) < 5
 
 
+def first_space(a: Agreement) -> Space:
+    space = Space.objects.filter(agreement_spaces__agreement=a).first()
+    assert space is not None
+    return space
+
+
 def returning(a: Agreement, *, count: int) -> None:
     """``count`` people of ``a`` there since February, gone on 5 March, back on
     20 March."""
-    space = Space.objects.filter(agreement_spaces__agreement=a).first()
+    space = first_space(a)
     for _ in range(count):
         back = OccupantFactory.create(operator=a.operator)
         stay(
@@ -124,7 +137,7 @@ def test_more_entries_than_households_give_the_returns() -> None:
     a = in_force(SpaceFactory.create(capacity=30))
     residents(a, (date(2026, 3, 2), None), count=5)
     residents(a, (date(2026, 3, 2), date(2026, 3, 10)), count=5)
-    space = Space.objects.filter(agreement_spaces__agreement=a).first()
+    space = first_space(a)
     for _ in range(2):
         back = OccupantFactory.create(operator=a.operator)
         stay(
@@ -154,7 +167,7 @@ def test_stays_past_their_planned_end_are_households_less_exits_less_stays() -> 
     a = in_force(SpaceFactory.create(capacity=30))
     residents(a, (FEB, None), count=10)
     residents(a, (FEB, date(2026, 3, 10)), count=5)
-    space = Space.objects.filter(agreement_spaces__agreement=a).first()
+    space = first_space(a)
     for _ in range(2):
         stay(
             a,
@@ -182,7 +195,9 @@ def test_people_moving_between_uses_are_the_rows_less_the_total() -> None:
         capacity=20, use=SpaceUse.OTHER, building=bedroom.building
     )
     a = in_force(bedroom, annex)
-    moving = [stay(a, bedroom, period=DateRange(FEB, None)) for _ in range(10)]
+    moving = [
+        cast(Stay, stay(a, bedroom, period=DateRange(FEB, None))) for _ in range(10)
+    ]
     for _ in range(8):
         stay(a, annex, period=DateRange(FEB, None))
     for moved in moving[:2]:
@@ -212,11 +227,16 @@ def indicators(client: Client, **query: str) -> dict[str, Any]:
         {"period_start": "2026-03-01", "period_end": "2026-04-01", **query},
     )
     assert response.status_code == 200, response.content
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def shown(row: dict[str, Any], name: str) -> int | None:
-    return None if row[name]["suppressed"] else row[name]["value"]
+    return None if row[name]["suppressed"] else int(row[name]["value"])
+
+
+def shown_or_zero(row: dict[str, Any], name: str) -> int:
+    return shown(row, name) or 0
 
 
 def test_a_breakdown_withholds_rows_until_those_there_on_the_first_night_add_up(
@@ -250,8 +270,8 @@ def test_a_breakdown_withholds_rows_until_those_there_on_the_first_night_add_up(
         return
     for row in rows:
         if shown(row, "households_housed") is not None:
-            households -= shown(row, "households_housed")
-            entries -= shown(row, "entries") or 0
+            households -= shown_or_zero(row, "households_housed")
+            entries -= shown_or_zero(row, "entries")
     assert not small(households - entries), (
         f"withheld rows: {households} households, {entries} entries"
     )
@@ -306,8 +326,8 @@ def test_a_breakdown_withholds_rows_until_each_destination_adds_up(
         return
     for row in rows:
         if shown(row, "exits_known_destination") is not None:
-            known -= shown(row, "exits_known_destination")
-            housed -= shown(row, "exits_to_housing")
+            known -= shown_or_zero(row, "exits_known_destination")
+            housed -= shown_or_zero(row, "exits_to_housing")
     assert not small(known - housed), (
         f"withheld rows: {known - housed} gone to another known destination"
     )
@@ -445,7 +465,9 @@ def test_people_moving_between_uses_of_one_agreement_its_breakdown() -> None:
         capacity=20, use=SpaceUse.PUBLIC, building=bedroom.building
     )
     a = in_force(bedroom, annex, hall)
-    moving = [stay(a, bedroom, period=DateRange(FEB, None)) for _ in range(10)]
+    moving = [
+        cast(Stay, stay(a, bedroom, period=DateRange(FEB, None))) for _ in range(10)
+    ]
     for space, count in ((annex, 8), (hall, 10)):
         for _ in range(count):
             stay(a, space, period=DateRange(FEB, None))
