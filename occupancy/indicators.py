@@ -483,10 +483,15 @@ def _tied_counts(counts: _Counts, family: str) -> tuple[int, ...]:
     ``_published_parts`` and ``_complementary``.
 
     ``MAIN``: households, entries, exits, stays under way on the last night,
-    |households − entries| (those there on the first night; negative when some
-    came, left and came back: the returns) and |exits + stays under way −
-    households| (those who left and came back, less the stays past their
-    planned end without a recorded exit: 0 when there are neither).
+    and the groups each pair of them gives by subtraction, each written both
+    ways, since returns (people who left and came back within the period),
+    exits on the period's first day (no night in it) and stays past their
+    planned end with no exit recorded make the two spellings differ:
+    |households − entries| and |exits + stays under way − entries| (those there
+    on the first night), |households − stays under way| (the households that
+    left during the period) and |exits + stays under way − households| (the
+    returns and first-day exits, less the overdue stays: 0 when there are none).
+    Review: each spelling alone let the other give a small group away.
     ``DESTINATIONS``: to housing, to another known destination, unknown."""
     if family == DESTINATIONS:
         return (
@@ -500,6 +505,8 @@ def _tied_counts(counts: _Counts, family: str) -> tuple[int, ...]:
         counts.exits,
         counts.ongoing,
         abs(counts.households - counts.entries),
+        abs(counts.exits + counts.ongoing - counts.entries),
+        abs(counts.households - counts.ongoing),
         abs(counts.exits + counts.ongoing - counts.households),
     )
 
@@ -601,10 +608,20 @@ def _complementary(
     return rows
 
 
-def _withhold(row: IndicatorRow, *, threshold: int) -> IndicatorRow:
+def _withhold(
+    row: IndicatorRow, *, threshold: int, summed: bool = False
+) -> IndicatorRow:
     """``row`` (every figure) as shown outside the operator's own sites: each
     count of people under ``threshold`` withheld with the figures that would give
-    it away."""
+    it away.
+
+    ``summed``: the row adds up cells each published on its own
+    (``_from_published_cells``, over several agreements): its tied counts are
+    sums of theirs, which the cells' own pages already give, and a small one
+    among them (an agreement's 5 returns with another's 7 overdue stays: −2)
+    names no group of people; withholding the sum for it hid figures every page
+    shows (review 2). Its counts, sums of counts each 0 or at least the
+    threshold, are withheld only when 0, as everywhere."""
 
     def small(value: int) -> bool:
         return people(value, exact=False, threshold=threshold).suppressed
@@ -622,7 +639,7 @@ def _withhold(row: IndicatorRow, *, threshold: int) -> IndicatorRow:
         withheld.append("entries")
     if small(counts.exits) or small(counts.ongoing):
         withheld += [*_EXITS_AND_STAYS, *_DESTINATIONS_ALL]
-    if _exposes(counts, MAIN, threshold=threshold):
+    if not summed and _exposes(counts, MAIN, threshold=threshold):
         withheld += list(_PEOPLE)
     # The destinations split the exits into three counts of people — to housing,
     # to another known destination, unknown — any two of which, with the exits,
@@ -674,7 +691,8 @@ def indicators_get(
     raw = [rows[key] for key in sorted(rows, key=lambda k: (k[1], k[0]))]
     ordered = raw
     if not exact:
-        ordered = [_withhold(row, threshold=threshold) for row in raw]
+        summed = len(agreement_ids) >= 2
+        ordered = [_withhold(row, threshold=threshold, summed=summed) for row in raw]
         if group_by is not None:
             ordered = _complementary(
                 ordered,

@@ -23,7 +23,7 @@ import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
 
 from occupancy.indicators import WITHHELD, Figure, GroupBy
-from occupancy.models import Agreement, ExitDestination, Space, StayStatus
+from occupancy.models import Agreement, ExitDestination, StayStatus
 from tests.occupancy.factories import OccupantFactory, SpaceFactory
 from tests.occupancy.test_indicators import (
     AGENT,
@@ -35,6 +35,7 @@ from tests.occupancy.test_indicators import (
     single,
     stay,
 )
+from tests.occupancy.test_indicators_review import first_space
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def small(difference: int) -> bool:
 def back_in_march(a: Agreement, *, count: int) -> None:
     """``count`` people who come on 2 March, leave on 5 March and come back on
     20 March to stay: two entries, one exit, one stay under way, one household."""
-    space = Space.objects.filter(agreement_spaces__agreement=a).first()
+    space = first_space(a)
     for _ in range(count):
         person = OccupantFactory.create(operator=a.operator)
         stay(
@@ -167,7 +168,7 @@ def test_a_total_of_two_pages_shown_whole_is_not_withheld() -> None:
     b = in_force(SpaceFactory.create(capacity=30))
     residents(b, (FEB, None), count=10)
     residents(b, (FEB, date(2026, 3, 10)), count=5)
-    space = Space.objects.filter(agreement_spaces__agreement=b).first()
+    space = first_space(b)
     for _ in range(7):
         stay(
             b,
