@@ -511,7 +511,10 @@ def _tied_counts(counts: _Counts, family: str) -> tuple[int, ...]:
     |stays under way the night before + entries − exits − stays under way| (the
     stays past their planned end with no exit recorded, plus, in a group, those
     who moved to another group less those who came from one): the night before
-    is the last night of the month before, whose page a reader has (review 3).
+    is the last night of the month before, whose page a reader has (review 3);
+    with it, |night before + entries − households| (those who left on the
+    period's first day) and |exits + households − night before − entries| (the
+    exits after it), which the five counts fix too (review 4).
     ``DESTINATIONS``: to housing, to another known destination, unknown."""
     if family == DESTINATIONS:
         return (
@@ -529,6 +532,8 @@ def _tied_counts(counts: _Counts, family: str) -> tuple[int, ...]:
         abs(counts.households - counts.ongoing),
         abs(counts.exits + counts.ongoing - counts.households),
         abs(counts.before + counts.entries - counts.exits - counts.ongoing),
+        abs(counts.before + counts.entries - counts.households),
+        abs(counts.exits + counts.households - counts.before - counts.entries),
     )
 
 
@@ -658,8 +663,22 @@ def _withhold(
         withheld.append("occupancy_rate")
     if small(counts.entries):
         withheld.append("entries")
-    if small(counts.exits) or small(counts.ongoing):
+    # Exits and stays under way give each other with the households: both go
+    # when one is 1 to threshold − 1; a zero, withheld on its own, names nobody
+    # and takes only its own figures with it (review 4: no exit withheld 20
+    # stays under way).
+    if any(0 < value < threshold for value in (counts.exits, counts.ongoing)):
         withheld += [*_EXITS_AND_STAYS, *_DESTINATIONS_ALL]
+    else:
+        if small(counts.exits):
+            withheld += [
+                "exits",
+                "length_of_stay_mean_days",
+                "length_of_stay_median_days",
+                *_DESTINATIONS_ALL,
+            ]
+        if small(counts.ongoing):
+            withheld += ["ongoing_at_end", "ongoing_mean_days"]
     if not summed and _exposes(counts, MAIN, threshold=threshold):
         withheld += list(_PEOPLE)
     # The destinations split the exits into three counts of people — to housing,
