@@ -62,12 +62,13 @@ Conventions, published with every figure (``METHODOLOGY``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import partial
+from itertools import combinations
 from typing import Any
 
 from django.conf import settings
@@ -585,10 +586,13 @@ def _published_parts(
     ]
 
     def exposed(indices: list[int]) -> bool:
-        shown = sum((parts[index] for index in indices), _Counts())
-        return _exposes(shown, family, threshold=threshold) or _exposes(
-            total - shown, family, threshold=threshold
-        )
+        for subset in _subsets(indices):
+            shown = sum((parts[index] for index in subset), _Counts())
+            if _exposes(shown, family, threshold=threshold) or _exposes(
+                total - shown, family, threshold=threshold
+            ):
+                return True
+        return False
 
     def size(index: int) -> tuple[int, int]:
         return (sum(abs(v) for v in _tied_counts(parts[index], family)), index)
@@ -600,6 +604,27 @@ def _published_parts(
         ending = [i for i in candidates if not exposed([j for j in kept if j != i])]
         kept.remove(min(ending or candidates, key=size))
     return kept
+
+
+# Up to this many parts shown, every combination of them is checked; beyond
+# (a breakdown by month over a year), each part, all but each one, and all.
+_EVERY_SUBSET_UP_TO = 8
+
+
+def _subsets(indices: list[int]) -> Iterator[tuple[int, ...]]:
+    """The sets of parts shown a reader adds up, or takes from the whole: each
+    one and all of them, and between, every combination when there are few
+    (review 5: the page less one of its months gave the returns of the other;
+    less one of its uses, the movers between uses)."""
+    count = len(indices)
+    if count <= _EVERY_SUBSET_UP_TO:
+        for size in range(1, count + 1):
+            yield from combinations(indices, size)
+        return
+    for index in indices:
+        yield (index,)
+        yield tuple(other for other in indices if other != index)
+    yield tuple(indices)
 
 
 def _complementary(
