@@ -130,7 +130,8 @@ TYPES: dict[str, tuple[Segment, ...]] = {
 NAMES = list(TYPES)
 
 # (label, start, end, group_by): the responses a State agent gets.
-QUERIES: tuple[tuple[str, date, date, GroupBy | None], ...] = (
+Query = tuple[str, date, date, GroupBy | None]
+QUERIES: tuple[Query, ...] = (
     ("feb", FEB, MAR, None),
     ("mar", MAR, APR, None),
     ("febmar", FEB, APR, None),
@@ -192,7 +193,7 @@ def populate(site: Site, counts: dict[str, int]) -> None:
 
 
 def figures(
-    agreement: Agreement, scope: Scope, queries: Iterable[tuple] = QUERIES
+    agreement: Agreement, scope: Scope, queries: Iterable[Query] = QUERIES
 ) -> dict[Label, int | None]:
     """Every count of people of every response: None when withheld."""
     found: dict[Label, int | None] = {}
@@ -214,7 +215,7 @@ def figures(
     return found
 
 
-def coefficients(queries: Iterable[tuple] = QUERIES) -> dict[Label, list[int]]:
+def coefficients(queries: Iterable[Query] = QUERIES) -> dict[Label, list[int]]:
     """What one household of each type adds to each figure (exact figures)."""
     columns: dict[Label, list[int]] = {}
     for index, name in enumerate(NAMES):
