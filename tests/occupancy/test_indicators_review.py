@@ -51,6 +51,10 @@ def small(difference: int) -> bool:
     return 0 < abs(difference) < 5
 
 
+def published(*figures: Figure) -> bool:
+    return not any(figure.suppressed for figure in figures)
+
+
 def first_space(a: Agreement) -> Space:
     space = Space.objects.filter(agreement_spaces__agreement=a).first()
     assert space is not None

@@ -35,21 +35,15 @@ from tests.occupancy.test_indicators import (
     single,
     stay,
 )
-from tests.occupancy.test_indicators_review import first_space
+from tests.occupancy.test_indicators_review import (
+    first_space,
+    small,
+    value,
+)
 
 pytestmark = pytest.mark.django_db
 
 JAN, FEB = date(2026, 1, 15), date(2026, 2, 1)
-
-
-def value(figure: Figure) -> int:
-    assert not figure.suppressed
-    assert figure.value is not None
-    return int(figure.value)
-
-
-def small(difference: int) -> bool:
-    return 0 < abs(difference) < 5
 
 
 def back_in_march(a: Agreement, *, count: int) -> None:

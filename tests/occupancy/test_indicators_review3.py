@@ -63,7 +63,12 @@ from tests.occupancy.test_indicators import (
     single,
     stay,
 )
-from tests.occupancy.test_indicators_review import first_space
+from tests.occupancy.test_indicators_review import (
+    first_space,
+    published,
+    small,
+    value,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,24 +76,10 @@ JAN, FEB = date(2026, 1, 15), date(2026, 2, 1)
 TODAY = date(2026, 6, 1)
 
 
-def value(figure: Figure) -> int:
-    assert not figure.suppressed
-    assert figure.value is not None
-    return int(figure.value)
-
-
-def small(difference: int) -> bool:
-    return 0 < abs(difference) < 5
-
-
-def shown(*figures: Figure) -> bool:
-    return not any(figure.suppressed for figure in figures)
-
-
 def vanished(before: IndicatorRow, month: IndicatorRow) -> int | None:
     """February's stays under way + March's entries − its exits − its stays
     under way; None when a figure is withheld."""
-    if not shown(
+    if not published(
         before.ongoing_at_end, month.entries, month.exits, month.ongoing_at_end
     ):
         return None
@@ -226,7 +217,7 @@ def test_last_months_stays_give_the_households_that_moved_to_another_use() -> No
     page = single(report(a, scope=AGENT))
     net = vanished(february[SpaceUse.OTHER], march[SpaceUse.OTHER])
     rows = [row.households_housed for row in march.values()]
-    if net is None or not shown(page.households_housed, *rows):
+    if net is None or not published(page.households_housed, *rows):
         return  # withheld: safe
     movers = sum(value(figure) for figure in rows) - value(page.households_housed)
     out = (movers + net) // 2

@@ -64,25 +64,16 @@ from tests.occupancy.test_indicators import (
     single,
     stay,
 )
-from tests.occupancy.test_indicators_review import first_space
+from tests.occupancy.test_indicators_review import (
+    first_space,
+    published,
+    small,
+    value,
+)
 
 pytestmark = pytest.mark.django_db
 
 JAN, FEB = date(2026, 1, 15), date(2026, 2, 1)
-
-
-def value(figure: Figure) -> int:
-    assert not figure.suppressed
-    assert figure.value is not None
-    return int(figure.value)
-
-
-def small(count: int) -> bool:
-    return 0 < abs(count) < 5
-
-
-def shown(*figures: Figure) -> bool:
-    return not any(figure.suppressed for figure in figures)
 
 
 def left_on_the_first(first_day: int, overdue: int, later: int) -> Agreement:
@@ -113,7 +104,7 @@ def left_on_the_first(first_day: int, overdue: int, later: int) -> Agreement:
 def gone(february: IndicatorRow, march: IndicatorRow) -> tuple[int, int] | None:
     """(those who left on 1 March, March's other exits) from February's stays
     under way and March's households, entries and exits; None when withheld."""
-    if not shown(
+    if not published(
         february.ongoing_at_end, march.households_housed, march.entries, march.exits
     ):
         return None
