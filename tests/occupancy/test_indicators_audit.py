@@ -41,11 +41,12 @@ operator's exact figures are linear in the type counts (asserted each draw).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from itertools import combinations
+from typing import Any
 
 import pytest
 from django.db.backends.postgresql.psycopg_any import DateRange
@@ -339,26 +340,44 @@ def audit(
         for label, coefficient in published:
             if label[0] in queries:
                 space.add(label, coefficient)
-        leaks = found.setdefault(subset, [])
-        for size in (1, 2):
-            for group in combinations(range(len(NAMES)), size):
-                true = sum(n[i] for i in group)
-                if not 0 < true < THRESHOLD:
-                    continue
-                target = [1 if i in group else 0 for i in range(len(NAMES))]
-                how = space.express(target)
-                if how is not None:
-                    leaks.append(
-                        Leak(
-                            draw,
-                            tuple(NAMES[i] for i in group),
-                            true,
-                            counts,
-                            how,
-                            {k: shown[k] for k in how},
-                        )
-                    )
+        found.setdefault(subset, []).extend(
+            small_groups(space, NAMES, n, draw=draw, counts=counts, shown=shown)
+        )
     return found
+
+
+def small_groups(
+    space: RowSpace,
+    names: Sequence[str],
+    n: Sequence[int],
+    *,
+    draw: int,
+    counts: dict[str, int],
+    shown: Mapping[Any, int | None],
+    leak: Callable[..., Any] = Leak,
+) -> list[Any]:
+    """Each group of one or two types whose size is 1 to THRESHOLD − 1 and a
+    combination of the figures in ``space`` (``n``: the draw's count of each
+    type, in the order of ``names``), as ``leak`` records it."""
+    leaks = []
+    for size in (1, 2):
+        for group in combinations(range(len(names)), size):
+            true = sum(n[i] for i in group)
+            if not 0 < true < THRESHOLD:
+                continue
+            how = space.express([1 if i in group else 0 for i in range(len(names))])
+            if how is not None:
+                leaks.append(
+                    leak(
+                        draw,
+                        tuple(names[i] for i in group),
+                        true,
+                        counts,
+                        how,
+                        {k: shown[k] for k in how},
+                    )
+                )
+    return leaks
 
 
 def draws(count: int, seed: int = SEED) -> list[dict[str, int]]:

@@ -63,7 +63,6 @@ import random
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from itertools import combinations
 from typing import Any
 from unittest import mock
 
@@ -91,7 +90,6 @@ from tests.occupancy.test_indicators_audit import (
     J15,
     MAR,
     QUERIES,
-    THRESHOLD,
     TYPES,
     RowSpace,
     S,
@@ -100,6 +98,7 @@ from tests.occupancy.test_indicators_audit import (
     d,
     figures,
     seg,
+    small_groups,
 )
 
 pytestmark = pytest.mark.django_db
@@ -432,25 +431,17 @@ def audit(
         for label, coefficient in published:
             if label[1] in queries and label[0] in readers:
                 space.add(label, coefficient)  # type: ignore[arg-type]
-        leaks = found.setdefault(subset, [])
-        for size in (1, 2):
-            for group in combinations(range(len(NAMES)), size):
-                true = sum(n[i] for i in group)
-                if not 0 < true < THRESHOLD:
-                    continue
-                target = [1 if i in group else 0 for i in range(len(NAMES))]
-                how = space.express(target)
-                if how is not None:
-                    leaks.append(
-                        Leak(
-                            draw,
-                            tuple(NAMES[i] for i in group),
-                            true,
-                            counts,
-                            how,  # type: ignore[arg-type]
-                            {k: shown[k] for k in how},  # type: ignore[index,misc]
-                        )
-                    )
+        found.setdefault(subset, []).extend(
+            small_groups(
+                space,
+                NAMES,
+                n,
+                draw=draw,
+                counts=counts,
+                shown=shown,
+                leak=Leak,
+            )
+        )
     return found
 
 
