@@ -30,18 +30,25 @@ Conventions, published with every figure (``METHODOLOGY``):
   would give it away (nights, occupancy rate and lengths of that cell). Persons go
   with households: the household is the identifying unit, so one household of six
   is not published as 6 people. Counts tied by arithmetic go together: a cell's
-  households, entries, exits and stays under way on the last night are shown
-  only when each of them, and |households − entries| (those there on the first
-  night; negative when some came, left and came back) and |exits + stays under
-  way − households| (those who left and came back, less the stays past their
-  planned end with no recorded exit), is 0 or reaches the threshold; a month's
-  first night is the last of the one before. The exits' destinations (to
+  households (H), entries (E), exits (X) and stays under way on the last night
+  (O) are shown only when each of them, and each group they give by
+  subtraction with the stays under way on the night before the period (B, the
+  last night of the month before, which a reader has), is 0 or reaches the
+  threshold: |H − E| and |X + O − E| (those there on the first night), |H − O|
+  (the households that left), |X + O − H| (returns and first-day exits less the
+  stays past their planned end with no exit recorded), |B + E − X − O| (those
+  overdue stays, and in a group the movers to another less those from one),
+  |B + E − H| (those who left on the first day) and |X + H − B − E| (the other
+  exits). A zero names nobody: withheld for display, it takes no other figure
+  with it. The exits' destinations (to
   housing, to another known destination, unknown) are three counts of people:
   the split is shown only when each of them reaches the threshold (a zero too:
   it would tell where every one of the others went).
 - A breakdown, and the parts of an agreement added up over several: the whole a
-  reader has (one agreement's page, over the period by month) less the
-  parts shown must give each of those tied counts 0 or at least the threshold,
+  reader has (one agreement's page, over the period by month) less any of the
+  parts shown (each, all, and every combination between when there are up to
+  8), and those parts added up, must give each of those tied counts 0 or at
+  least the threshold,
   else one more part is withheld (the smallest whose withholding is enough, else
   the smallest). The whole less the parts is checked, not the parts withheld
   added up, because a household moving between groups of one agreement (two
@@ -57,13 +64,16 @@ Conventions, published with every figure (``METHODOLOGY``):
   tied to them; the destinations, among the cells whose households are added
   up, checked against every cell of the agreement) adds up only the cells the
   rule above publishes. So no total, site row or breakdown, less the cells shown
-  one by one, gives a withheld one away. Places add up every agreement.
+  one by one, gives a withheld one away; such sums are not withheld again for
+  their own tied counts (a small one of a sum names no group). Places add up
+  every agreement. Periods that overlap (an agreement's page over February–March
+  less its page over February) are not protected against each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -473,25 +483,13 @@ class _Counts:
 
     def __add__(self, other: _Counts) -> _Counts:
         return _Counts(
-            *(a + b for a, b in zip(_astuple(self), _astuple(other), strict=True))
+            *(a + b for a, b in zip(astuple(self), astuple(other), strict=True))
         )
 
     def __sub__(self, other: _Counts) -> _Counts:
         return _Counts(
-            *(a - b for a, b in zip(_astuple(self), _astuple(other), strict=True))
+            *(a - b for a, b in zip(astuple(self), astuple(other), strict=True))
         )
-
-
-def _astuple(counts: _Counts) -> tuple[int, ...]:
-    return (
-        counts.households,
-        counts.entries,
-        counts.exits,
-        counts.ongoing,
-        counts.known,
-        counts.to_housing,
-        counts.before,
-    )
 
 
 def _tied_counts(counts: _Counts, family: str) -> tuple[int, ...]:
@@ -797,7 +795,7 @@ def _page(
     (``indicators_get``)."""
     if len(agreement_ids) != 1:
         return None
-    if sum(1 for row in raw if any(_astuple(_Counts.of(row)))) < 2:
+    if sum(1 for row in raw if any(astuple(_Counts.of(row)))) < 2:
         return None
     (page,) = _measure(
         agreement_ids, start=start, end=end, group_by=None, with_capacity=False
@@ -907,7 +905,7 @@ def _pages(
         {
             int(whole[0])
             for whole, found in parts.items()
-            if sum(1 for part in found if any(_astuple(part[2]))) > 1
+            if sum(1 for part in found if any(astuple(part[2]))) > 1
         }
     )
     if group_by is None or not several:

@@ -41,7 +41,7 @@ operator's exact figures are linear in the type counts (asserted each draw).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -287,14 +287,17 @@ class Leak:
     group: tuple[str, ...]
     size: int
     counts: dict[str, int]
-    how: dict[Label, Fraction]
-    values: dict[Label, int | None]
+    # Labels: (query, row, field), or with the reader first (the multi-agreement
+    # audit's (reader, query, row, field)).
+    how: Mapping[Any, Fraction]
+    values: Mapping[Any, int | None]
 
     def __str__(self) -> str:
         terms = " ".join(
             f"{'+' if f > 0 else '-'}{abs(f) if abs(f) != 1 else ''}"
-            f"[{q} {g or 'page'} {n}={self.values[(q, g, n)]}]"
-            for (q, g, n), f in sorted(self.how.items())
+            f"[{' '.join(str(part or 'page') for part in label)}"
+            f"={self.values[label]}]"
+            for label, f in sorted(self.how.items())
         )
         nonzero = {k: v for k, v in self.counts.items() if v}
         return (
@@ -354,11 +357,10 @@ def small_groups(
     draw: int,
     counts: dict[str, int],
     shown: Mapping[Any, int | None],
-    leak: Callable[..., Any] = Leak,
-) -> list[Any]:
+) -> list[Leak]:
     """Each group of one or two types whose size is 1 to THRESHOLD − 1 and a
     combination of the figures in ``space`` (``n``: the draw's count of each
-    type, in the order of ``names``), as ``leak`` records it."""
+    type, in the order of ``names``)."""
     leaks = []
     for size in (1, 2):
         for group in combinations(range(len(names)), size):
@@ -368,7 +370,7 @@ def small_groups(
             how = space.express([1 if i in group else 0 for i in range(len(names))])
             if how is not None:
                 leaks.append(
-                    leak(
+                    Leak(
                         draw,
                         tuple(names[i] for i in group),
                         true,

@@ -62,7 +62,6 @@ import os
 import random
 from dataclasses import dataclass
 from datetime import date
-from fractions import Fraction
 from typing import Any
 from unittest import mock
 
@@ -91,6 +90,7 @@ from tests.occupancy.test_indicators_audit import (
     MAR,
     QUERIES,
     TYPES,
+    Leak,
     RowSpace,
     S,
     Segment,
@@ -341,28 +341,6 @@ def across_coefficient(
     return total
 
 
-@dataclass
-class Leak:
-    draw: int
-    group: tuple[str, ...]
-    size: int
-    counts: dict[str, int]
-    how: dict[Label, Fraction]
-    values: dict[Label, int | None]
-
-    def __str__(self) -> str:
-        terms = " ".join(
-            f"{'+' if f > 0 else '-'}{abs(f) if abs(f) != 1 else ''}"
-            f"[{w} {q} {g or 'page'} {n}={self.values[(w, q, g, n)]}]"
-            for (w, q, g, n), f in sorted(self.how.items())
-        )
-        nonzero = {k: v for k, v in self.counts.items() if v}
-        return (
-            f"draw {self.draw}: {'+'.join(self.group)} = {self.size} from {terms}\n"
-            f"    counts {nonzero}"
-        )
-
-
 # Sets of responses audited together (queries of A, B and both), without two
 # buckets that overlap but are not the same (the known limit): as review 5.
 SUBSETS: dict[str, tuple[str, ...]] = {
@@ -439,7 +417,6 @@ def audit(
                 draw=draw,
                 counts=counts,
                 shown=shown,
-                leak=Leak,
             )
         )
     return found
